@@ -1,0 +1,1 @@
+"""Answer: retrieved chunks -> scored sentences -> regimen check -> cited, extractive answer."""

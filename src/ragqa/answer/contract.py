@@ -1,0 +1,114 @@
+"""The answer contract: the JSON that the CLI, the API and the evaluation all share."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+DISCLAIMER = (
+    "Educational use only, not clinical advice: every clinical sentence is quoted from a cited "
+    "summary of a publication; verify against the primary source before acting on it."
+)
+
+
+class Statement(BaseModel):
+    """One sentence of an answer: quoted from a document (`extract`) or written by ragqa (`system`).
+
+    For `extract`, document.text[char_start:char_end] == text and citations == [its reference n].
+    """
+
+    text: str
+    kind: Literal["extract", "system"]
+    citations: list[int] = Field(default_factory=list)
+    doc_id: str | None = None
+    chunk_id: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    regimen: str | None = None
+    score: float | None = None
+
+
+class Section(BaseModel):
+    """A group of statements under one topic heading."""
+
+    heading: str
+    topic: str
+    statements: list[Statement]
+
+
+class RegimenEvidence(BaseModel):
+    """One regimen the evidence covers, with the doses and routes that were extracted for it."""
+
+    regimen: str
+    label: str
+    doses: list[str]
+    routes: list[str]
+    citations: list[int]
+
+
+class RegimenCheck(BaseModel):
+    """Which regimen the question asks about and whether the retrieved evidence studied it."""
+
+    asked: str | None
+    asked_label: str | None
+    supported: bool | None
+    evidence: list[RegimenEvidence]
+    note: str
+
+
+class Reference(BaseModel):
+    """A numbered entry of the reference list, numbered in order of first citation."""
+
+    n: int
+    doc_id: str
+    title: str
+    publisher: str
+    year: int
+    doc_type: str
+    authors: list[str] = Field(default_factory=list)
+    url: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
+
+
+class RejectedPassage(BaseModel):
+    """A passage that was retrieved but judged not relevant enough to answer from."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    score: float
+    text: str
+
+
+class AbstentionRecord(BaseModel):
+    """Why an answer abstained: what was searched and the closest passages that were rejected."""
+
+    reason: str
+    searched: str
+    query_terms: list[str]
+    threshold: float
+    best_score: float
+    closest: list[RejectedPassage]
+
+
+class Answer(BaseModel):
+    """The whole answer to one question."""
+
+    question: str
+    abstained: bool
+    message: str | None = None
+    bottom_line: list[Statement]
+    sections: list[Section]
+    regimen_check: RegimenCheck
+    references: list[Reference]
+    abstention: AbstentionRecord | None = None
+    index_version: str
+    index_built_at: str | None = None
+    timings_ms: dict[str, float]
+    disclaimer: str = DISCLAIMER
+
+    def statements(self) -> list[Statement]:
+        """Every statement, bottom line first."""
+        return [*self.bottom_line, *(s for section in self.sections for s in section.statements)]

@@ -1,0 +1,124 @@
+"""The `ragqa` command: a thin edge over the library (index, search, ask, show, serve, eval, bench)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ragqa.config import get_settings
+from ragqa.errors import RagqaError
+
+
+def _load_embedder():
+    from ragqa.index.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(get_settings().model)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build or refresh an index."""
+    from ragqa.index.bm25 import BM25Backend
+    from ragqa.index.store import FaissKind, IndexParams, update_index
+    from ragqa.ingest.chunker import ChunkingParams
+
+    params = IndexParams(
+        chunking=ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap),
+        faiss=FaissKind.parse(args.faiss),
+        bm25=BM25Backend.parse(args.bm25),
+    )
+    corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
+    report = update_index(corpus, Path(args.index_dir), _load_embedder(), params,
+                          force=args.force, progress=True)
+    manifest = report.manifest
+    if not report.rebuilt:
+        print(f"index {args.index_dir} is up to date (version {manifest['index_version']})")
+        return 0
+    counts, diff = manifest["counts"], manifest["diff"]
+    print(f"built index {args.index_dir} (version {manifest['index_version']}, {report.reason}) in "
+          f"{manifest['build_seconds']:.1f} s: {counts['documents']} documents, "
+          f"{counts['chunks']} chunks, {counts['sentences']} sentences")
+    print(f"embedded {manifest['embedded']['chunks']} chunks and "
+          f"{manifest['embedded']['sentences']} sentences (the rest reused)")
+    docs = diff["documents"]
+    print(f"diff: documents +{len(docs['added'])} -{len(docs['removed'])} ~{len(docs['changed'])}; "
+          f"chunks +{diff['chunks']['added']} -{diff['chunks']['removed']} "
+          f"={diff['chunks']['unchanged']}")
+    for label in ("added", "removed", "changed"):
+        if docs[label] and len(docs[label]) <= 20:
+            print(f"  {label}: {', '.join(docs[label])}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Print the top chunks for a query."""
+    from ragqa.index.store import load_index
+    from ragqa.retrieve import Mode, Retriever
+
+    embedder = _load_embedder()
+    index = load_index(Path(args.index_dir), embedder)
+    result = Retriever(index, embedder).search(args.query, k=args.k, mode=Mode.parse(args.mode))
+    rows = []
+    for hit in result.hits:
+        chunk = index.chunks[hit.chunk_index]
+        doc = index.documents[hit.doc_id]
+        rows.append({
+            "rank": hit.rank, "chunk_id": hit.chunk_id, "doc_id": hit.doc_id, "title": doc.title,
+            "section": list(chunk.section), "score": round(hit.score, 5),
+            "bm25_rank": hit.bm25_rank, "bm25_score": hit.bm25_score,
+            "dense_rank": hit.dense_rank, "dense_score": hit.dense_score,
+            "char_start": chunk.char_start, "char_end": chunk.char_end, "text": chunk.text,
+        })
+    if args.json:
+        print(json.dumps({"query": args.query, "hits": rows, "timings_ms": result.timings_ms}, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['rank']:>2}. [{row['doc_id']}] {row['title']} > {' > '.join(row['section'])}"
+              f"  (score {row['score']}, bm25 #{row['bm25_rank']}, dense #{row['dense_rank']})")
+        print(f"    {row['text'][:300]}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="ragqa", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or refresh an index from a corpus")
+    p.add_argument("--corpus", action="append", help="corpus file or folder (repeatable)")
+    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.add_argument("--max-tokens", type=int, default=200, help="chunk token budget")
+    p.add_argument("--overlap", type=int, default=1, help="sentences repeated between chunks")
+    p.add_argument("--faiss", default="flat", help="flat | hnsw")
+    p.add_argument("--bm25", default="rank_bm25", help="rank_bm25 | bm25s")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="rank chunks for a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--mode", default="hybrid", help="hybrid | bm25 | dense")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.set_defaults(func=cmd_search)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ragqa` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except RagqaError as exc:
+        print(f"ragqa: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Settings from the environment (prefix RAGQA_), built by a factory and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as RAGQA_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGQA_", extra="ignore")
+
+    corpus: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "indexes" / "default"
+    model: Path | None = None
+    admin_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+def get_settings() -> Settings:
+    """Build the settings from the current environment."""
+    return Settings()

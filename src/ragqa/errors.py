@@ -1,0 +1,29 @@
+"""The error hierarchy: library code raises these; the CLI and the API translate them."""
+
+
+class RagqaError(Exception):
+    """Base class of every error ragqa raises on purpose."""
+
+
+class CorpusError(RagqaError):
+    """A corpus file is malformed: the message names the file, the line and the field."""
+
+
+class ModelNotFoundError(RagqaError):
+    """No embedding model could be resolved locally."""
+
+
+class IndexMissingError(RagqaError):
+    """The index directory does not exist or holds no manifest."""
+
+
+class IndexFormatError(RagqaError):
+    """The index on disk does not match what this code or model expects."""
+
+
+class InvalidQueryError(RagqaError):
+    """A question or search parameter is out of range."""
+
+
+class DocumentNotFoundError(RagqaError):
+    """A document id is not in the index."""

@@ -1,0 +1,1 @@
+"""Evaluate: suites of questions, metrics, reports and benchmarks over the answer contract."""

@@ -1,0 +1,1 @@
+"""Ingest: corpus files -> documents -> sentences and chunks with exact character offsets."""
