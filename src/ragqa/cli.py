@@ -81,6 +81,70 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine(index_dir: str):
+    from ragqa.answer.engine import AnswerEngine
+    from ragqa.index.store import load_index
+
+    embedder = _load_embedder()
+    return AnswerEngine(load_index(Path(index_dir), embedder), embedder)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question with quoted, cited evidence."""
+    from ragqa.answer.render import to_markdown
+
+    answer = _engine(args.index_dir).ask(args.question, top_k=args.k)
+    print(answer.model_dump_json(indent=2) if args.json else to_markdown(answer))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print a document's metadata and canonical text (what answer offsets point into)."""
+    from ragqa.errors import DocumentNotFoundError
+    from ragqa.index.store import read_manifest
+
+    read_manifest(Path(args.index_dir))
+    for line in (Path(args.index_dir) / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["id"] != args.doc_id:
+            continue
+        if args.json:
+            print(json.dumps(record, indent=2, ensure_ascii=False))
+        else:
+            meta = {k: v for k, v in record.items() if k not in ("text", "source") and v}
+            for key, value in meta.items():
+                print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+            print()
+            print(record["text"])
+        return 0
+    raise DocumentNotFoundError(f"no document {args.doc_id!r} in {args.index_dir}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the API and the web page."""
+    from ragqa.api.app import serve
+
+    settings = get_settings().model_copy(
+        update={"host": args.host, "port": args.port, "index_dir": Path(args.index_dir)}
+    )
+    serve(settings)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run an evaluation suite."""
+    from ragqa.evaluation.runner import eval_command
+
+    return eval_command(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the speed and memory benchmark."""
+    from ragqa.evaluation.bench import bench_command
+
+    return bench_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     settings = get_settings()
@@ -105,6 +169,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question from the index")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None, help="chunks to retrieve (1-50)")
+    p.add_argument("--json", action="store_true", help="print the JSON contract")
+    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("show", help="print a document of the index")
+    p.add_argument("doc_id")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("serve", help="serve the HTTP API and web page")
+    p.add_argument("--host", default=settings.host)
+    p.add_argument("--port", type=int, default=settings.port)
+    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="evaluate answers on a suite of questions")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", default=None)
+    p.add_argument("--modes", default="hybrid")
+    p.add_argument("--min-pass-rate", type=float, default=None)
+    p.add_argument("--results", default=None, help="rewrite this RESULTS.md section")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmark index builds and latency")
+    p.add_argument("--results", default=None)
+    p.add_argument("--skip-large", action="store_true")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -104,6 +104,7 @@ class Answer(BaseModel):
     regimen_check: RegimenCheck
     references: list[Reference]
     abstention: AbstentionRecord | None = None
+    retrieved_doc_ids: list[str] = Field(default_factory=list)
     index_version: str
     index_built_at: str | None = None
     timings_ms: dict[str, float]

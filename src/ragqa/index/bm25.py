@@ -43,6 +43,10 @@ class BM25Scorer(ABC):
     def save(self, directory: Path) -> None:
         """Write the scorer's plain files into `directory`."""
 
+    @abstractmethod
+    def vocabulary(self) -> frozenset[str]:
+        """Every token that occurs in the indexed chunks."""
+
 
 class RankBM25Scorer(BM25Scorer):
     """rank-bm25's BM25Okapi, rebuilt at load time from the stored token lists (JSON)."""
@@ -63,6 +67,9 @@ class RankBM25Scorer(BM25Scorer):
 
     def save(self, directory: Path) -> None:
         (directory / self.FILE).write_text(json.dumps(self.corpus_tokens))
+
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(self.model.idf)
 
     @classmethod
     def load(cls, directory: Path) -> RankBM25Scorer:
@@ -94,6 +101,9 @@ class BM25SScorer(BM25Scorer):
 
     def save(self, directory: Path) -> None:
         self.model.save(str(directory / self.DIR), allow_pickle=False)
+
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(self.model.vocab_dict)
 
     @classmethod
     def load(cls, directory: Path, n_chunks: int) -> BM25SScorer:

@@ -32,7 +32,7 @@ import numpy as np
 from ragqa.errors import IndexFormatError, IndexMissingError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
 from ragqa.index.embed import Embedder
-from ragqa.index.tokenize import tokenize
+from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
 from ragqa.ingest.chunker import Chunk, Chunker, ChunkingParams, Sentence
 from ragqa.ingest.documents import Document, DocType, corpus_fingerprint
 
@@ -64,10 +64,12 @@ class IndexParams:
     chunking: ChunkingParams = field(default_factory=ChunkingParams)
     faiss: FaissKind = FaissKind.FLAT
     bm25: BM25Backend = BM25Backend.RANK_BM25
+    tokenizer: str = TOKENIZER_VERSION
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form, as stored in the manifest."""
-        return {"chunking": asdict(self.chunking), "faiss": self.faiss.value, "bm25": self.bm25.value}
+        return {"chunking": asdict(self.chunking), "faiss": self.faiss.value,
+                "bm25": self.bm25.value, "tokenizer": self.tokenizer}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexParams:
@@ -76,6 +78,7 @@ class IndexParams:
             chunking=ChunkingParams(**data["chunking"]),
             faiss=FaissKind.parse(data["faiss"]),
             bm25=BM25Backend.parse(data["bm25"]),
+            tokenizer=data.get("tokenizer", "unknown"),
         )
 
 

@@ -14,6 +14,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+# Bump when tokenize() changes: indexes record it, and a different value makes them stale.
+TOKENIZER_VERSION = "clinical-2"
+
 STOPWORDS = frozenset(
     """a an and are as at be been but by can could did do does for from had has have how i if in
     into is it its may might of on or should so such than that the their them then there these

@@ -1,0 +1,124 @@
+"""Evidence selection: score candidate sentences against the question, then pick by MMR."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from ragqa.index.tokenize import STOPWORDS, tokenize
+
+# How much a source type counts: guidelines and meta-analyses above a single trial above a review.
+EVIDENCE_LEVEL = {
+    "guideline": 1.0, "meta_analysis": 1.0, "consensus": 0.9, "systematic_review": 0.9,
+    "label": 0.85, "rct": 0.75, "review": 0.6, "other": 0.5,
+}
+
+# Question words that carry no topic: they must not count toward lexical overlap.
+QUESTION_WORDS = frozenset(
+    """effective effectiveness work works help helps use used using treat treating treatment good
+    safe recommended recommend really actually tell know people patient patients someone""".split()
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The weights of the sentence score: semantic, lexical, chunk rank, evidence level."""
+
+    semantic: float = 0.55
+    lexical: float = 0.2
+    rank: float = 0.1
+    level: float = 0.15
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved chunk with its score parts."""
+
+    sentence_id: int
+    chunk_index: int
+    chunk_rank: int
+    similarity: float
+    lexical: float
+    level: float
+    score: float
+
+
+def content_terms(text: str) -> set[str]:
+    """The topic-bearing tokens of a text (no stopwords, no question words)."""
+    return {t for t in tokenize(text) if t not in STOPWORDS and t not in QUESTION_WORDS}
+
+
+def lexical_overlap(question_terms: set[str], sentence_terms: set[str]) -> float:
+    """Share of the question's content terms that the sentence contains."""
+    if not question_terms:
+        return 0.0
+    return len(question_terms & sentence_terms) / len(question_terms)
+
+
+def combine(weights: Weights, similarity: float, lexical: float, rank: int, level: float) -> float:
+    """The sentence score: a weighted sum of its parts (rank 1 -> 1.0, decaying)."""
+    return (weights.semantic * similarity + weights.lexical * lexical
+            + weights.rank / (1.0 + 0.25 * (rank - 1)) + weights.level * level)
+
+
+def mmr(
+    vectors: np.ndarray, scores: np.ndarray, k: int, diversity: float = 0.3,
+    duplicate_threshold: float = 0.9,
+) -> list[int]:
+    """Maximal marginal relevance over candidates: indices of up to k picks, best first.
+
+    A candidate whose similarity to an already picked one is at least `duplicate_threshold`
+    is a near-duplicate and never picked.
+    """
+    picked: list[int] = []
+    remaining = list(np.argsort(-scores, kind="stable"))
+    while remaining and len(picked) < k:
+        best, best_value = None, -np.inf
+        for i in remaining:
+            redundancy = max((float(vectors[i] @ vectors[j]) for j in picked), default=0.0)
+            if redundancy >= duplicate_threshold:
+                continue
+            value = (1 - diversity) * scores[i] - diversity * redundancy
+            if value > best_value:
+                best, best_value = i, value
+        if best is None:
+            break
+        picked.append(int(best))
+        remaining.remove(best)
+    return picked
+
+
+@dataclass(frozen=True)
+class Topic:
+    """An answer heading and the patterns that put a statement under it."""
+
+    id: str
+    heading: str
+    patterns: tuple[re.Pattern[str], ...]
+    facet: str | None = None
+
+
+@lru_cache(maxsize=1)
+def default_topics() -> tuple[Topic, ...]:
+    """The topics shipped in `answer/data/topics.json`, in display order."""
+    data = json.loads(resources.files("ragqa.answer").joinpath("data/topics.json").read_text())
+    return tuple(
+        Topic(t["id"], t["heading"], tuple(re.compile(p, re.IGNORECASE) for p in t["patterns"]),
+              t.get("facet"))
+        for t in data["topics"]
+    )
+
+
+def assign_topic(text: str, topics: tuple[Topic, ...]) -> Topic:
+    """The topic with the most pattern hits in the text; ties go to the earlier topic."""
+    best, best_hits = topics[-1], 0
+    for topic in topics:
+        hits = sum(1 for p in topic.patterns if p.search(text))
+        if hits > best_hits:
+            best, best_hits = topic, hits
+    return best
