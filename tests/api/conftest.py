@@ -1,0 +1,147 @@
+"""Fixtures of the API tests: an index on a copy of the fixture corpus, and a real uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from ragqa.api.app import create_app
+from ragqa.config import Settings
+from ragqa.index.embed import Embedder
+from ragqa.index.store import update_index
+
+ADMIN_TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+NEW_DOC_MARKER = "zebrafish"
+
+
+class GatedEmbedder(Embedder):
+    """Wraps an embedder; holds any call embedding `marker` until `release` is set.
+
+    A reindex of a corpus with a document mentioning the marker then stays mid-build for as long
+    as a test needs, while questions (which never mention it) are embedded at once.
+    """
+
+    def __init__(self, inner: Embedder, marker: str = NEW_DOC_MARKER) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.marker = marker
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if any(self.marker in text for text in texts):
+            self.held.set()
+            if not self.release.wait(timeout=30):
+                raise TimeoutError("the test never released the gated embedder")
+        return self.inner.embed(texts, show_progress)
+
+
+def write_document(corpus: Path, doc_id: str, body: str, year: int = 2024) -> Path:
+    """Write one Markdown document into a corpus folder."""
+    path = corpus / f"{doc_id}.md"
+    path.write_text(
+        f"---\nid: {doc_id}\ntitle: \"Fixture: {doc_id}\"\npublisher: \"Test Journal\"\n"
+        f"year: {year}\ndoc_type: rct\n---\n\n# Findings\n\n{body}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def poll_job(client: TestClient | httpx.Client, job_id: str, timeout: float = 30.0) -> dict:
+    """Poll a reindex job until it is no longer running; its final view."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/admin/reindex/{job_id}", headers=AUTH).json()
+        if job["status"] != "running":
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"reindex job {job_id} still running after {timeout} s")
+
+
+@pytest.fixture
+def add_document():
+    """`add_document(corpus, doc_id, body, year=2024)` writes a Markdown document."""
+    return write_document
+
+
+@pytest.fixture
+def wait_job():
+    """`wait_job(client, job_id)` polls a reindex job until it finishes."""
+    return poll_job
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    """The admin Authorization header."""
+    return dict(AUTH)
+
+
+@pytest.fixture
+def gated_embedder(fake_embedder) -> Iterator[GatedEmbedder]:
+    """The fake embedder behind a gate that holds the embedding of new documents."""
+    gated = GatedEmbedder(fake_embedder)
+    yield gated
+    gated.release.set()
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(corpus: Path, index_dir: Path, log_path: Path,
+                ready_timeout: float = 180.0) -> Iterator[str]:
+    """Run `uvicorn --factory ragqa.api.app:create_app` (the real model) until the block ends.
+
+    Yields the base URL once /readyz answers 200; the server's log goes to `log_path`.
+    """
+    port = free_port()
+    env = {**os.environ, "RAGQA_CORPUS": str(corpus), "RAGQA_INDEX_DIR": str(index_dir),
+           "RAGQA_ADMIN_TOKEN": ADMIN_TOKEN}
+    command = [sys.executable, "-m", "uvicorn", "--factory", "ragqa.api.app:create_app",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(url, process, ready_timeout, log_path)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"server not ready after {timeout} s:\n{log_path.read_text()}")
