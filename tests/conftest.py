@@ -50,3 +50,24 @@ def real_embedder():
     from ragqa.index.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
+
+
+PROJECT_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+@pytest.fixture(scope="session")
+def default_index(tmp_path_factory, real_embedder):
+    """The real default corpus indexed with the real model, built once per test session."""
+    from ragqa.index.store import load_index, update_index
+
+    directory = tmp_path_factory.mktemp("default-index") / "default"
+    update_index(PROJECT_CORPUS, directory, real_embedder)
+    return load_index(directory, real_embedder)
+
+
+@pytest.fixture(scope="session")
+def default_engine(default_index, real_embedder):
+    """The answer engine over the real default index."""
+    from ragqa.answer.engine import AnswerEngine
+
+    return AnswerEngine(default_index, real_embedder)

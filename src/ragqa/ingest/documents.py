@@ -197,7 +197,7 @@ def _read_text(path: Path) -> str:
 
 
 CORPUS_SUFFIXES = (".md", ".jsonl")
-SKIPPED_NAMES = frozenset({"README.md", "FORMAT.md"})
+SKIPPED_NAMES = frozenset({"README.md"})
 
 
 def corpus_files(path: Path) -> list[Path]:
