@@ -15,7 +15,7 @@ from ragqa.answer.contract import (
 from ragqa.answer.regimen import Regimen, RegimenHit, RegimenTable
 from ragqa.answer.select import (
     EVIDENCE_LEVEL, Candidate, Topic, Weights, assign_topic, combine, content_terms,
-    default_topics, lexical_overlap, mmr,
+    default_topics, lexical_overlap, mmr, specificity,
 )
 from ragqa.errors import InvalidQueryError
 from ragqa.index.embed import Embedder
@@ -38,12 +38,13 @@ class AnswerParams:
     """Tunable parameters of the engine; thresholds calibrated as documented in the README."""
 
     top_k: int = 8
-    max_statements: int = 16
+    max_statements: int = 10
     bottom_line_extracts: int = 2
     min_relevance: float = 0.42
     min_sentence_similarity: float = 0.25
     diversity: float = 0.3
-    facet_k: int = 3
+    facet_k: int = 4
+    per_topic: int = 2
     facet_rank_offset: int = 4
     facet_similarity_scale: float = 0.9
     weights: Weights = field(default_factory=Weights)
@@ -89,6 +90,7 @@ class AnswerEngine:
         self.retriever = Retriever(index, embedder)
         self.vocabulary = index.bm25.vocabulary()
         self._sentence_terms: dict[int, set[str]] = {}
+        self._facet_vectors: dict[str, np.ndarray] = {}
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> Answer:
         """Answer a question with quoted, cited sentences, or abstain with the reasons."""
@@ -110,19 +112,19 @@ class AnswerEngine:
         if refusal is not None:
             answer = self._abstain(question, result, query_vector, refusal, asked, asked_drug)
         else:
-            pools = [(result, query_vector, 0, 1.0)]
+            pools = [(result, query_vector, 0, 1.0, None)]
             facets = self._facet_queries(question, asked, asked_drug)
             if facets:
                 t1 = time.perf_counter()
-                vectors = self.embedder.embed(facets)
-                for text, vector in zip(facets, vectors):
+                vectors = self._vectors([text for _, text in facets])
+                for (topic, text), vector in zip(facets, vectors):
                     found = self.retriever.search(text, k=self.params.facet_k, mode=self.mode,
                                                   filters=filters, query_vector=vector)
                     pools.append((found, vector, self.params.facet_rank_offset,
-                                  self.params.facet_similarity_scale))
+                                  self.params.facet_similarity_scale, (topic, text)))
                 timings["facets"] = _ms(t1)
-            candidates = self._candidates(question, query_vector, pools)
-            answer = self._compose(question, result, candidates, asked, asked_drug)
+            candidates, by_topic = self._candidates(question, query_vector, pools)
+            answer = self._compose(question, result, candidates, by_topic, asked, asked_drug)
         timings["select"] = _ms(t0)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
@@ -130,39 +132,73 @@ class AnswerEngine:
 
     # -- evidence -------------------------------------------------------------------------------
 
-    def _facet_queries(self, question: str, asked: Regimen | None, drug: str | None) -> list[str]:
-        """Extra queries so the answer reaches every topic: the question plus each topic's facet."""
-        queries = [f"{question} {t.facet}" for t in self.topics if t.facet]
-        if asked is not None:
-            # what the literature on the asked regimen studied, with and without the drug
-            queries.append(f"{_asked_phrase(asked, drug)} studied")
+    def _vectors(self, texts: list[str]) -> list[np.ndarray]:
+        """Embeddings of facet queries; they repeat across questions, so they are cached."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._facet_vectors]
+        if missing:
+            if len(self._facet_vectors) > 4096:
+                self._facet_vectors.clear()
+            self._facet_vectors.update(zip(missing, self.embedder.embed(missing)))
+        return [self._facet_vectors[t] for t in texts]
+
+    def _facet_queries(self, question: str, asked: Regimen | None,
+                       drug: str | None) -> list[tuple[Topic, str]]:
+        """Extra queries so the answer reaches every topic: the question's subject (the drugs it
+        names, else its content words) plus each topic's facet words.
+
+        When a regimen is asked, the regimen topic also searches for what the literature on that
+        regimen studied, with and without the drug.
+        """
+        named = [d for _, d in self.table.drugs_in(question)]
+        subject = " ".join(dict.fromkeys(named)) if named else " ".join(sorted(content_terms(question)))
+        queries = [(t, f"{subject} {facet}") for t in self.topics for facet in t.facets]
+        regimen_topic = next((t for t in self.topics if t.id == "regimen"), None)
+        if asked is not None and regimen_topic is not None:
+            queries.append((regimen_topic, f"{_asked_phrase(asked, drug)} studied"))
             if drug is not None and asked.drug == "*":
-                queries.append(f"{asked.label} studies")
+                # what the regimen's own literature studied: the drugs the table has it for
+                studied = sorted({r.drug for r in self.table.regimens if r.group == asked.group})
+                names = " and ".join(n.upper() if len(n) <= 3 else n for n in studied)
+                queries.append((regimen_topic, f"{asked.label} studies of {names}".strip()))
         return queries
 
-    def _candidates(self, question: str, qv: np.ndarray,
-                    pools: list[tuple[SearchResult, np.ndarray, int, float]]) -> list[Candidate]:
-        """Every sentence of the retrieved chunks, scored against the question.
+    def _candidates(
+        self, question: str, qv: np.ndarray,
+        pools: list[tuple[SearchResult, np.ndarray, int, float, tuple[Topic, str] | None]],
+    ) -> tuple[list[Candidate], dict[tuple[str, str], list[Candidate]]]:
+        """Every sentence of the retrieved chunks scored against the question, plus per facet
+        (topic id, query) the sentences its search found that belong to its topic, scored
+        against the facet query.
 
-        Each pool is (search result, its query vector, rank offset, similarity scale): facet
-        searches rank after the question's own and count their similarity a little less.
+        Each pool is (search result, query vector, rank offset, similarity scale, facet topic):
+        facet searches rank after the question's own and count their similarity a little less.
         """
         terms = content_terms(question)
+        weights = self.params.weights
         best: dict[int, Candidate] = {}
-        for result, vector, offset, scale in pools:
+        by_topic: dict[tuple[str, str], list[Candidate]] = {}
+        for result, vector, offset, scale, facet_key in pools:
+            topic = facet_key[0] if facet_key else None
             for hit in result.hits:
                 chunk = self.index.chunks[hit.chunk_index]
                 level = EVIDENCE_LEVEL[self.index.documents[chunk.doc_id].doc_type.value]
                 for sid in chunk.sentence_ids:
+                    text = self.index.sentences[sid].text
                     own = float(self.index.sentence_vectors[sid] @ qv)
-                    similarity = max(own, scale * float(self.index.sentence_vectors[sid] @ vector))
+                    facet = float(self.index.sentence_vectors[sid] @ vector)
+                    similarity = max(own, scale * facet)
                     lexical = lexical_overlap(terms, self._terms(sid))
+                    figures = specificity(text)
                     rank = hit.rank + offset
-                    score = combine(self.params.weights, similarity, lexical, rank, level)
+                    score = combine(weights, similarity, lexical, rank, level, figures)
                     if sid not in best or score > best[sid].score:
                         best[sid] = Candidate(sid, hit.chunk_index, rank, similarity, lexical,
                                               level, score)
-        return list(best.values())
+                    if topic is not None and assign_topic(text, self.topics) is topic:
+                        topic_score = combine(weights, facet, lexical, hit.rank, level, figures)
+                        by_topic.setdefault((topic.id, facet_key[1]), []).append(Candidate(
+                            sid, hit.chunk_index, rank, facet, lexical, level, topic_score))
+        return list(best.values()), by_topic
 
     def _terms(self, sid: int) -> set[str]:
         if sid not in self._sentence_terms:
@@ -224,7 +260,8 @@ class AnswerEngine:
     # -- composition ----------------------------------------------------------------------------
 
     def _compose(self, question: str, result: SearchResult, candidates: list[Candidate],
-                 asked: Regimen | None, asked_drug: str | None) -> Answer:
+                 by_topic: dict[tuple[str, str], list[Candidate]], asked: Regimen | None,
+                 asked_drug: str | None) -> Answer:
         keep = [c for c in candidates if c.similarity >= self.params.min_sentence_similarity]
         if not keep:
             keep = sorted(candidates, key=lambda c: -c.score)[:3]
@@ -232,6 +269,30 @@ class AnswerEngine:
         picks = mmr(vectors, np.array([c.score for c in keep]), self.params.max_statements,
                     self.params.diversity)
         chosen = [keep[i] for i in picks]
+        chosen_ids = {c.sentence_id for c in chosen}
+        # each facet search contributes its best sentences, so no topic is crowded out
+        by_id = {c.sentence_id: c for c in candidates}
+        slots = {t.id: t.slots or self.params.per_topic for t in self.topics}
+        for (topic_id, _), found in by_topic.items():
+            unique = {}
+            for c in found:
+                if c.similarity >= self.params.min_sentence_similarity and (
+                        c.sentence_id not in unique or c.score > unique[c.sentence_id].score):
+                    unique[c.sentence_id] = c
+            pool = list(unique.values())
+            if not pool:
+                continue
+            vectors = self.index.sentence_vectors[[c.sentence_id for c in pool]]
+            for i in mmr(vectors, np.array([c.score for c in pool]), slots[topic_id],
+                         diversity=0.5, duplicate_threshold=0.9):
+                c = pool[i]
+                if c.sentence_id in chosen_ids:
+                    continue
+                vector = self.index.sentence_vectors[c.sentence_id]
+                if any(float(vector @ self.index.sentence_vectors[o.sentence_id]) >= 0.9 for o in chosen):
+                    continue
+                chosen.append(by_id[c.sentence_id])
+                chosen_ids.add(c.sentence_id)
 
         # regimens: every dose-bearing regimen in the retrieved evidence gets its best sentence shown
         regimen_hits: dict[int, list[RegimenHit]] = {
@@ -243,7 +304,6 @@ class AnswerEngine:
             for hit in regimen_hits[c.sentence_id]:
                 if hit.dose is not None and hit.regimen.id not in by_regimen:
                     by_regimen[hit.regimen.id] = c
-        chosen_ids = {c.sentence_id for c in chosen}
         for c in by_regimen.values():
             if c.sentence_id not in chosen_ids:
                 chosen.append(c)
@@ -319,7 +379,7 @@ class AnswerEngine:
                 for d in members:
                     by_regimen.setdefault(d.regimen, []).append(d)
                 for regimen_id, group in by_regimen.items():
-                    label = self.table.by_id[regimen_id].label if regimen_id else "other regimens"
+                    label = self.table.by_id[regimen_id].label if regimen_id else "no dose stated"
                     sections.append((f"{topic.heading}: {label}", topic.id, group))
             else:
                 sections.append((topic.heading, topic.id, members))

@@ -33,6 +33,7 @@ class Weights:
     lexical: float = 0.2
     rank: float = 0.1
     level: float = 0.15
+    specificity: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,20 @@ def lexical_overlap(question_terms: set[str], sentence_terms: set[str]) -> float
     return len(question_terms & sentence_terms) / len(question_terms)
 
 
-def combine(weights: Weights, similarity: float, lexical: float, rank: int, level: float) -> float:
+def combine(weights: Weights, similarity: float, lexical: float, rank: int, level: float,
+            figures: float = 0.0) -> float:
     """The sentence score: a weighted sum of its parts (rank 1 -> 1.0, decaying)."""
     return (weights.semantic * similarity + weights.lexical * lexical
-            + weights.rank / (1.0 + 0.25 * (rank - 1)) + weights.level * level)
+            + weights.rank / (1.0 + 0.25 * (rank - 1)) + weights.level * level
+            + weights.specificity * figures)
+
+
+_FIGURE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|mg|mcg|µg|hours?|minutes?|days?|weeks?)|\bd = |[A-Z]{2,}-\d|\b[A-Z]{3,}\b")
+
+
+def specificity(text: str) -> float:
+    """How concrete a sentence is: doses, durations, rates and named scales, capped at 1."""
+    return min(1.0, len(_FIGURE.findall(text)) / 2)
 
 
 def mmr(
@@ -100,7 +111,9 @@ class Topic:
     id: str
     heading: str
     patterns: tuple[re.Pattern[str], ...]
-    facet: str | None = None
+    facets: tuple[str, ...] = ()
+    weight: float = 1.0
+    slots: int | None = None
 
 
 @lru_cache(maxsize=1)
@@ -109,16 +122,16 @@ def default_topics() -> tuple[Topic, ...]:
     data = json.loads(resources.files("ragqa.answer").joinpath("data/topics.json").read_text())
     return tuple(
         Topic(t["id"], t["heading"], tuple(re.compile(p, re.IGNORECASE) for p in t["patterns"]),
-              t.get("facet"))
+              tuple(t.get("facets", ())), t.get("weight", 1.0), t.get("slots"))
         for t in data["topics"]
     )
 
 
 def assign_topic(text: str, topics: tuple[Topic, ...]) -> Topic:
-    """The topic with the most pattern hits in the text; ties go to the earlier topic."""
-    best, best_hits = topics[-1], 0
+    """The topic with the most weighted pattern hits in the text; ties go to the earlier topic."""
+    best, best_hits = topics[-1], 0.0
     for topic in topics:
-        hits = sum(1 for p in topic.patterns if p.search(text))
+        hits = topic.weight * sum(1 for p in topic.patterns if p.search(text))
         if hits > best_hits:
             best, best_hits = topic, hits
     return best
