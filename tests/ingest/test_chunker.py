@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragqa.errors import InvalidQueryError
 from ragqa.ingest.chunker import Chunker, ChunkingParams, approx_token_count
-from ragqa.ingest.documents import Document, DocType, read_corpus
+from ragqa.ingest.documents import DocType, Document, read_corpus
 from ragqa.ingest.sentences import paragraphs
 
 TEXT = (
@@ -46,11 +48,11 @@ def test_headings_are_not_prose():
 
 def test_chunks_respect_budget_and_overlap():
     text = "# S\n\n" + " ".join(f"Ketamine sentence number {n} here." for n in range(8))
-    sentences, chunks = Chunker(ChunkingParams(max_tokens=18, overlap_sentences=1)).run([doc(text)])
+    _, chunks = Chunker(ChunkingParams(max_tokens=18, overlap_sentences=1)).run([doc(text)])
     assert len(chunks) > 2
     for chunk in chunks:
         assert approx_token_count(chunk.text) <= 18
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in itertools.pairwise(chunks):
         assert a.sentence_ids[-1] == b.sentence_ids[0]  # one sentence of overlap
 
 

@@ -9,13 +9,28 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ragqa.answer.contract import (
-    AbstentionRecord, Answer, Reference, RegimenCheck, RegimenEvidence, RejectedPassage, Section,
+    AbstentionRecord,
+    Answer,
+    Reference,
+    RegimenCheck,
+    RegimenEvidence,
+    RejectedPassage,
+    Section,
     Statement,
 )
 from ragqa.answer.regimen import Regimen, RegimenHit, RegimenTable
 from ragqa.answer.select import (
-    EVIDENCE_LEVEL, Candidate, Topic, Weights, assign_topic, combine, content_terms,
-    default_topics, lexical_overlap, mmr, specificity,
+    EVIDENCE_LEVEL,
+    Candidate,
+    Topic,
+    Weights,
+    assign_topic,
+    combine,
+    content_terms,
+    default_topics,
+    lexical_overlap,
+    mmr,
+    specificity,
 )
 from ragqa.errors import InvalidQueryError
 from ragqa.index.embed import Embedder
@@ -411,8 +426,9 @@ class AnswerEngine:
         if supported:
             return [(f"The retrieved sources include evidence on {what}", support_docs)]
         if not evidence:
-            return [(f"None of the retrieved sources studied {what}, and they report no dose "
-                     f"regimen that could stand in for it", [])]
+            text = (f"None of the retrieved sources studied {what}, and they report no dose "
+                    f"regimen that could stand in for it")
+            return [(text, [])]
         segments = [(f"None of the retrieved sources studied {what}; the evidence concerns", [])]
         for i, (_, label, doses, _, docs) in enumerate(evidence):
             joiner = "" if i == 0 else (" and" if i == len(evidence) - 1 else ",")

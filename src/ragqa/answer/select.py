@@ -20,8 +20,7 @@ EVIDENCE_LEVEL = {
 
 # Question words that carry no topic: they must not count toward lexical overlap.
 QUESTION_WORDS = frozenset(
-    """effective effectiveness work works help helps use used using treat treating treatment good
-    safe recommended recommend really actually tell know people patient patients someone""".split()
+    ["effective", "effectiveness", "work", "works", "help", "helps", "use", "used", "using", "treat", "treating", "treatment", "good", "safe", "recommended", "recommend", "really", "actually", "tell", "know", "people", "patient", "patients", "someone"]
 )
 
 

@@ -29,12 +29,12 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ragqa.errors import IndexFormatError, IndexMissingError
+from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
 from ragqa.index.embed import Embedder
 from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
 from ragqa.ingest.chunker import Chunk, Chunker, ChunkingParams, Sentence
-from ragqa.ingest.documents import Document, DocType, corpus_fingerprint
+from ragqa.ingest.documents import DocType, Document, corpus_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -236,8 +236,7 @@ def save_index(index: HybridIndex, directory: Path) -> Path:
 
 def _write_files(index: HybridIndex, target: Path) -> None:
     with open(target / "documents.jsonl", "w", encoding="utf-8") as fh:
-        for doc in index.documents.values():
-            fh.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(doc.to_json(), ensure_ascii=False) + "\n" for doc in index.documents.values())
     with open(target / "chunks.jsonl", "w", encoding="utf-8") as fh:
         for chunk, key in zip(index.chunks, index.chunk_keys):
             record = {**asdict(chunk), "key": key}
@@ -375,7 +374,8 @@ def update_index(
     previous = None
     try:
         previous = load_index(directory)
-    except Exception as exc:  # an unreadable old index only costs the embedding cache
+    except (OSError, ValueError, KeyError, RagqaError) as exc:
+        # an unreadable old index only costs the embedding cache
         log.info("no previous index to reuse at %s: %s", directory, exc)
     index = build_index(documents, embedder, params, previous, progress=progress)
     index.manifest["reason"] = reason
