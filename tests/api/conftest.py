@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,10 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ragqa.api.app import create_app
-from ragqa.config import Settings
+from ragqa.config import PROJECT_ROOT, Settings
 from ragqa.index.embed import Embedder
 from ragqa.index.store import update_index
 
+FIXTURE_CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 ADMIN_TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NEW_DOC_MARKER = "zebrafish"
@@ -49,6 +51,54 @@ class GatedEmbedder(Embedder):
             if not self.release.wait(timeout=30):
                 raise TimeoutError("the test never released the gated embedder")
         return self.inner.embed(texts, show_progress)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path, fixture_corpus: Path) -> Path:
+    """A copy of the fixture corpus that a test may change before reindexing."""
+    target = tmp_path / "corpus"
+    shutil.copytree(fixture_corpus, target)
+    return target
+
+
+@pytest.fixture
+def built_index(tmp_path: Path, corpus_copy: Path, fake_embedder) -> Path:
+    """An index of `corpus_copy` built with the fake embedder."""
+    directory = tmp_path / "index"
+    update_index(corpus_copy, directory, fake_embedder)
+    return directory
+
+
+@pytest.fixture
+def make_client(corpus_copy: Path, built_index: Path, fake_embedder):
+    """`make_client(**overrides)`: a started TestClient over an app on the fixture index.
+
+    Overrides: `embedder`, `engine`, `index_dir`, `admin_token` (None disables admin),
+    `raise_server_exceptions`.
+    """
+    clients: list[TestClient] = []
+
+    def make(embedder: Embedder | None = None, engine=None, index_dir: Path | None = None,
+             admin_token: str | None = ADMIN_TOKEN, raise_server_exceptions: bool = True
+             ) -> TestClient:
+        settings = Settings(corpus=corpus_copy, index_dir=index_dir or built_index,
+                            admin_token=admin_token)
+        app = create_app(settings, embedder=embedder or (None if engine else fake_embedder),
+                         engine=engine)
+        client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    """A started TestClient with admin enabled."""
+    return make_client()
 
 
 def write_document(corpus: Path, doc_id: str, body: str, year: int = 2024) -> Path:
@@ -145,3 +195,35 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float, log_path: P
             pass
         time.sleep(0.25)
     raise AssertionError(f"server not ready after {timeout} s:\n{log_path.read_text()}")
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running server: its base URL and the index it was started on."""
+
+    url: str
+    corpus: Path
+    index_dir: Path
+    manifest: dict
+
+
+@contextmanager
+def _served(tmp_path_factory, embedder, corpus: Path, name: str) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp(name)
+    report = update_index(corpus, workdir / "index", embedder)
+    with live_server(corpus, workdir / "index", workdir / "server.log") as url:
+        yield LiveServer(url, corpus, workdir / "index", report.manifest)
+
+
+@pytest.fixture(scope="module")
+def fixture_server(tmp_path_factory, real_embedder) -> Iterator[LiveServer]:
+    """uvicorn with the real model on an index of the fixture corpus (slow tests only)."""
+    with _served(tmp_path_factory, real_embedder, FIXTURE_CORPUS, "fixture-server") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def corpus_server(tmp_path_factory, real_embedder) -> Iterator[LiveServer]:
+    """uvicorn with the real model on an index of the project's corpus (slow tests only)."""
+    with _served(tmp_path_factory, real_embedder, PROJECT_ROOT / "corpus", "corpus-server") as server:
+        yield server

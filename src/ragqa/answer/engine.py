@@ -62,6 +62,7 @@ class AnswerParams:
     per_topic: int = 2
     facet_rank_offset: int = 4
     facet_similarity_scale: float = 0.9
+    facet_relative_floor: float = 0.65
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
@@ -185,8 +186,9 @@ class AnswerEngine:
         (topic id, query) the sentences its search found that belong to its topic, scored
         against the facet query.
 
-        Each pool is (search result, query vector, rank offset, similarity scale, facet topic):
-        facet searches rank after the question's own and count their similarity a little less.
+        Each pool is (search result, query vector, rank offset, similarity scale, facet key).
+        A sentence's own score always uses its similarity to the question, so a facet search
+        can add candidates but never makes one look more relevant to the question than it is.
         """
         terms = content_terms(question)
         weights = self.params.weights
@@ -201,16 +203,15 @@ class AnswerEngine:
                     text = self.index.sentences[sid].text
                     own = float(self.index.sentence_vectors[sid] @ qv)
                     facet = float(self.index.sentence_vectors[sid] @ vector)
-                    similarity = max(own, scale * facet)
                     lexical = lexical_overlap(terms, self._terms(sid))
                     figures = specificity(text)
                     rank = hit.rank + offset
-                    score = combine(weights, similarity, lexical, rank, level, figures)
+                    score = combine(weights, own, lexical, rank, level, figures)
                     if sid not in best or score > best[sid].score:
-                        best[sid] = Candidate(sid, hit.chunk_index, rank, similarity, lexical,
-                                              level, score)
+                        best[sid] = Candidate(sid, hit.chunk_index, rank, own, lexical, level, score)
                     if topic is not None and assign_topic(text, self.topics) is topic:
-                        topic_score = combine(weights, facet, lexical, hit.rank, level, figures)
+                        topic_score = combine(weights, scale * facet, lexical, hit.rank, level,
+                                              figures)
                         by_topic.setdefault((topic.id, facet_key[1]), []).append(Candidate(
                             sid, hit.chunk_index, rank, facet, lexical, level, topic_score))
         return list(best.values()), by_topic
@@ -284,6 +285,10 @@ class AnswerEngine:
         picks = mmr(vectors, np.array([c.score for c in keep]), self.params.max_statements,
                     self.params.diversity)
         chosen = [keep[i] for i in picks]
+        # what facets and regimen coverage may add must still be near the question itself
+        floor = max(self.params.min_sentence_similarity,
+                    self.params.facet_relative_floor * max(c.similarity for c in candidates))
+        own = {c.sentence_id: c.similarity for c in candidates}
         chosen_ids = {c.sentence_id for c in chosen}
         # each facet search contributes its best sentences, so no topic is crowded out
         by_id = {c.sentence_id: c for c in candidates}
@@ -291,7 +296,7 @@ class AnswerEngine:
         for (topic_id, _), found in by_topic.items():
             unique = {}
             for c in found:
-                if c.similarity >= self.params.min_sentence_similarity and (
+                if own[c.sentence_id] >= floor and (
                         c.sentence_id not in unique or c.score > unique[c.sentence_id].score):
                     unique[c.sentence_id] = c
             pool = list(unique.values())
@@ -316,6 +321,8 @@ class AnswerEngine:
         }
         by_regimen: dict[str, Candidate] = {}
         for c in sorted(keep, key=lambda c: -c.score):
+            if c.similarity < floor:
+                continue
             for hit in regimen_hits[c.sentence_id]:
                 if hit.dose is not None and hit.regimen.id not in by_regimen:
                     by_regimen[hit.regimen.id] = c

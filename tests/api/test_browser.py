@@ -1,0 +1,92 @@
+"""The web page in a real browser: ask, read the verdict, open a cited passage (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragqa.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+QUESTION = "Is microdosing of ketamine effective for treating psychological disorders?"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium (`make browser`) to run this test"
+        print(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (375, 812)])
+def test_ask_and_open_a_cited_passage(browser, corpus_server, artifacts, width, height):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(corpus_server.url + "/")
+        page.wait_for_function("document.querySelector('#index-version').textContent !== 'not loaded'")
+        assert page.text_content("#index-version") == corpus_server.manifest["index_version"]
+
+        page.fill("#question", QUESTION)
+        page.click("#ask")
+        page.wait_for_selector("#verdict li", timeout=60_000)
+        verdict = page.inner_text("#verdict")
+        assert "microdos" in verdict.lower()
+        # the corpus has no ketamine microdosing study: the regimen check says so plainly
+        assert page.is_visible("#regimen-banner")
+        assert "not" in page.inner_text("#regimen-banner").lower()
+        assert page.locator("#regimen-table tbody tr").count() >= 1
+        clipped = page.evaluate(
+            "(() => { const w = document.querySelector('.table-wrap'); "
+            "return w.scrollWidth - w.clientWidth; })()")
+        assert clipped <= 0, f"the regimen table is cut by {clipped} px at {width} px"
+        assert page.is_visible("#disclaimer")
+        assert page.locator("#references li").count() >= 1
+
+        extract = page.locator("#verdict li.extract, #sections li.extract").first
+        quoted = extract.locator(".text").inner_text()
+        extract.locator(".citation").first.click()
+        mark = page.locator("#passage mark.highlight")
+        mark.wait_for(timeout=30_000)
+        assert mark.inner_text() == quoted
+        assert page.is_visible("#passage")
+
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+        assert not errors, errors
+        page.screenshot(path=str(artifacts / f"answer-{width}px.png"), full_page=True)
+    finally:
+        page.close()
+
+
+
+def test_an_uncovered_question_shows_the_abstention(browser, corpus_server):
+    page = browser.new_page(viewport={"width": 375, "height": 812})
+    try:
+        page.goto(corpus_server.url + "/?q=What%20is%20the%20capital%20of%20France%3F")
+        page.wait_for_selector("#abstention:not([hidden])", timeout=60_000)
+        assert page.inner_text("#abstention-message")
+        assert page.locator("#verdict li").count() == 0
+        assert page.is_visible("#disclaimer")
+    finally:
+        page.close()
