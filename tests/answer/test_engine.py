@@ -18,7 +18,7 @@ def engine(tmp_path, fixture_corpus, fake_embedder):
 
 
 def test_microdosing_question_is_flagged_unsupported_with_cited_doses(engine):
-    answer = engine.ask("Is microdosing ketamine effective for depression?")
+    answer = engine.ask("Is microdosing ketamine effective for treatment-resistant depression?")
     assert not answer.abstained
     assert answer.regimen_check.asked == "microdose"
     assert answer.regimen_check.supported is False

@@ -60,9 +60,10 @@ class AnswerParams:
     diversity: float = 0.3
     facet_k: int = 4
     per_topic: int = 2
+    per_regimen: int = 2
     facet_rank_offset: int = 4
     facet_similarity_scale: float = 0.9
-    facet_relative_floor: float = 0.65
+    facet_relative_floor: float = 0.5
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
@@ -183,8 +184,8 @@ class AnswerEngine:
         pools: list[tuple[SearchResult, np.ndarray, int, float, tuple[Topic, str] | None]],
     ) -> tuple[list[Candidate], dict[tuple[str, str], list[Candidate]]]:
         """Every sentence of the retrieved chunks scored against the question, plus per facet
-        (topic id, query) the sentences its search found that belong to its topic, scored
-        against the facet query.
+        (topic id, query) the sentences its search found that touch its topic, scored against
+        the facet query.
 
         Each pool is (search result, query vector, rank offset, similarity scale, facet key).
         A sentence's own score always uses its similarity to the question, so a facet search
@@ -209,7 +210,7 @@ class AnswerEngine:
                     score = combine(weights, own, lexical, rank, level, figures)
                     if sid not in best or score > best[sid].score:
                         best[sid] = Candidate(sid, hit.chunk_index, rank, own, lexical, level, score)
-                    if topic is not None and assign_topic(text, self.topics) is topic:
+                    if topic is not None and any(p.search(text) for p in topic.patterns):
                         topic_score = combine(weights, scale * facet, lexical, hit.rank, level,
                                               figures)
                         by_topic.setdefault((topic.id, facet_key[1]), []).append(Candidate(
@@ -319,14 +320,19 @@ class AnswerEngine:
             c.sentence_id: self.table.find(self.index.sentences[c.sentence_id].text)
             for c in candidates
         }
-        by_regimen: dict[str, Candidate] = {}
+        by_regimen: dict[str, list[Candidate]] = {}
+        # a question that asks about a regimen sees every regimen the retrieved evidence covers
+        # (its best sentences); other questions only those near enough to the question itself
+        regimen_floor = self.params.min_sentence_similarity if asked is not None else floor
+        per_regimen = self.params.per_regimen if asked is not None else 1
         for c in sorted(keep, key=lambda c: -c.score):
-            if c.similarity < floor:
+            if c.similarity < regimen_floor:
                 continue
             for hit in regimen_hits[c.sentence_id]:
-                if hit.dose is not None and hit.regimen.id not in by_regimen:
-                    by_regimen[hit.regimen.id] = c
-        for c in by_regimen.values():
+                found = by_regimen.setdefault(hit.regimen.id, []) if hit.dose is not None else None
+                if found is not None and len(found) < per_regimen and c not in found:
+                    found.append(c)
+        for c in (c for found in by_regimen.values() for c in found):
             if c.sentence_id not in chosen_ids:
                 chosen.append(c)
                 chosen_ids.add(c.sentence_id)
@@ -374,13 +380,14 @@ class AnswerEngine:
         When the asked regimen is unsupported, a sentence that itself speaks of that regimen
         (for example one saying microdoses were never studied) leads.
         """
-        ordered = list(drafts)
+        # the verdict quotes what answers the question most directly: similarity to it first
+        ordered = sorted(drafts, key=lambda d: (-round(d.candidate.similarity, 2), -d.candidate.score))
         if asked is not None and supported is False:
-            about = [d for d in drafts if any(t.search(d.text) for t in asked.terms)]
-            ordered = about + [d for d in drafts if d not in about]
+            about = [d for d in ordered if any(t.search(d.text) for t in asked.terms)]
+            ordered = about + [d for d in ordered if d not in about]
         elif asked is not None and supported:
-            about = [d for d in drafts if d.candidate in supporting]
-            ordered = about + [d for d in drafts if d not in about]
+            about = [d for d in ordered if d.candidate in supporting]
+            ordered = about + [d for d in ordered if d not in about]
         lead: list[_Draft] = []
         for draft in ordered:
             if len(lead) >= self.params.bottom_line_extracts:
@@ -456,7 +463,7 @@ class AnswerEngine:
             asked=asked.id if asked else None,
             asked_label=_asked_phrase(asked, asked_drug) if asked else None,
             supported=supported,
-            evidence=[RegimenEvidence(regimen=rid, label=label, doses=doses, routes=routes,
+            evidence=[RegimenEvidence(regimen=rid, label=label, doses=_distinct_doses(doses), routes=routes,
                                       citations=sorted(numbers[d] for d in docs))
                       for rid, label, doses, routes, docs in evidence],
             note=note or "The question names no dose regimen.",
