@@ -25,9 +25,9 @@ def test_each_document_is_valid_and_sized(path):
     assert doc.id == path.stem, "the file name must be the document id"
     assert doc.title and doc.publisher and 1950 <= doc.year <= 2026
     assert doc.doc_type in DocType
-    body_words = len(re.sub(r"^#.*$", "", doc.text, flags=re.M).split())
+    body_words = len(re.sub(r"^#.*$", "", doc.text, flags=re.MULTILINE).split())
     assert 150 <= body_words <= 700, f"{body_words} words"
-    assert re.search(r"^# ", doc.text, flags=re.M), "needs at least one # section heading"
+    assert re.search(r"^# ", doc.text, flags=re.MULTILINE), "needs at least one # section heading"
     for abbreviation in ("e.g.", "i.e.", "et al.", " vs. ", "U.S."):
         assert abbreviation not in doc.text, f"{abbreviation!r} breaks sentence splitting"
 

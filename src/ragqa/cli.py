@@ -131,20 +131,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    """Run an evaluation suite."""
-    from ragqa.evaluation.runner import eval_command
-
-    return eval_command(args)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the speed and memory benchmark."""
-    from ragqa.evaluation.bench import bench_command
-
-    return bench_command(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     settings = get_settings()
@@ -189,20 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.set_defaults(func=cmd_serve)
 
+    from ragqa.evaluation.commands import (
+        add_bench_arguments,
+        add_eval_arguments,
+        bench_command,
+        eval_command,
+    )
+
     p = sub.add_parser("eval", help="evaluate answers on a suite of questions")
-    p.add_argument("--suite", required=True)
-    p.add_argument("--index-dir", default=str(settings.index_dir))
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--out", default=None)
-    p.add_argument("--modes", default="hybrid")
-    p.add_argument("--min-pass-rate", type=float, default=None)
-    p.add_argument("--results", default=None, help="rewrite this RESULTS.md section")
-    p.set_defaults(func=cmd_eval)
+    add_eval_arguments(p)
+    p.set_defaults(func=eval_command)
 
     p = sub.add_parser("bench", help="benchmark index builds and latency")
-    p.add_argument("--results", default=None)
-    p.add_argument("--skip-large", action="store_true")
-    p.set_defaults(func=cmd_bench)
+    add_bench_arguments(p)
+    p.set_defaults(func=bench_command)
     return parser
 
 

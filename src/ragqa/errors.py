@@ -27,3 +27,7 @@ class InvalidQueryError(RagqaError):
 
 class DocumentNotFoundError(RagqaError):
     """A document id is not in the index."""
+
+
+class SuiteError(RagqaError):
+    """An eval suite is malformed: the message names the file, the line and the field."""

@@ -11,7 +11,13 @@ import pytest
 from ragqa.errors import CorpusError, IndexFormatError, IndexMissingError
 from ragqa.index.bm25 import BM25Backend
 from ragqa.index.store import (
-    FORMAT_VERSION, FaissKind, IndexParams, load_index, read_manifest, staleness, update_index,
+    FORMAT_VERSION,
+    FaissKind,
+    IndexParams,
+    load_index,
+    read_manifest,
+    staleness,
+    update_index,
 )
 from ragqa.ingest.chunker import ChunkingParams
 from ragqa.ingest.documents import read_corpus

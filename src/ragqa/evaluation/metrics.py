@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ragqa.answer.contract import Answer, Statement
 
 
 def doc_ranking(doc_ids: Iterable[str]) -> list[str]:
@@ -61,3 +64,91 @@ def percentile(values: Sequence[float], q: float) -> float:
     pos = (len(ordered) - 1) * q / 100
     low, high = math.floor(pos), math.ceil(pos)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def fact_recall(hits: Sequence[bool]) -> float | None:
+    """Share of expected facts found; None when the case lists none."""
+    return sum(hits) / len(hits) if hits else None
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the values that are not None; None when there are none."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def share(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator, or None for an empty denominator."""
+    return numerator / denominator if denominator else None
+
+
+def span_is_faithful(
+    text: str, doc_id: str | None, start: int | None, end: int | None, documents: Mapping[str, str]
+) -> bool:
+    """Whether `text` is exactly documents[doc_id][start:end] (the document is the judge)."""
+    if doc_id is None or doc_id not in documents or start is None or end is None:
+        return False
+    doc_text = documents[doc_id]
+    if not 0 <= start < end <= len(doc_text):
+        return False
+    return doc_text[start:end] == text
+
+
+def faithfulness(statements: Sequence[Statement], documents: Mapping[str, str]) -> tuple[int, int]:
+    """(faithful, total) over the `extract` statements, checked against the document texts."""
+    extracts = [s for s in statements if s.kind == "extract"]
+    faithful = sum(
+        span_is_faithful(s.text, s.doc_id, s.char_start, s.char_end, documents) for s in extracts
+    )
+    return faithful, len(extracts)
+
+
+@dataclass(frozen=True)
+class CitationCheck:
+    """Citation validity of one answer: how many citing items, how many valid, what was wrong."""
+
+    items: int
+    valid: int
+    problems: tuple[str, ...]
+
+
+def check_citations(answer: Answer) -> CitationCheck:
+    """Every citation names an existing reference; an extract cites (only) its own document.
+
+    Citing items are the statements (every `extract`, and `system` ones that cite) and the
+    regimen-check evidence entries.
+    """
+    refs: dict[int, str] = {}
+    problems: list[str] = []
+    for ref in answer.references:
+        if ref.n in refs:
+            problems.append(f"reference [{ref.n}] is numbered twice")
+        refs[ref.n] = ref.doc_id
+    items = valid = 0
+    for i, statement in enumerate(answer.statements(), start=1):
+        if statement.kind != "extract" and not statement.citations:
+            continue
+        items += 1
+        found: list[str] = []
+        missing = [n for n in statement.citations if n not in refs]
+        if missing:
+            found.append(f"statement {i} cites {missing}, not in the references")
+        if statement.kind == "extract":
+            if not statement.citations:
+                found.append(f"statement {i} quotes {statement.doc_id} without a citation")
+            wrong = [n for n in statement.citations if n in refs and refs[n] != statement.doc_id]
+            if wrong:
+                found.append(
+                    f"statement {i} quotes {statement.doc_id} but cites {wrong} "
+                    f"({', '.join(refs[n] for n in wrong)})"
+                )
+        problems.extend(found)
+        valid += not found
+    for evidence in answer.regimen_check.evidence:
+        items += 1
+        missing = [n for n in evidence.citations if n not in refs]
+        if missing:
+            problems.append(
+                f"regimen evidence {evidence.regimen!r} cites {missing}, not in the references")
+        valid += not missing
+    return CitationCheck(items, valid, tuple(problems))

@@ -1,0 +1,515 @@
+"""`ragqa bench`: index build throughput and memory, search and ask latency, stage by stage.
+
+Three corpora: the default corpus (built fresh), PubMedQA (converted with
+eval/datasets/pubmedqa.py; its index is kept in a cache directory because embedding its 3,680
+chunks takes minutes) and a synthetic corpus of 100,000 chunks derived from PubMedQA (see
+ragqa.evaluation.synthetic). Each corpus is built and timed in its own worker process, so the
+peak memory (ru_maxrss) is that build's; the worker then times queries after a warm-up:
+
+- stages: `embed` (the query), `bm25` and `dense` (each retriever alone, given the query vector),
+  `fusion` (reciprocal rank fusion of their candidate lists) and `answer` (the engine's work after
+  retrieval: sentence selection, regimen check, composition);
+- `search` per mode as `ragqa search` runs it (query embedding included), and `ask` end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragqa.config import PROJECT_ROOT
+from ragqa.errors import RagqaError
+from ragqa.evaluation.metrics import percentile
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE = PROJECT_ROOT / "indexes"
+PUBMEDQA_SOURCE = PROJECT_ROOT.parent / "shared" / "datasets" / "pubmedqa" / "ori_pqal.json"
+PUBMEDQA_CONVERTER = PROJECT_ROOT / "eval" / "datasets" / "pubmedqa.py"
+GUIDELINES = PROJECT_ROOT / "eval" / "guidelines.jsonl"
+STAGES = ("embed", "bm25", "dense", "fusion", "answer")
+ASK_TARGETS_MS = {"default": 50.0, "synthetic-100k": 150.0}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What `ragqa bench` measures."""
+
+    corpus: Path = PROJECT_ROOT / "corpus"
+    pubmedqa_source: Path = PUBMEDQA_SOURCE
+    cache_dir: Path = DEFAULT_CACHE
+    queries: int = 40
+    warmup: int = 3
+    skip_large: bool = False
+    large_chunks: int = 100_000
+    suite: Path = GUIDELINES
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Latency summary of repeated timings, in milliseconds."""
+
+    n: int
+    p50: float
+    p95: float
+    mean: float
+    max: float
+
+    @classmethod
+    def of(cls, values_ms: Sequence[float]) -> Stats:
+        """Summarise timings (ms)."""
+        if not values_ms:
+            return cls(0, 0.0, 0.0, 0.0, 0.0)
+        return cls(len(values_ms), round(percentile(values_ms, 50), 3),
+                   round(percentile(values_ms, 95), 3),
+                   round(sum(values_ms) / len(values_ms), 3), round(max(values_ms), 3))
+
+
+def slowest_stage(stages: dict[str, dict[str, float]]) -> str | None:
+    """The stage with the highest p50 (ties broken by name)."""
+    if not stages:
+        return None
+    return max(sorted(stages), key=lambda name: stages[name]["p50"])
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / 1024 if sys.platform != "darwin" else peak / 2**20, 1)
+
+
+# -- timing one loaded index (runs inside a worker) ---------------------------------------------
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def time_queries(index, embedder, questions: Sequence[str], warmup: int = 3,
+                 engine_factory: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """Stage, search and ask latencies over `questions` after `warmup` untimed rounds."""
+    from ragqa.retrieve import Mode, Retriever, rrf_scores
+
+    if engine_factory is None:
+        from ragqa.answer.engine import AnswerEngine
+
+        def engine_factory(idx):
+            return AnswerEngine(idx, embedder)
+
+    retriever = Retriever(index, embedder)
+    engine = engine_factory(index)
+    n = retriever.candidates
+    samples: dict[str, list[float]] = {name: [] for name in
+                                       (*STAGES, "search_hybrid", "search_bm25", "search_dense",
+                                        "ask")}
+    engine_samples: dict[str, list[float]] = {}
+
+    def one(question: str, record: bool) -> None:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        vector = embedder.embed([question])[0]
+        timings["embed"] = _ms(t0)
+        t0 = time.perf_counter()
+        lexical = retriever.search(question, k=n, mode=Mode.BM25, query_vector=vector)
+        timings["bm25"] = _ms(t0)
+        t0 = time.perf_counter()
+        dense = retriever.search(question, k=n, mode=Mode.DENSE, query_vector=vector)
+        timings["dense"] = _ms(t0)
+        t0 = time.perf_counter()
+        fused = rrf_scores([[h.chunk_index for h in lexical.hits],
+                            [h.chunk_index for h in dense.hits]], retriever.rrf_k)
+        sorted(fused, key=lambda item: (-fused[item], item))
+        timings["fusion"] = _ms(t0)
+        for mode in Mode:
+            t0 = time.perf_counter()
+            retriever.search(question, k=10, mode=mode)
+            timings[f"search_{mode.value}"] = _ms(t0)
+        t0 = time.perf_counter()
+        answer = engine.ask(question)
+        timings["ask"] = _ms(t0)
+        own = answer.timings_ms
+        retrieval = own.get("embed", 0.0) + sum(
+            v for k, v in own.items() if k.startswith("retrieve_"))
+        timings["answer"] = max(own.get("total", timings["ask"]) - retrieval, 0.0)
+        if record:
+            for name, value in timings.items():
+                samples[name].append(value)
+            for name, value in own.items():
+                engine_samples.setdefault(name, []).append(value)
+
+    for question in questions[:warmup]:
+        one(question, record=False)
+    for question in questions:
+        one(question, record=True)
+    stats = {name: asdict(Stats.of(values)) for name, values in samples.items()}
+    stages = {name: stats[name] for name in STAGES}
+    return {
+        "queries": len(questions), "warmup": warmup, "stages": stages,
+        "slowest_stage": slowest_stage(stages),
+        "search": {mode: stats[f"search_{mode}"] for mode in ("hybrid", "bm25", "dense")},
+        "ask": stats["ask"],
+        "engine_timings": {k: asdict(Stats.of(v)) for k, v in engine_samples.items()},
+        "embed_one_thread": _embed_one_thread(embedder, questions),
+    }
+
+
+def _embed_one_thread(embedder, questions: Sequence[str]) -> dict[str, float] | None:
+    """Query embedding with torch limited to one thread (a diagnostic: see the bench notes)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not hasattr(embedder, "model"):
+        return None
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        embedder.embed(list(questions[:2]))
+        values = []
+        for question in questions:
+            t0 = time.perf_counter()
+            embedder.embed([question])
+            values.append(_ms(t0))
+    finally:
+        torch.set_num_threads(threads)
+    return asdict(Stats.of(values))
+
+
+# -- worker tasks (each in its own process, so ru_maxrss is the build's own) ---------------------
+
+
+def _load_embedder():
+    from ragqa.config import get_settings
+    from ragqa.index.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(get_settings().model)
+
+
+def _questions(path: str, limit: int) -> list[str]:
+    from ragqa.evaluation.suite import load_suite
+
+    cases = load_suite(Path(path))
+    answerable = [c.question for c in cases if not c.abstain] or [c.question for c in cases]
+    return answerable[:limit]
+
+
+def _task_corpus(spec: dict[str, Any]) -> dict[str, Any]:
+    """Build (or refresh from a cache) one real corpus's index, then time queries on it."""
+    from ragqa.index.store import IndexParams, build_index, load_index, save_index, staleness
+    from ragqa.ingest.documents import read_corpus
+
+    t0 = time.perf_counter()
+    embedder = _load_embedder()
+    out: dict[str, Any] = {"model_load_s": round(time.perf_counter() - t0, 2),
+                           "rss_after_model_mb": peak_rss_mb()}
+    params = IndexParams()
+    documents = read_corpus([Path(p) for p in spec["corpus"]])
+    cache = Path(spec["cache"]) if spec.get("cache") else None
+    previous = None
+    if cache is not None and staleness(cache, documents, params, embedder.name) is None:
+        previous = load_index(cache, embedder)
+        out["cache"] = {"directory": str(cache), "built_at": previous.manifest.get("built_at"),
+                        "build_seconds": previous.manifest.get("build_seconds"),
+                        "counts": previous.manifest.get("counts")}
+    t0 = time.perf_counter()
+    index = build_index(documents, embedder, params, previous=previous)
+    seconds = time.perf_counter() - t0
+    counts = index.manifest["counts"]
+    out["build"] = {
+        "seconds": round(seconds, 2), "chunks_per_s": round(counts["chunks"] / seconds, 1),
+        "peak_rss_mb": peak_rss_mb(), "embedded": index.manifest["embedded"],
+        "reused_vectors": previous is not None,
+    }
+    out["counts"] = counts
+    out["bm25_backend"] = params.bm25.value
+    if cache is not None and previous is None:
+        save_index(index, cache)
+        out["cache"] = {"directory": str(cache), "written": True}
+    out["latency"] = {params.bm25.value: time_queries(
+        index, embedder, _questions(spec["suite"], spec["queries"]), spec["warmup"])}
+    return out
+
+
+def _task_synthetic(spec: dict[str, Any]) -> dict[str, Any]:
+    """Generate the large corpus from the PubMedQA index, index it, time both BM25 backends."""
+    from ragqa.evaluation.synthetic import (
+        VECTORS_NOTE,
+        SyntheticParams,
+        chunk_tokens,
+        synthetic_index,
+        with_bm25,
+    )
+    from ragqa.index.bm25 import BM25Backend
+    from ragqa.index.store import IndexParams, load_index
+
+    embedder = _load_embedder()
+    out: dict[str, Any] = {"rss_after_model_mb": peak_rss_mb(), "note": VECTORS_NOTE}
+    source = load_index(Path(spec["source"]), embedder)
+    out["rss_after_source_mb"] = peak_rss_mb()
+    t0 = time.perf_counter()
+    index = synthetic_index(source, SyntheticParams(chunks=spec["chunks"]),
+                            IndexParams(bm25=BM25Backend.BM25S))
+    seconds = time.perf_counter() - t0
+    counts = index.manifest["counts"]
+    out["counts"] = counts
+    out["build"] = {
+        "seconds": round(seconds, 2), "chunks_per_s": round(counts["chunks"] / seconds, 1),
+        "peak_rss_mb": peak_rss_mb(), "embedded": index.manifest["embedded"],
+        "what": "generate text, chunk, derive vectors, FAISS flat, BM25 (bm25s); no embedding",
+    }
+    del source
+    questions = _questions(spec["suite"], spec["queries"])
+    tokens = chunk_tokens(index.chunks, index.documents)
+    out["bm25_builds"] = {}
+    out["latency"] = {}
+    for backend in (BM25Backend.BM25S, BM25Backend.RANK_BM25):
+        t0 = time.perf_counter()
+        variant = with_bm25(index, backend, tokens)
+        out["bm25_builds"][backend.value] = {"seconds": round(time.perf_counter() - t0, 2),
+                                             "peak_rss_mb": peak_rss_mb()}
+        out["latency"][backend.value] = time_queries(variant, embedder, questions, spec["warmup"])
+        del variant
+    return out
+
+
+TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "corpus": _task_corpus, "synthetic": _task_synthetic,
+}
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one bench task in a fresh Python process and return its JSON result."""
+    with tempfile.TemporaryDirectory(prefix="ragqa-bench-") as tmp:
+        spec_path = Path(tmp) / "spec.json"
+        result_path = Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps({**spec, "result": str(result_path)}))
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "ragqa.evaluation.bench", str(spec_path)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not result_path.is_file():
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            raise RagqaError(f"bench task {spec['task']} failed (exit {proc.returncode}):\n{tail}")
+        result = json.loads(result_path.read_text())
+        result["process_seconds"] = round(time.perf_counter() - started, 1)
+        return result
+
+
+def _worker_main(argv: list[str]) -> int:
+    spec = json.loads(Path(argv[0]).read_text())
+    logging.basicConfig(level=logging.WARNING)
+    result = TASKS[spec["task"]](spec)
+    Path(spec["result"]).write_text(json.dumps(result))
+    return 0
+
+
+# -- the whole benchmark -------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    config: BenchConfig
+    progress: Callable[[str], None]
+    corpora: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def convert_pubmedqa(source: Path, out: Path) -> tuple[Path, Path]:
+    """Run eval/datasets/pubmedqa.py into `out`; returns (corpus.jsonl, suite.jsonl)."""
+    proc = subprocess.run([sys.executable, str(PUBMEDQA_CONVERTER), "--source", str(source),
+                           "--out", str(out)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        detail = proc.stderr.strip() or proc.stdout.strip()
+        raise RagqaError(f"PubMedQA conversion failed: {detail}")
+    return out / "corpus.jsonl", out / "suite.jsonl"
+
+
+def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run every benchmark the config asks for; returns JSON-ready figures."""
+    run = _Run(config, progress or (lambda message: log.info("%s", message)))
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    common = {"queries": config.queries, "warmup": config.warmup}
+
+    run.progress(f"default corpus {config.corpus}: build with the model, then time queries")
+    run.corpora["default"] = run_worker({"task": "corpus", "corpus": [str(config.corpus)],
+                                         "suite": str(config.suite), **common})
+
+    pubmedqa_index = Path(config.cache_dir) / "pubmedqa"
+    if not Path(config.pubmedqa_source).is_file():
+        run.notes.append(f"PubMedQA skipped: {config.pubmedqa_source} not found")
+    else:
+        with tempfile.TemporaryDirectory(prefix="ragqa-pubmedqa-") as tmp:
+            corpus, suite = convert_pubmedqa(Path(config.pubmedqa_source), Path(tmp))
+            cached = (pubmedqa_index / "manifest.json").is_file()
+            how = "refresh from the cached index" if cached else "embed (minutes)"
+            run.progress(f"PubMedQA: {how} at {pubmedqa_index}, then time queries")
+            run.corpora["pubmedqa"] = run_worker({"task": "corpus", "corpus": [str(corpus)],
+                                                  "suite": str(suite), "cache": str(pubmedqa_index),
+                                                  **common})
+            if not config.skip_large:
+                run.progress(f"synthetic corpus of {config.large_chunks:,} chunks from PubMedQA: "
+                             "generate, index, time both BM25 backends")
+                run.corpora[f"synthetic-{config.large_chunks // 1000}k"] = run_worker({
+                    "task": "synthetic", "source": str(pubmedqa_index), "suite": str(suite),
+                    "chunks": config.large_chunks, **common})
+    if config.skip_large:
+        run.notes.append("synthetic large corpus skipped (--skip-large)")
+    return {
+        "started_at": started_at,
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "load_average_1min": {"before": round(load_before[0], 2),
+                                          "after": round(os.getloadavg()[0], 2)}},
+        "config": {k: str(v) for k, v in asdict(config).items()},
+        "corpora": run.corpora,
+        "targets_ms": ASK_TARGETS_MS,
+        "notes": run.notes,
+    }
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _pp(stats: dict[str, float]) -> str:
+    return f"{stats['p50']:.1f} / {stats['p95']:.1f}"
+
+
+def _build_note(name: str, data: dict[str, Any]) -> str:
+    build = data["build"]
+    if name.startswith("synthetic"):
+        return "no embedding: vectors derived from PubMedQA's (see below)"
+    if build.get("reused_vectors"):
+        cache = data.get("cache", {})
+        counts = cache.get("counts") or {}
+        full = cache.get("build_seconds")
+        first = (f"; the cached full build with embedding took {full:.0f} s "
+                 f"({counts.get('chunks', 0) / full:.1f} chunks/s, {cache.get('built_at')})"
+                 if full else "")
+        return f"refresh reusing cached vectors{first}"
+    embedded = build.get("embedded", {})
+    return (f"full build: embedded {embedded.get('chunks')} chunks and "
+            f"{embedded.get('sentences')} sentences")
+
+
+def render_bench(result: dict[str, Any], command: str) -> str:
+    """The bench figures as Markdown (what --results writes into RESULTS.md)."""
+    corpora = result["corpora"]
+    machine = result["machine"]
+    load = machine.get("load_average_1min", {})
+    build_rows = []
+    for name, data in corpora.items():
+        counts, build = data["counts"], data["build"]
+        build_rows.append([name, f"{counts['documents']:,}", f"{counts['chunks']:,}",
+                           f"{counts['sentences']:,}", f"{build['seconds']:.1f}",
+                           f"{build['chunks_per_s']:,.1f}", f"{build['peak_rss_mb']:,.0f}",
+                           f"{data.get('rss_after_model_mb', 0):,.0f}", _build_note(name, data)])
+        for backend, extra in (data.get("bm25_builds") or {}).items():
+            build_rows.append([f"{name} (BM25 {backend} only)", "", "", "",
+                               f"{extra['seconds']:.1f}",
+                               f"{counts['chunks'] / max(extra['seconds'], 1e-9):,.0f}",
+                               f"{extra['peak_rss_mb']:,.0f}", "", "building the BM25 side alone"])
+    latency_rows, stage_rows = [], []
+    engine_rows: list[tuple[str, str, dict[str, Any]]] = []
+    engine_keys: dict[str, None] = {}
+    verdicts = []
+    for name, data in corpora.items():
+        for backend, timing in data["latency"].items():
+            search, ask = timing["search"], timing["ask"]
+            target = result["targets_ms"].get(name)
+            met = "—" if target is None else ("yes" if ask["p50"] < target else "**no**")
+            latency_rows.append([name, backend, _pp(search["hybrid"]), _pp(search["bm25"]),
+                                 _pp(search["dense"]), _pp(ask),
+                                 f"< {target:.0f}" if target else "—", met])
+            stages = timing["stages"]
+            one = timing.get("embed_one_thread")
+            stage_rows.append([name, backend, *(f"{stages[s]['p50']:.1f}" for s in STAGES),
+                               f"**{timing['slowest_stage']}**",
+                               f"{one['p50']:.1f}" if one else "—"])
+            own = timing.get("engine_timings", {})
+            engine_keys.update(own)
+            engine_rows.append((name, backend, own))
+            if target is not None:
+                verdicts.append(
+                    f"- {name}, BM25 {backend}: ask p50 {ask['p50']:.1f} ms against the target of "
+                    f"{target:.0f} ms: "
+                    + ("met." if ask["p50"] < target else
+                       f"missed by {ask['p50'] - target:.1f} ms ({ask['p50'] / target:.1f}×); the "
+                       f"slowest stage is {timing['slowest_stage']} "
+                       f"({stages[timing['slowest_stage']]['p50']:.1f} ms p50).")
+                )
+    queries = next(iter(next(iter(corpora.values()))["latency"].values()), {}) if corpora else {}
+    notes = list(result.get("notes", []))
+    for name, data in corpora.items():
+        if data.get("note"):
+            notes.append(f"{name}: {data['note']}.")
+    parts = [
+        "## Bench",
+        "",
+        f"Command: `{command}`  ",
+        (f"Run: {result['started_at']}, {result['seconds']:.0f} s on {machine['cpus']} CPUs "
+         f"(Python {machine['python']}, {machine['platform']}); 1-minute load average "
+         f"{load.get('before', '?')} before and {load.get('after', '?')} after the run (other "
+         "processes on the machine inflate the latencies)."),
+        "",
+        "### Index build",
+        "",
+        ("Each build runs in its own process; peak RSS is that process's `ru_maxrss` and includes "
+         "the embedding model (RSS after loading the model alone is in its own column)."),
+        "",
+        _table(["corpus", "documents", "chunks", "sentences", "build s", "chunks/s",
+                "peak RSS MiB", "RSS model MiB", "what was built"], build_rows),
+        "",
+        (f"### Latency (ms, p50 / p95 over {queries.get('queries', '?')} questions after "
+         f"{queries.get('warmup', '?')} warm-up rounds)"),
+        "",
+        ("`search` is `ragqa search` in each mode (query embedding included); `ask` is the whole "
+         "answer."),
+        "",
+        _table(["corpus", "BM25 backend", "search hybrid", "search bm25", "search dense", "ask",
+                "ask p50 target", "met"], latency_rows),
+        "",
+        "### Stages (p50 ms)",
+        "",
+        ("`bm25` and `dense` are each retriever alone given the query vector; `fusion` is "
+         "reciprocal rank fusion of their candidates; `answer` is the engine's work after "
+         "retrieval."),
+        "",
+        _table(["corpus", "BM25 backend", *STAGES, "slowest", "embed, torch 1 thread"],
+               stage_rows),
+        "",
+        "The engine's own timings (`answer.timings_ms`, p50 ms):",
+        "",
+        _table(["corpus", "BM25 backend", *engine_keys],
+               [[name, backend,
+                 *(f"{own[k]['p50']:.1f}" if k in own else "—" for k in engine_keys)]
+                for name, backend, own in engine_rows]),
+        "",
+        "### Against the targets",
+        "",
+        "\n".join(verdicts) or "_no target applies to the corpora run_",
+    ]
+    if notes:
+        parts += ["", "### Notes", "", "\n".join(f"- {n}" for n in notes)]
+    return "\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))

@@ -1,0 +1,194 @@
+"""`ragqa eval` and `ragqa bench`: the command-line edges over the evaluation library.
+
+ragqa.cli wires them as subcommands (add_*_arguments keeps every option in one place):
+
+    p = sub.add_parser("eval", help="...")
+    add_eval_arguments(p)
+    p.set_defaults(func=eval_command)
+    (the same for "bench" with add_bench_arguments and bench_command)
+
+Options missing from a parser fall back to their defaults. `python -m ragqa.evaluation.commands
+eval|bench ...` runs the same without ragqa.cli.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from ragqa.config import PROJECT_ROOT, get_settings
+from ragqa.errors import InvalidQueryError, RagqaError
+
+EVAL_OUT = PROJECT_ROOT / "eval" / "out"
+
+
+def load_embedder():
+    """The real embedding model (tests replace this with a fake)."""
+    from ragqa.index.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(get_settings().model)
+
+
+def command_line() -> str:
+    """The command as the user typed it, for tool-written results."""
+    return shlex.join(["ragqa", *sys.argv[1:]])
+
+
+def suite_name(path: Path) -> str:
+    """A report name for a suite file: its stem, or its folder's name for `suite.jsonl`."""
+    return path.parent.name if path.stem == "suite" and path.parent.name else path.stem
+
+
+def parse_modes(value: str):
+    """'hybrid,bm25,dense' -> [Mode.HYBRID, Mode.BM25, Mode.DENSE] (duplicates dropped)."""
+    from ragqa.retrieve import Mode
+
+    modes = []
+    for name in (part.strip() for part in value.split(",")):
+        if not name:
+            continue
+        mode = Mode.parse(name)
+        if mode not in modes:
+            modes.append(mode)
+    if not modes:
+        raise InvalidQueryError(
+            f"--modes must name at least one of hybrid, bm25, dense, got {value!r}")
+    return modes
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `ragqa eval`."""
+    parser.add_argument("--suite", required=True, help="suite file (JSONL, see eval/README.md)")
+    parser.add_argument("--index-dir", default=str(get_settings().index_dir))
+    parser.add_argument("--modes", default="hybrid",
+                        help="comma-separated retrieval modes to compare: hybrid,bm25,dense")
+    parser.add_argument("--out", help="report directory (default eval/out/<name>)")
+    parser.add_argument("--name", help="report and results-section name (default: the suite "
+                                       "file's stem, or its folder's name for suite.jsonl)")
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument("--min-pass-rate", type=float,
+                        help="exit 1 when the first mode's case pass rate is below this (0-1)")
+    parser.add_argument("--results", help="rewrite this run's section of a results file "
+                                          "(eval/RESULTS.md)")
+    parser.add_argument("--top-k", type=int, help="chunks the engine retrieves (engine default)")
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    """Run a suite, write the report, optionally the results section; non-zero below the bar."""
+    from ragqa.evaluation.report import (
+        fmt,
+        report_json,
+        results_section,
+        summary_table,
+        update_results,
+        write_report,
+    )
+    from ragqa.evaluation.runner import run_eval
+    from ragqa.evaluation.suite import load_suite
+    from ragqa.index.store import load_index
+
+    min_pass_rate = getattr(args, "min_pass_rate", None)
+    if min_pass_rate is not None and not 0 <= min_pass_rate <= 1:
+        raise InvalidQueryError(f"--min-pass-rate must be between 0 and 1, got {min_pass_rate}")
+    suite_path = Path(args.suite)
+    cases = load_suite(suite_path)
+    modes = parse_modes(getattr(args, "modes", None) or "hybrid")
+    name = getattr(args, "name", None) or suite_name(suite_path)
+    embedder = load_embedder()
+    index = load_index(Path(args.index_dir), embedder)
+    report = run_eval(cases, index, embedder=embedder, modes=modes,
+                      top_k=getattr(args, "top_k", None), suite_name=str(args.suite))
+    out = Path(args.out) if getattr(args, "out", None) else EVAL_OUT / name
+    written = write_report(report, out)
+    results = getattr(args, "results", None)
+    if results:
+        update_results(Path(results), f"eval {name}", results_section(report, command_line()))
+    if getattr(args, "json", False):
+        print(json.dumps(report_json(report), indent=2))
+    else:
+        print(summary_table(report))
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+        if results:
+            print(f"updated section 'eval {name}' of {results}")
+    first = report.aggregates[modes[0].value].overall
+    if min_pass_rate is not None and (first.pass_rate or 0.0) < min_pass_rate:
+        print(f"ragqa eval: case pass rate {fmt(first.pass_rate)} ({modes[0].value}) is below "
+              f"--min-pass-rate {min_pass_rate}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `ragqa bench`."""
+    from ragqa.evaluation.bench import DEFAULT_CACHE, PUBMEDQA_SOURCE
+
+    parser.add_argument("--results", help="rewrite the bench section of a results file "
+                                          "(eval/RESULTS.md)")
+    parser.add_argument("--skip-large", action="store_true",
+                        help="skip the synthetic 100,000-chunk corpus")
+    parser.add_argument("--corpus", default=str(get_settings().corpus),
+                        help="the default corpus (built fresh into a temporary directory)")
+    parser.add_argument("--pubmedqa-source", default=str(PUBMEDQA_SOURCE),
+                        help="PubMedQA ori_pqal.json (skipped with a note when missing)")
+    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE),
+                        help="where the PubMedQA index is kept between runs (embedding it takes "
+                             "minutes)")
+    parser.add_argument("--queries", type=int, default=40, help="timed queries per measurement")
+    parser.add_argument("--large-chunks", type=int, default=100_000,
+                        help="chunks in the synthetic corpus")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """Run the benchmark and print (and optionally record) its figures."""
+    from ragqa.evaluation.bench import BenchConfig, render_bench, run_bench
+    from ragqa.evaluation.report import update_results
+
+    defaults = BenchConfig()
+    queries = getattr(args, "queries", defaults.queries)
+    if queries < 5:
+        raise InvalidQueryError(f"--queries must be >= 5, got {queries}")
+    config = BenchConfig(
+        corpus=Path(getattr(args, "corpus", defaults.corpus)),
+        pubmedqa_source=Path(getattr(args, "pubmedqa_source", defaults.pubmedqa_source)),
+        cache_dir=Path(getattr(args, "cache_dir", defaults.cache_dir)), queries=queries,
+        skip_large=getattr(args, "skip_large", False),
+        large_chunks=getattr(args, "large_chunks", defaults.large_chunks),
+    )
+    result = run_bench(config, progress=lambda message: print(f"bench: {message}", file=sys.stderr,
+                                                              flush=True))
+    text = render_bench(result, command_line())
+    as_json = getattr(args, "json", False)
+    print(json.dumps(result, indent=2) if as_json else text)
+    results = getattr(args, "results", None)
+    if results:
+        update_results(Path(results), "bench", text)
+        print(f"updated section 'bench' of {results}", file=sys.stderr if as_json else sys.stdout)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ragqa.evaluation.commands eval|bench ...`."""
+    parser = argparse.ArgumentParser(prog="ragqa")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_eval_arguments(p := sub.add_parser("eval", help="evaluate a suite"))
+    p.set_defaults(func=eval_command)
+    add_bench_arguments(p := sub.add_parser("bench", help="benchmark build and query speed"))
+    p.set_defaults(func=bench_command)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except RagqaError as exc:
+        print(f"ragqa: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Write an eval run as report.json, report.md and PNG charts, and as a section of RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ragqa.evaluation.runner import Aggregate, EvalReport
+
+# (label, Aggregate field, kind) in the order the summary table shows them
+SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("case pass rate", "pass_rate", "rate"),
+    ("fact recall", "fact_recall", "rate"),
+    ("abstention precision", "abstention_precision", "rate"),
+    ("abstention recall", "abstention_recall", "rate"),
+    ("answers that abstained", "abstained", "count"),
+    ("regimen-check accuracy", "regimen_accuracy", "rate"),
+    ("faithfulness (extract = document span)", "faithfulness", "rate"),
+    ("citation validity", "citation_validity", "rate"),
+    ("document Recall@1", "recall_at_1", "rate"),
+    ("document Recall@5", "recall_at_5", "rate"),
+    ("document Recall@10", "recall_at_10", "rate"),
+    ("MRR@10", "mrr_at_10", "rate"),
+    ("nDCG@10", "ndcg_at_10", "rate"),
+    ("latency p50 (ms)", "latency_p50_ms", "ms"),
+    ("latency p95 (ms)", "latency_p95_ms", "ms"),
+    ("latency max (ms)", "latency_max_ms", "ms"),
+)
+CHART_METRICS: tuple[tuple[str, str], ...] = (
+    ("pass rate", "pass_rate"), ("fact recall", "fact_recall"),
+    ("abstention recall", "abstention_recall"), ("regimen acc.", "regimen_accuracy"),
+    ("Recall@1", "recall_at_1"), ("Recall@5", "recall_at_5"), ("MRR@10", "mrr_at_10"),
+    ("nDCG@10", "ndcg_at_10"),
+)
+RESULTS_HEADER = (
+    "# ragqa results\n\n"
+    "Written by `ragqa eval --results` and `ragqa bench --results`, never by hand: each\n"
+    "section between `ragqa:begin` and `ragqa:end` markers is replaced whole by the next run\n"
+    "that writes it.\n"
+    "How to run them: [eval/README.md](README.md).\n"
+)
+
+
+def fmt(value: float | None, kind: str = "rate") -> str:
+    """A metric for a table: 3 decimals for rates, 1 for milliseconds, an em dash for n/a."""
+    if value is None:
+        return "—"
+    return f"{value:.1f}" if kind == "ms" else f"{value:.3f}"
+
+
+def report_json(report: EvalReport) -> dict[str, Any]:
+    """The whole report as JSON-ready data."""
+    return asdict(report)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_table(report: EvalReport) -> str:
+    """Metrics (rows) by retrieval mode (columns)."""
+    overall = {m: report.aggregates[m].overall for m in report.modes}
+    rows = []
+    for label, name, kind in SUMMARY_ROWS:
+        values = [getattr(overall[m], name) for m in report.modes]
+        if all(v is None for v in values):
+            continue
+        cells = [fmt(v, kind) for v in values]
+        if kind == "count":
+            cells = [f"{v} of {overall[m].cases}" for v, m in zip(values, report.modes)]
+        if name == "pass_rate":
+            cells = [f"{c} ({overall[m].passed}/{overall[m].cases})"
+                     for c, m in zip(cells, report.modes)]
+        rows.append([label, *cells])
+    return _table(["metric", *report.modes], rows)
+
+
+def tag_table(report: EvalReport) -> str:
+    """Pass rate and fact recall per tag, one column per mode; Recall@1 where the tag has docs."""
+    first = report.aggregates[report.modes[0]]
+    tags = sorted(first.by_tag)
+    retrieval = any(first.by_tag[t].retrieval_cases for t in tags)
+    header = ["tag", "cases", *(f"pass {m}" for m in report.modes),
+              *(f"fact recall {m}" for m in report.modes)]
+    if retrieval:
+        header += [f"Recall@1 {m}" for m in report.modes]
+    rows = []
+    for tag in tags:
+        per_mode: list[Aggregate] = [report.aggregates[m].by_tag[tag] for m in report.modes]
+        row = [tag, str(per_mode[0].cases)]
+        row += [fmt(a.pass_rate) for a in per_mode]
+        row += [fmt(a.fact_recall) for a in per_mode]
+        if retrieval:
+            row += [fmt(a.recall_at_1) for a in per_mode]
+        rows.append(row)
+    return _table(header, rows)
+
+
+def stage_table(report: EvalReport) -> str:
+    """The engine's own mean stage timings (ms) per mode, from answer.timings_ms."""
+    stages = sorted({s for m in report.modes for s in report.aggregates[m].stage_ms})
+    rows = [[stage, *(fmt(report.aggregates[m].stage_ms.get(stage), "ms") for m in report.modes)]
+            for stage in stages]
+    return _table(["stage (mean ms)", *report.modes], rows)
+
+
+def failures_list(report: EvalReport, mode: str, limit: int | None = None) -> str:
+    """One bullet per failing case of a mode, with what failed."""
+    failed = [r for r in report.results_for(mode) if not r.passed]
+    if not failed:
+        return "_none_"
+    shown = failed if limit is None else failed[:limit]
+    lines = [f"- `{r.case_id}`: {'; '.join(r.failures[:4])}" for r in shown]
+    if len(failed) > len(shown):
+        lines.append(f"- … and {len(failed) - len(shown)} more (see report.md)")
+    return "\n".join(lines)
+
+
+def _index_line(report: EvalReport) -> str:
+    index = report.index
+    counts = index.get("counts") or {}
+    params = index.get("params") or {}
+    return (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
+            f"{counts.get('chunks')} chunks, BM25 {params.get('bm25')}, "
+            f"FAISS {params.get('faiss')}, "
+            f"model {index.get('model')}, built {index.get('built_at')})")
+
+
+METRIC_NOTES = """\
+- **pass**: every `facts` regex matches some statement, no `forbid` regex does, `abstained` and
+  `regimen_check.supported` equal `abstain` / `regimen_supported` where given, every extract
+  statement equals its document span and every citation is valid.
+- **faithfulness**: share of `extract` statements whose text equals
+  `document.text[char_start:char_end]` of the index's document (checked, not trusted).
+- **citation validity**: share of citing items (statements, regimen evidence) whose citation
+  numbers exist in the references; an extract must cite its own document.
+- **Recall@k / MRR@10 / nDCG@10**: over `answer.retrieved_doc_ids`, the documents of the engine's
+  retrieved chunks in order (as many as its `top_k` chunks hold), for cases with `docs`.
+- **latency**: wall-clock time of `engine.ask` per case, after one warm-up question per mode.
+"""
+
+
+def render_markdown(report: EvalReport) -> str:
+    """The human-readable report."""
+    parts = [
+        f"# ragqa eval: {report.suite}",
+        "",
+        (f"{report.cases} cases × modes {', '.join(report.modes)}; started {report.started_at}, "
+         f"took {report.seconds:.1f} s; {_index_line(report)}."),
+        "",
+        "## Summary",
+        "",
+        summary_table(report),
+        "",
+        "## By tag",
+        "",
+        tag_table(report),
+        "",
+        "## Engine stage timings",
+        "",
+        stage_table(report),
+        "",
+    ]
+    for mode in report.modes:
+        parts += [f"## Failing cases ({mode})", "", failures_list(report, mode), ""]
+    parts += ["## How the metrics are computed", "", METRIC_NOTES]
+    return "\n".join(parts)
+
+
+def plot_latency(report: EvalReport, path: Path) -> Path:
+    """Histogram of per-question latency, one outline per mode, with p50 and p95 marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    everything = [r.latency_ms for r in report.results]
+    low, high = min(everything, default=0.0), max(everything, default=1.0)
+    bins = [low + (high - low) * i / 30 for i in range(31)] if high > low else 30
+    for mode in report.modes:
+        latencies = [r.latency_ms for r in report.results_for(mode)]
+        overall = report.aggregates[mode].overall
+        ax.hist(latencies, bins=bins, histtype="step", linewidth=1.5,
+                label=f"{mode} (p50 {overall.latency_p50_ms:.0f} ms, "
+                      f"p95 {overall.latency_p95_ms:.0f} ms)")
+    ax.set_xlabel("ask latency (ms)")
+    ax.set_ylabel("questions")
+    ax.set_title(f"Latency per question: {Path(report.suite).name}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_modes(report: EvalReport, path: Path) -> Path:
+    """Grouped bars: the main metrics side by side for each retrieval mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    overall = {m: report.aggregates[m].overall for m in report.modes}
+    metrics = [(label, name) for label, name in CHART_METRICS
+               if any(getattr(overall[m], name) is not None for m in report.modes)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(metrics) + 2), 4))
+    width = 0.8 / len(report.modes)
+    for i, mode in enumerate(report.modes):
+        values = [getattr(overall[mode], name) or 0.0 for _, name in metrics]
+        xs = [j + (i - (len(report.modes) - 1) / 2) * width for j in range(len(metrics))]
+        bars = ax.bar(xs, values, width, label=mode)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+    ax.set_xticks(range(len(metrics)), [label for label, _ in metrics], rotation=20)
+    ax.set_ylim(0, 1.25)
+    ax.set_ylabel("score")
+    ax.set_title(f"Metrics per retrieval mode: {Path(report.suite).name}")
+    ax.legend(loc="upper center", ncols=len(report.modes), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(report: EvalReport, out: Path) -> list[Path]:
+    """Write report.json, report.md, latency.png and modes.png into `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "report.json"
+    json_path.write_text(json.dumps(report_json(report), indent=2) + "\n", encoding="utf-8")
+    md_path = out / "report.md"
+    md_path.write_text(render_markdown(report), encoding="utf-8")
+    return [json_path, md_path, plot_latency(report, out / "latency.png"),
+            plot_modes(report, out / "modes.png")]
+
+
+def results_section(report: EvalReport, command: str) -> str:
+    """The RESULTS.md section of an eval run: command, date, summary, tags and failing cases."""
+    first = report.modes[0]
+    return "\n".join([
+        f"## Eval: `{report.suite}`",
+        "",
+        f"Command: `{command}`  ",
+        (f"Run: {report.started_at} ({report.seconds:.0f} s), {report.cases} cases; "
+         f"{_index_line(report)}."),
+        "",
+        summary_table(report),
+        "",
+        tag_table(report),
+        "",
+        f"Failing cases ({first}):",
+        "",
+        failures_list(report, first, limit=25),
+    ])
+
+
+def _markers(key: str) -> tuple[str, str]:
+    return f"<!-- ragqa:begin {key} -->", f"<!-- ragqa:end {key} -->"
+
+
+def replace_section(text: str, key: str, body: str) -> str:
+    """`text` with the marked section `key` replaced by `body` (appended when absent)."""
+    begin, end = _markers(key)
+    block = f"{begin}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text, count=1)
+    text = text if text.strip() else RESULTS_HEADER
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def update_results(path: Path, key: str, body: str) -> Path:
+    """Rewrite the marked section `key` of a results file (created with a header if missing)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(replace_section(text, key, body), encoding="utf-8")
+    return path
+
+
+def today() -> str:
+    """UTC timestamp for tool-written sections."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -1,0 +1,133 @@
+"""Eval suites: JSONL files of questions with what a good answer must (and must not) contain.
+
+One case per line, with exactly these fields (only `id` and `question` are required):
+
+    {"id": "dose-trd-iv", "question": "What IV ketamine dose is used for depression?",
+     "facts": ["0\\.5 ?mg/kg"], "forbid": ["microdos"], "abstain": false,
+     "regimen_supported": true, "docs": ["sanacora-2017-apa-ketamine-consensus"],
+     "tags": ["dosing", "clinician"]}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragqa.errors import SuiteError
+
+FIELDS = ("id", "question", "facts", "forbid", "abstain", "regimen_supported", "docs", "tags")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One question of a suite and its expectations; None and () mean "not checked"."""
+
+    id: str
+    question: str
+    facts: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    abstain: bool | None = None
+    regimen_supported: bool | None = None
+    docs: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The case as one suite line (fields left unchecked are omitted)."""
+        record: dict[str, Any] = {"id": self.id, "question": self.question}
+        for name in ("facts", "forbid", "docs", "tags"):
+            if getattr(self, name):
+                record[name] = list(getattr(self, name))
+        for name in ("abstain", "regimen_supported"):
+            if getattr(self, name) is not None:
+                record[name] = getattr(self, name)
+        return record
+
+
+def parse_case(record: Any, where: str) -> Case:
+    """Validate one decoded JSON line into a Case; errors start with `where` ("file:line")."""
+
+    def fail(field: str, problem: str) -> SuiteError:
+        return SuiteError(f"{where}: field '{field}': {problem}")
+
+    if not isinstance(record, dict):
+        raise fail("", f"expected a JSON object, got {type(record).__name__}")
+    unknown = sorted(set(record) - set(FIELDS))
+    if unknown:
+        raise fail(unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
+    for name in ("id", "question"):
+        value = record.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise fail(name, f"must be a non-empty string, got {value!r}")
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in ("facts", "forbid", "docs", "tags"):
+        value = record.get(name, [])
+        if value is None:
+            value = []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise fail(name, f"must be a list of non-empty strings, got {value!r}")
+        lists[name] = tuple(value)
+    for name in ("facts", "forbid"):
+        for pattern in lists[name]:
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise fail(name, f"invalid regular expression {pattern!r} ({exc})") from None
+    flags: dict[str, bool | None] = {}
+    for name in ("abstain", "regimen_supported"):
+        value = record.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise fail(name, f"must be true, false or null, got {value!r}")
+        flags[name] = value
+    return Case(
+        id=record["id"].strip(), question=record["question"].strip(),
+        facts=lists["facts"], forbid=lists["forbid"], abstain=flags["abstain"],
+        regimen_supported=flags["regimen_supported"], docs=lists["docs"], tags=lists["tags"],
+    )
+
+
+def parse_suite(text: str, name: str = "<suite>") -> list[Case]:
+    """Parse suite text (JSONL, one case per line; blank lines are skipped)."""
+    cases: list[Case] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        where = f"{name}:{number}"
+        try:
+            record = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(f"{where}: field 'json': invalid JSON ({exc.msg})") from None
+        case = parse_case(record, where)
+        if case.id in first_line:
+            raise SuiteError(f"{where}: field 'id': duplicate id {case.id!r} "
+                             f"(first on line {first_line[case.id]})")
+        first_line[case.id] = number
+        cases.append(case)
+    if not cases:
+        raise SuiteError(f"{name}:1: field 'id': the suite holds no cases")
+    return cases
+
+
+def load_suite(path: Path) -> list[Case]:
+    """Read and validate a suite file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"{path}:1: field 'file': no such suite file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"{path}:1: field 'encoding': not UTF-8 ({exc.reason})") from None
+    return parse_suite(text, str(path))
+
+
+def check_gold_docs(cases: list[Case], known: set[str] | frozenset[str], name: str) -> None:
+    """Refuse gold document ids that the index does not hold (a typo would zero the recall)."""
+    missing = [(case.id, doc) for case in cases for doc in case.docs if doc not in known]
+    if missing:
+        shown = ", ".join(f"{case_id}: {doc}" for case_id, doc in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise SuiteError(f"{name}: field 'docs': not in the index: {shown}{more}")
