@@ -12,10 +12,12 @@ from ragqa.config import get_settings
 from ragqa.errors import RagqaError
 
 
-def _load_embedder():
+def _load_embedder(all_cores: bool = False):
     from ragqa.index.embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(get_settings().model)
+    settings = get_settings()
+    return SentenceTransformerEmbedder(settings.model,
+                                       threads=None if all_cores else settings.torch_threads)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -30,7 +32,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         bm25=BM25Backend.parse(args.bm25),
     )
     corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
-    report = update_index(corpus, Path(args.index_dir), _load_embedder(), params,
+    report = update_index(corpus, Path(args.index_dir), _load_embedder(all_cores=True), params,
                           force=args.force, progress=True)
     manifest = report.manifest
     if not report.rebuilt:

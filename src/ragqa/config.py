@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # torch threads for answering: one per request keeps concurrent requests from fighting over
+    # the 2 cores (a query embedding takes ~18 ms with 1 thread, ~480 ms when oversubscribed);
+    # `ragqa index` uses every core instead.
+    torch_threads: int | None = 1
 
 
 def get_settings() -> Settings:

@@ -71,6 +71,17 @@ class AnswerParams:
             raise InvalidQueryError(f"top_k must be between 1 and 50, got {self.top_k}")
 
 
+@dataclass(frozen=True)
+class _SentenceFacts:
+    """Per-sentence derivations reused across questions."""
+
+    terms: frozenset[str]
+    specificity: float
+    regimens: tuple[RegimenHit, ...]
+    topic: Topic
+    touches: frozenset[str]
+
+
 @dataclass
 class _Draft:
     """A statement before reference numbers are assigned."""
@@ -106,7 +117,7 @@ class AnswerEngine:
         self.topics = topics or default_topics()
         self.retriever = Retriever(index, embedder)
         self.vocabulary = index.bm25.vocabulary()
-        self._sentence_terms: dict[int, set[str]] = {}
+        self._facts: dict[int, _SentenceFacts] = {}
         self._facet_vectors: dict[str, np.ndarray] = {}
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> Answer:
@@ -201,26 +212,40 @@ class AnswerEngine:
                 chunk = self.index.chunks[hit.chunk_index]
                 level = EVIDENCE_LEVEL[self.index.documents[chunk.doc_id].doc_type.value]
                 for sid in chunk.sentence_ids:
-                    text = self.index.sentences[sid].text
                     own = float(self.index.sentence_vectors[sid] @ qv)
                     facet = float(self.index.sentence_vectors[sid] @ vector)
-                    lexical = lexical_overlap(terms, self._terms(sid))
-                    figures = specificity(text)
+                    facts = self._sentence_facts(sid)
+                    lexical = lexical_overlap(terms, facts.terms)
+                    figures = facts.specificity
                     rank = hit.rank + offset
                     score = combine(weights, own, lexical, rank, level, figures)
                     if sid not in best or score > best[sid].score:
                         best[sid] = Candidate(sid, hit.chunk_index, rank, own, lexical, level, score)
-                    if topic is not None and any(p.search(text) for p in topic.patterns):
+                    if topic is not None and topic.id in facts.touches:
                         topic_score = combine(weights, scale * facet, lexical, hit.rank, level,
                                               figures)
                         by_topic.setdefault((topic.id, facet_key[1]), []).append(Candidate(
                             sid, hit.chunk_index, rank, facet, lexical, level, topic_score))
         return list(best.values()), by_topic
 
-    def _terms(self, sid: int) -> set[str]:
-        if sid not in self._sentence_terms:
-            self._sentence_terms[sid] = content_terms(self.index.sentences[sid].text)
-        return self._sentence_terms[sid]
+    def _sentence_facts(self, sid: int) -> _SentenceFacts:
+        """What the engine derives from a sentence's text, computed once per index.
+
+        The index never changes under an engine (a reindex builds a new engine), so the cache
+        only ever gains entries that are true for good.
+        """
+        facts = self._facts.get(sid)
+        if facts is None:
+            text = self.index.sentences[sid].text
+            facts = _SentenceFacts(
+                terms=frozenset(content_terms(text)),
+                specificity=specificity(text),
+                regimens=tuple(self.table.find(text)),
+                topic=assign_topic(text, self.topics),
+                touches=frozenset(t.id for t in self.topics if any(p.search(text) for p in t.patterns)),
+            )
+            self._facts[sid] = facts
+        return facts
 
     def _relevance_problem(self, question: str, result: SearchResult, qv: np.ndarray) -> str | None:
         """Why the retrieved passages cannot answer the question, or None when they can."""
@@ -317,7 +342,7 @@ class AnswerEngine:
 
         # regimens: every dose-bearing regimen in the retrieved evidence gets its best sentence shown
         regimen_hits: dict[int, list[RegimenHit]] = {
-            c.sentence_id: self.table.find(self.index.sentences[c.sentence_id].text)
+            c.sentence_id: list(self._sentence_facts(c.sentence_id).regimens)
             for c in candidates
         }
         by_regimen: dict[str, list[Candidate]] = {}
@@ -371,7 +396,7 @@ class AnswerEngine:
         sentence = self.index.sentences[c.sentence_id]
         regimen = next((h.regimen.id for h in hits if h.dose is not None), None)
         return _Draft(sentence.text, "extract", [sentence.doc_id], c, regimen,
-                      assign_topic(sentence.text, self.topics))
+                      self._sentence_facts(c.sentence_id).topic)
 
     def _lead(self, drafts: list[_Draft], asked: Regimen | None, supported: bool | None,
               supporting: list[Candidate]) -> list[_Draft]:

@@ -78,7 +78,8 @@ class ServiceState:
         if self.engine is not None:
             return
         if self.embedder is None:
-            self.embedder = SentenceTransformerEmbedder(self.settings.model)
+            self.embedder = SentenceTransformerEmbedder(
+                self.settings.model, threads=self.settings.torch_threads)
         try:
             index = load_index(self.settings.index_dir, self.embedder)
         except (IndexMissingError, IndexFormatError) as exc:

@@ -193,7 +193,8 @@ def _load_embedder():
     from ragqa.config import get_settings
     from ragqa.index.embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(get_settings().model)
+    settings = get_settings()
+    return SentenceTransformerEmbedder(settings.model, threads=settings.torch_threads)
 
 
 def _questions(path: str, limit: int) -> list[str]:

@@ -30,7 +30,8 @@ def load_embedder():
     """The real embedding model (tests replace this with a fake)."""
     from ragqa.index.embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(get_settings().model)
+    settings = get_settings()
+    return SentenceTransformerEmbedder(settings.model, threads=settings.torch_threads)
 
 
 def command_line() -> str:

@@ -49,10 +49,15 @@ def resolve_model_path(explicit: str | Path | None = None) -> Path:
 class SentenceTransformerEmbedder(Embedder):
     """The real model (all-MiniLM-L6-v2 by default), loaded once from a local directory on the CPU."""
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64,
+                 threads: int | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        if threads is not None:
+            torch.set_num_threads(threads)  # process-wide: the serving process sets it once
 
         path = resolve_model_path(model_path)
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
