@@ -150,22 +150,45 @@ class Retriever:
         query_vector: np.ndarray | None = None,
     ) -> SearchResult:
         """The top-k chunks for `query`, ranked by the chosen mode."""
-        if not query or not query.strip():
-            raise InvalidQueryError("query must not be empty")
+        timings: dict[str, float] = {}
+        if query_vector is None and query and query.strip():
+            query_vector = _timed(timings, "embed", self.embedder.embed, [query])[0]
+        [result] = self.search_many([query], None if query_vector is None else [query_vector],
+                                    k, mode, filters)
+        result.timings_ms.update(timings)
+        return result
+
+    def search_many(
+        self, queries: list[str], vectors: list[np.ndarray] | None, k: int = 10,
+        mode: Mode = Mode.HYBRID, filters: Filters | None = None,
+    ) -> list[SearchResult]:
+        """The top-k chunks for each query; the dense side searches all queries in one call."""
+        for query in queries:
+            if not query or not query.strip():
+                raise InvalidQueryError("query must not be empty")
         if k < 1:
             raise InvalidQueryError(f"k must be > 0, got {k}")
+        if vectors is None:
+            vectors = list(self.embedder.embed(queries))
         timings: dict[str, float] = {}
         allowed = self._allowed(filters)
         n = max(self.candidates, k)
-        tokens = tokenize(query)
-        if query_vector is None:
-            query_vector = _timed(timings, "embed", self.embedder.embed, [query])[0]
-        bm25: dict[int, float] = {}
-        dense: dict[int, float] = {}
-        if mode in (Mode.HYBRID, Mode.BM25):
-            bm25 = _timed(timings, "bm25", self._bm25, tokens, n, allowed)
+        dense_lists: list[dict[int, float]] = [{} for _ in queries]
         if mode in (Mode.HYBRID, Mode.DENSE):
-            dense = _timed(timings, "dense", self._dense, query_vector, n, allowed)
+            dense_lists = _timed(timings, "dense", self._dense, np.stack(vectors), n, allowed)
+        results = []
+        for query, vector, dense in zip(queries, vectors, dense_lists):
+            tokens = tokenize(query)
+            bm25: dict[int, float] = {}
+            if mode in (Mode.HYBRID, Mode.BM25):
+                bm25 = _timed(timings, "bm25", self._bm25, tokens, n, allowed)
+            hits = self._fuse(bm25, dense, mode, k)
+            results.append(SearchResult(hits, vector, tokens, dict(timings)))
+        return results
+
+    def _fuse(self, bm25: dict[int, float], dense: dict[int, float], mode: Mode,
+              k: int) -> list[Hit]:
+        """One ranking from the two retrievers' rankings, by the mode and fusion chosen."""
         bm25_rank = {item: r for r, item in enumerate(bm25, start=1)}
         dense_rank = {item: r for r, item in enumerate(dense, start=1)}
         if mode is Mode.BM25:
@@ -185,7 +208,7 @@ class Retriever:
                 bm25_rank.get(item), _maybe(bm25.get(item)),
                 dense_rank.get(item), _maybe(dense.get(item)),
             ))
-        return SearchResult(hits, query_vector, tokens, timings)
+        return hits
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
@@ -211,20 +234,22 @@ class Retriever:
         top = top[np.argsort(-scores[top], kind="stable")]
         return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
-    def _dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        """The dense retriever's top-n chunks by inner product, best first."""
+    def _dense(self, vectors: np.ndarray, n: int,
+               allowed: np.ndarray | None) -> list[dict[int, float]]:
+        """For each query vector, the dense retriever's top-n chunks by inner product, best first."""
         total = self.index.faiss_index.ntotal
         if total == 0:
-            return {}
-        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+            return [{} for _ in vectors]
+        queries = np.ascontiguousarray(vectors.reshape(len(vectors), -1), dtype=np.float32)
         params = None
         if allowed is not None:
             ids = np.flatnonzero(allowed).astype(np.int64)
             if len(ids) == 0:
-                return {}
+                return [{} for _ in vectors]
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
-        scores, ids = self.index.faiss_index.search(query, min(n, total), params=params)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+        scores, ids = self.index.faiss_index.search(queries, min(n, total), params=params)
+        return [{int(i): float(s) for s, i in zip(row_s, row_i) if i >= 0}
+                for row_s, row_i in zip(scores, ids)]
 
 
 def _maybe(value: float | None) -> float | None:

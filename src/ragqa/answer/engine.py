@@ -144,11 +144,12 @@ class AnswerEngine:
             facets = self._facet_queries(question, asked, asked_drug)
             if facets:
                 t1 = time.perf_counter()
-                vectors = self._vectors([text for _, text in facets])
-                for (topic, text), vector in zip(facets, vectors):
-                    found = self.retriever.search(text, k=self.params.facet_k, mode=self.mode,
-                                                  filters=filters, query_vector=vector)
-                    pools.append((found, vector, self.params.facet_rank_offset,
+                texts = [text for _, text in facets]
+                vectors = self._vectors(texts)
+                found = self.retriever.search_many(texts, vectors, k=self.params.facet_k,
+                                                   mode=self.mode, filters=filters)
+                for (topic, text), vector, result_f in zip(facets, vectors, found):
+                    pools.append((result_f, vector, self.params.facet_rank_offset,
                                   self.params.facet_similarity_scale, (topic, text)))
                 timings["facets"] = _ms(t1)
             candidates, by_topic = self._candidates(question, query_vector, pools)
