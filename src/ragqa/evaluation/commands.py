@@ -7,21 +7,19 @@ ragqa.cli wires them as subcommands (add_*_arguments keeps every option in one p
     p.set_defaults(func=eval_command)
     (the same for "bench" with add_bench_arguments and bench_command)
 
-Options missing from a parser fall back to their defaults. `python -m ragqa.evaluation.commands
-eval|bench ...` runs the same without ragqa.cli.
+Options missing from a parser fall back to their defaults.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shlex
 import sys
 from pathlib import Path
 
 from ragqa.config import PROJECT_ROOT, get_settings
-from ragqa.errors import InvalidQueryError, RagqaError
+from ragqa.errors import InvalidQueryError
 
 EVAL_OUT = PROJECT_ROOT / "eval" / "out"
 
@@ -170,26 +168,3 @@ def bench_command(args: argparse.Namespace) -> int:
         update_results(Path(results), "bench", text)
         print(f"updated section 'bench' of {results}", file=sys.stderr if as_json else sys.stdout)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m ragqa.evaluation.commands eval|bench ...`."""
-    parser = argparse.ArgumentParser(prog="ragqa")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_eval_arguments(p := sub.add_parser("eval", help="evaluate a suite"))
-    p.set_defaults(func=eval_command)
-    add_bench_arguments(p := sub.add_parser("bench", help="benchmark build and query speed"))
-    p.set_defaults(func=bench_command)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except RagqaError as exc:
-        print(f"ragqa: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
