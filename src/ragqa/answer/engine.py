@@ -144,11 +144,17 @@ class AnswerEngine:
             facets = self._facet_queries(question, asked, asked_drug)
             if facets:
                 t1 = time.perf_counter()
-                texts = [text for _, text in facets]
-                vectors = self._vectors(texts)
+                texts = [text for _, text, _ in facets]
+                embedded = self._vectors([embed for _, _, embed in facets])
+                vectors = []
+                for (_, text, embed), vector in zip(facets, embedded):
+                    if embed != text:  # facet words alone: add the question's own meaning
+                        vector = query_vector + vector
+                        vector = vector / (np.linalg.norm(vector) or 1.0)
+                    vectors.append(vector)
                 found = self.retriever.search_many(texts, vectors, k=self.params.facet_k,
                                                    mode=self.mode, filters=filters)
-                for (topic, text), vector, result_f in zip(facets, vectors, found):
+                for (topic, text, _), vector, result_f in zip(facets, vectors, found):
                     pools.append((result_f, vector, self.params.facet_rank_offset,
                                   self.params.facet_similarity_scale, (topic, text)))
                 timings["facets"] = _ms(t1)
@@ -171,24 +177,33 @@ class AnswerEngine:
         return [self._facet_vectors[t] for t in texts]
 
     def _facet_queries(self, question: str, asked: Regimen | None,
-                       drug: str | None) -> list[tuple[Topic, str]]:
-        """Extra queries so the answer reaches every topic: the question's subject (the drugs it
-        names, else its content words) plus each topic's facet words.
+                       drug: str | None) -> list[tuple[Topic, str, str]]:
+        """Extra queries so the answer reaches every topic: (topic, query text, text to embed).
 
-        When a regimen is asked, the regimen topic also searches for what the literature on that
-        regimen studied, with and without the drug.
+        The query is the question's subject (the drugs it names, else its content words) plus
+        each topic's facet words. A drug-named query repeats across questions, so its own
+        embedding is cached; otherwise only the facet words are embedded (cached) and added to
+        the question's vector (the text to embed is then the facet words alone), so no question
+        costs more than one model call. When a regimen is
+        asked, the regimen topic also searches for what the literature on that regimen studied.
         """
         named = [d for _, d in self.table.drugs_in(question)]
-        subject = " ".join(dict.fromkeys(named)) if named else " ".join(sorted(content_terms(question)))
-        queries = [(t, f"{subject} {facet}") for t in self.topics for facet in t.facets]
+        if named:
+            subject = " ".join(dict.fromkeys(named))
+            queries = [(t, f"{subject} {f}", f"{subject} {f}") for t in self.topics for f in t.facets]
+        else:
+            subject = " ".join(sorted(content_terms(question)))
+            queries = [(t, f"{subject} {f}", f) for t in self.topics for f in t.facets]
         regimen_topic = next((t for t in self.topics if t.id == "regimen"), None)
         if asked is not None and regimen_topic is not None:
-            queries.append((regimen_topic, f"{_asked_phrase(asked, drug)} studied"))
+            text = f"{_asked_phrase(asked, drug)} studied"
+            queries.append((regimen_topic, text, text))
             if drug is not None and asked.drug == "*":
                 # what the regimen's own literature studied: the drugs the table has it for
                 studied = sorted({r.drug for r in self.table.regimens if r.group == asked.group})
                 names = " and ".join(n.upper() if len(n) <= 3 else n for n in studied)
-                queries.append((regimen_topic, f"{asked.label} studies of {names}".strip()))
+                text = f"{asked.label} studies of {names}".strip()
+                queries.append((regimen_topic, text, text))
         return queries
 
     def _candidates(
