@@ -333,7 +333,9 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
     """Why the index at `directory` must be rebuilt for these inputs, or None when it is fresh."""
     try:
         manifest = read_manifest(directory)
-    except (IndexMissingError, IndexFormatError) as exc:
+    except IndexMissingError:
+        return "no index yet"
+    except IndexFormatError as exc:
         return str(exc)
     if manifest.get("format_version") != FORMAT_VERSION:
         return f"index format {manifest.get('format_version')} != {FORMAT_VERSION}"
