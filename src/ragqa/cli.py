@@ -15,9 +15,7 @@ from ragqa.errors import RagqaError
 def _load_embedder(all_cores: bool = False):
     from ragqa.index.embed import SentenceTransformerEmbedder
 
-    settings = get_settings()
-    return SentenceTransformerEmbedder(settings.model,
-                                       threads=None if all_cores else settings.torch_threads)
+    return SentenceTransformerEmbedder.from_settings(get_settings(), all_cores=all_cores)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -103,23 +101,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print a document's metadata and canonical text (what answer offsets point into)."""
     from ragqa.errors import DocumentNotFoundError
-    from ragqa.index.store import read_manifest
+    from ragqa.index.store import read_documents, read_manifest
 
     read_manifest(Path(args.index_dir))
-    for line in (Path(args.index_dir) / "documents.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if record["id"] != args.doc_id:
-            continue
-        if args.json:
-            print(json.dumps(record, indent=2, ensure_ascii=False))
-        else:
-            meta = {k: v for k, v in record.items() if k not in ("text", "source") and v}
-            for key, value in meta.items():
-                print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
-            print()
-            print(record["text"])
+    doc = read_documents(Path(args.index_dir)).get(args.doc_id)
+    if doc is None:
+        raise DocumentNotFoundError(f"no document {args.doc_id!r} in {args.index_dir}")
+    record = doc.to_json()
+    if args.json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
         return 0
-    raise DocumentNotFoundError(f"no document {args.doc_id!r} in {args.index_dir}")
+    for key, value in record.items():
+        if key not in ("text", "source") and value:
+            print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    print()
+    print(doc.text)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

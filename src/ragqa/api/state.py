@@ -78,8 +78,7 @@ class ServiceState:
         if self.engine is not None:
             return
         if self.embedder is None:
-            self.embedder = SentenceTransformerEmbedder(
-                self.settings.model, threads=self.settings.torch_threads)
+            self.embedder = SentenceTransformerEmbedder.from_settings(self.settings)
         try:
             index = load_index(self.settings.index_dir, self.embedder)
         except (IndexMissingError, IndexFormatError) as exc:

@@ -193,8 +193,7 @@ def _load_embedder():
     from ragqa.config import get_settings
     from ragqa.index.embed import SentenceTransformerEmbedder
 
-    settings = get_settings()
-    return SentenceTransformerEmbedder(settings.model, threads=settings.torch_threads)
+    return SentenceTransformerEmbedder.from_settings(get_settings())
 
 
 def _questions(path: str, limit: int) -> list[str]:

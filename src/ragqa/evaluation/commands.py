@@ -28,8 +28,7 @@ def load_embedder():
     """The real embedding model (tests replace this with a fake)."""
     from ragqa.index.embed import SentenceTransformerEmbedder
 
-    settings = get_settings()
-    return SentenceTransformerEmbedder(settings.model, threads=settings.torch_threads)
+    return SentenceTransformerEmbedder.from_settings(get_settings())
 
 
 def command_line() -> str:

@@ -67,6 +67,11 @@ class SentenceTransformerEmbedder(Embedder):
         self.batch_size = batch_size
         log.info("loaded embedding model %s (dim %d) from %s", self.name, self.dim, path)
 
+    @classmethod
+    def from_settings(cls, settings, all_cores: bool = False) -> SentenceTransformerEmbedder:
+        """The model named by the settings, with their torch threads (every core if `all_cores`)."""
+        return cls(settings.model, threads=None if all_cores else settings.torch_threads)
+
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embed texts with the model, normalised for inner-product search."""
         if not texts:

@@ -277,6 +277,17 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise IndexFormatError(f"{path}: manifest is not valid JSON ({exc.msg})") from None
 
 
+def read_documents(directory: Path) -> dict[str, Document]:
+    """The documents of the index at `directory`, by id, without loading anything else."""
+    documents = {}
+    for line in (Path(directory) / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        record["doc_type"] = DocType(record["doc_type"])
+        record["authors"] = tuple(record["authors"])
+        documents[record["id"]] = Document(**record)
+    return documents
+
+
 def load_index(directory: Path, embedder: Embedder | None = None) -> HybridIndex:
     """Load an index, checking its format, model and dimension against this code and `embedder`."""
     directory = Path(directory)
@@ -293,12 +304,7 @@ def load_index(directory: Path, embedder: Embedder | None = None) -> HybridIndex
             f"model is {embedder.name} (dim {embedder.dim}); rebuild with `ragqa index --force`"
         )
     params = IndexParams.from_json(manifest["params"])
-    documents = {}
-    for line in (directory / "documents.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        record["doc_type"] = DocType(record["doc_type"])
-        record["authors"] = tuple(record["authors"])
-        documents[record["id"]] = Document(**record)
+    documents = read_documents(directory)
     chunks, chunk_keys = [], []
     for line in (directory / "chunks.jsonl").read_text().splitlines():
         r = json.loads(line)
