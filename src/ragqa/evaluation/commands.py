@@ -73,6 +73,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", help="rewrite this run's section of a results file "
                                           "(eval/RESULTS.md)")
     parser.add_argument("--top-k", type=int, help="chunks the engine retrieves (engine default)")
+    parser.add_argument("--min-precision", type=float, default=0.6,
+                        help="a case labelled `relevant` fails below this statement precision")
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -99,7 +101,8 @@ def eval_command(args: argparse.Namespace) -> int:
     embedder = load_embedder()
     index = load_index(Path(args.index_dir), embedder)
     report = run_eval(cases, index, embedder=embedder, modes=modes,
-                      top_k=getattr(args, "top_k", None), suite_name=str(args.suite))
+                      top_k=getattr(args, "top_k", None), suite_name=str(args.suite),
+                      min_precision=getattr(args, "min_precision", 0.6))
     out = Path(args.out) if getattr(args, "out", None) else EVAL_OUT / name
     written = write_report(report, out)
     results = getattr(args, "results", None)

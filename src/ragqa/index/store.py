@@ -8,7 +8,10 @@ Layout of `indexes/<name>/`:
     chunk_vectors.npy      normalised chunk embeddings (float32), row i = chunk i
     sentence_vectors.npy   normalised sentence embeddings, row i = sentence i
     faiss.index            FAISS inner-product index over chunk_vectors
-    bm25_tokens.json | bm25s/   the BM25 side (see ragqa.index.bm25)
+    bm25_tokens.json | bm25s/   the BM25 side over chunks (see ragqa.index.bm25)
+    sentence_faiss.index   FAISS inner-product index over sentence_vectors
+    sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first)
+    sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -38,8 +42,10 @@ from ragqa.ingest.documents import DocType, Document, corpus_fingerprint
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+SENTENCE_BM25 = "sentence_bm25"
+SENTENCE_TERMS = "sentence_terms.json"
 
 
 class FaissKind(str, Enum):
@@ -102,6 +108,9 @@ class HybridIndex:
     bm25: BM25Scorer
     chunk_keys: list[str]
     sentence_keys: list[str]
+    sentence_faiss: Any
+    sentence_bm25: BM25Scorer
+    sentence_df: dict[str, int]
 
     @property
     def version(self) -> str:
@@ -147,6 +156,10 @@ def build_index(
 
     faiss_index = _build_faiss(chunk_vectors, embedder.dim, params.faiss)
     bm25 = build_scorer(params.bm25, [tokenize(t) for t in chunk_texts])
+    sentence_faiss = _build_faiss(sentence_vectors, embedder.dim, params.faiss)
+    sentence_tokens = [tokenize(s.text) for s in sentences]
+    sentence_bm25 = build_scorer(params.bm25, sentence_tokens)
+    sentence_df = term_frequencies(sentence_tokens)
     fingerprint = corpus_fingerprint(documents)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest = {
@@ -164,7 +177,16 @@ def build_index(
         "diff": diff_against(previous, documents, chunks),
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
-                       faiss_index, bm25, chunk_keys, sentence_keys)
+                       faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
+                       sentence_df)
+
+
+def term_frequencies(token_lists: list[list[str]]) -> dict[str, int]:
+    """For each token, how many of the token lists (sentences) hold it."""
+    counts: Counter[str] = Counter()
+    for tokens in token_lists:
+        counts.update(set(tokens))
+    return dict(counts)
 
 
 def _embed_cached(
@@ -251,6 +273,10 @@ def _write_files(index: HybridIndex, target: Path) -> None:
     np.save(target / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
     faiss.write_index(index.faiss_index, str(target / "faiss.index"))
     index.bm25.save(target)
+    faiss.write_index(index.sentence_faiss, str(target / "sentence_faiss.index"))
+    (target / SENTENCE_BM25).mkdir()
+    index.sentence_bm25.save(target / SENTENCE_BM25)
+    (target / SENTENCE_TERMS).write_text(json.dumps(index.sentence_df, sort_keys=True))
     # the manifest goes last: a directory without one is never taken for an index
     (target / MANIFEST).write_text(json.dumps(index.manifest, indent=2))
 
@@ -321,17 +347,28 @@ def load_index(directory: Path, embedder: Embedder | None = None) -> HybridIndex
         sentence_keys.append(r["key"])
     chunk_vectors = np.load(directory / "chunk_vectors.npy", allow_pickle=False)
     sentence_vectors = np.load(directory / "sentence_vectors.npy", allow_pickle=False)
-    faiss_index = faiss.read_index(str(directory / "faiss.index"))
-    if params.faiss is FaissKind.HNSW:
-        faiss_index.hnsw.efSearch = 128
-    if faiss_index.ntotal != len(chunks) or faiss_index.d != model["dim"]:
-        raise IndexFormatError(
-            f"{directory}: faiss.index holds {faiss_index.ntotal} vectors of dim {faiss_index.d}, "
-            f"expected {len(chunks)} of dim {model['dim']}; rebuild with `ragqa index --force`"
-        )
+    faiss_index = _read_faiss(directory / "faiss.index", params.faiss, len(chunks), model["dim"])
+    sentence_faiss = _read_faiss(directory / "sentence_faiss.index", params.faiss, len(sentences),
+                                 model["dim"])
     bm25 = load_scorer(params.bm25, directory, len(chunks))
+    sentence_bm25 = load_scorer(params.bm25, directory / SENTENCE_BM25, len(sentences))
+    sentence_df = json.loads((directory / SENTENCE_TERMS).read_text())
     return HybridIndex(directory, manifest, documents, chunks, sentences, chunk_vectors,
-                       sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys)
+                       sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys,
+                       sentence_faiss, sentence_bm25, sentence_df)
+
+
+def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
+    """A FAISS file of the index, checked to hold one vector of the model's dimension per row."""
+    index = faiss.read_index(str(path))
+    if kind is FaissKind.HNSW:
+        index.hnsw.efSearch = 128
+    if index.ntotal != expected or index.d != dim:
+        raise IndexFormatError(
+            f"{path.parent}: {path.name} holds {index.ntotal} vectors of dim {index.d}, "
+            f"expected {expected} of dim {dim}; rebuild with `ragqa index --force`"
+        )
+    return index
 
 
 def staleness(directory: Path, documents: list[Document], params: IndexParams,

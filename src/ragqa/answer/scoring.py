@@ -1,4 +1,4 @@
-"""Evidence selection: score candidate sentences against the question, then pick by MMR."""
+"""Scoring parts of evidence selection: sentence scores, lexical overlap, specificity, MMR, topics."""
 
 from __future__ import annotations
 
