@@ -105,8 +105,9 @@ def checklist_markdown(checks: list[DocumentCheck]) -> str:
             out += ["Provenance: MISSING (add `provenance:` to the front matter)", ""]
         else:
             kinds = ", ".join(k.value for k in check.provenance.checked_against)
-            out += [f"Provenance: checked {check.provenance.checked_on} against {kinds}: "
-                    f"{check.provenance.note}", ""]
+            line = (f"Provenance: checked {check.provenance.checked_on} against {kinds}: "
+                    f"{check.provenance.note}")
+            out += [line, ""]
         for n, s in enumerate(check.sentences, start=1):
             where = " > ".join(s.section) or "(no heading)"
             out.append(f"- [ ] {n}. [{where}, chars {s.start}-{s.end}; figures: "
