@@ -1,4 +1,4 @@
-"""The `ragqa` command: a thin edge over the library (index, search, ask, show, serve, eval, bench)."""
+"""The `ragqa` command: a thin edge over the library (index, search, ask, show, corpus, serve, eval, bench)."""
 
 from __future__ import annotations
 
@@ -119,6 +119,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus_check(args: argparse.Namespace) -> int:
+    """List every figure-bearing sentence of a corpus document, to tick against its source."""
+    from dataclasses import asdict
+
+    from ragqa.ingest.check import check_documents, checklist_markdown
+    from ragqa.ingest.documents import read_corpus
+
+    corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
+    checks = check_documents(read_corpus(corpus), doc_id=args.doc_id)
+    if args.json:
+        rows = [{**asdict(c), "provenance": c.provenance.to_json() if c.provenance else None}
+                for c in checks]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        print(checklist_markdown(checks))
+    return 1 if any(c.provenance is None for c in checks) else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API and the web page."""
     from ragqa.api.app import serve
@@ -167,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("corpus", help="review the corpus files")
+    corpus_sub = p.add_subparsers(dest="corpus_command", required=True)
+    p = corpus_sub.add_parser(
+        "check", help="list each document's figure-bearing sentences to tick against the source "
+                      "(exit 1 when a listed document has no provenance)")
+    p.add_argument("doc_id", nargs="?", help="one document (default: all)")
+    p.add_argument("--corpus", action="append", help="corpus file or folder (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_corpus_check)
 
     p = sub.add_parser("serve", help="serve the HTTP API and web page")
     p.add_argument("--host", default=settings.host)

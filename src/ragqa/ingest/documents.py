@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -26,12 +27,73 @@ class DocType(str, Enum):
     RCT = "rct"
     LABEL = "label"
     REVIEW = "review"
+    # A summary of other publications by an online medical-answer service (Praxis Medical
+    # Insights, Dr.Oracle), or a note on what such a service attributes to a publication:
+    # not peer reviewed and not itself a guideline, trial or meta-analysis.
+    SECONDARY_SUMMARY = "secondary_summary"
     OTHER = "other"
+
+
+class CheckedAgainst(str, Enum):
+    """What a document's sentences were last compared with (its provenance)."""
+
+    FULL_TEXT = "full_text"  # the publication's full text
+    ABSTRACT = "abstract"  # the publication's abstract
+    LABEL = "label"  # the drug label or regulator's text itself
+    SECONDARY_SOURCE = "secondary_source"  # another text that reports the publication
+    REVIEWER_RECALL = "reviewer_recall"  # the reviewer's knowledge of the publication, no copy at hand
+    NOT_RECHECKED = "not_rechecked"  # nothing to compare with: not re-checked
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a document's summary was checked against, when, and the result."""
+
+    checked_against: tuple[CheckedAgainst, ...]
+    checked_on: str
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The provenance as JSON-ready values."""
+        return {"checked_against": [c.value for c in self.checked_against],
+                "checked_on": self.checked_on, "note": self.note}
+
+
+def parse_provenance(value: Any, fail: Callable[[str, str], Exception]) -> Provenance:
+    """Validate a `provenance` mapping: checked_against (list), checked_on (date), note."""
+    if isinstance(value, Provenance):
+        return value
+    if not isinstance(value, dict):
+        raise fail("provenance", "must be a mapping with checked_against, checked_on and note")
+    unknown = sorted(set(value) - {"checked_against", "checked_on", "note"})
+    if unknown:
+        raise fail("provenance", f"unknown key {unknown[0]!r} (known: checked_against, checked_on, note)")
+    kinds = value.get("checked_against")
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    allowed = " | ".join(c.value for c in CheckedAgainst)
+    if not isinstance(kinds, list) or not kinds:
+        raise fail("provenance", f"checked_against must list one or more of {allowed}")
+    try:
+        checked_against = tuple(CheckedAgainst(k) for k in kinds)
+    except ValueError:
+        raise fail("provenance", f"checked_against must be among {allowed}, got {kinds!r}") from None
+    checked_on = value.get("checked_on")
+    if isinstance(checked_on, datetime.date):
+        checked_on = checked_on.isoformat()
+    try:
+        datetime.date.fromisoformat(str(checked_on))
+    except ValueError:
+        raise fail("provenance", f"checked_on must be a date YYYY-MM-DD, got {checked_on!r}") from None
+    note = value.get("note")
+    if not isinstance(note, str) or not note.strip():
+        raise fail("provenance", "note must say what was compared and the result")
+    return Provenance(checked_against, str(checked_on), " ".join(note.split()))
 
 
 DOC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 REQUIRED_FIELDS = ("id", "title", "publisher", "year", "doc_type")
-OPTIONAL_FIELDS = ("authors", "url", "doi", "pmid")
+OPTIONAL_FIELDS = ("authors", "url", "doi", "pmid", "provenance")
 KNOWN_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS + ("text", "sections"))
 
 
@@ -49,7 +111,16 @@ class Document:
     url: str | None = None
     doi: str | None = None
     pmid: str | None = None
+    provenance: Provenance | None = None
     source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        # An index stores provenance as JSON; rebuild the typed value when read back.
+        if self.provenance is not None and not isinstance(self.provenance, Provenance):
+            def fail(field_name: str, problem: str) -> CorpusError:
+                return CorpusError(f"document {self.id!r}: field '{field_name}': {problem}")
+
+            object.__setattr__(self, "provenance", parse_provenance(self.provenance, fail))
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the text, as JSON-ready values."""
@@ -57,6 +128,7 @@ class Document:
         data.pop("text")
         data["doc_type"] = self.doc_type.value
         data["authors"] = list(self.authors)
+        data["provenance"] = self.provenance.to_json() if self.provenance else None
         return data
 
     def to_json(self) -> dict[str, Any]:
@@ -110,6 +182,9 @@ def document_from_record(record: dict[str, Any], where: str, line_of: dict[str, 
         if value is not None and not isinstance(value, (str, int)):
             raise fail(name, f"must be a string, got {type(value).__name__}")
         optional[name] = None if value in (None, "") else str(value)
+    provenance = None
+    if record.get("provenance") is not None:
+        provenance = parse_provenance(record["provenance"], fail)
     text = _canonical_text(record, fail)
     return Document(
         id=doc_id,
@@ -119,12 +194,13 @@ def document_from_record(record: dict[str, Any], where: str, line_of: dict[str, 
         year=year,
         doc_type=doc_type,
         authors=tuple(a.strip() for a in authors),
+        provenance=provenance,
         source=where,
         **optional,
     )
 
 
-def _canonical_text(record: dict[str, Any], fail) -> str:
+def _canonical_text(record: dict[str, Any], fail: Callable[[str, str], CorpusError]) -> str:
     """The text offsets point into: `text` as given, or `sections` joined as Markdown headings."""
     sections = record.get("sections")
     text = record.get("text")
