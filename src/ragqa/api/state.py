@@ -18,7 +18,7 @@ from ragqa.answer.engine import AnswerEngine
 from ragqa.config import Settings
 from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.embed import Embedder, SentenceTransformerEmbedder
-from ragqa.index.store import load_intact_index, load_index, update_index
+from ragqa.index.store import load_index, load_intact_index, update_index
 
 log = logging.getLogger(__name__)
 
