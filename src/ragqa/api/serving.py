@@ -26,8 +26,11 @@ from ragqa.config import Settings
 
 log = logging.getLogger(__name__)
 
-# File descriptors kept free for what the process opens besides connections (index files, logs).
-RESERVED_FDS = 64
+# asyncio accepts up to `backlog` connections in one go, before any of them reaches the protocol
+# (and so the cap): the listen backlog is kept short, and room for two such batches is kept free
+# besides the descriptors that the process opens for other things (index files, logs).
+ACCEPT_BACKLOG = 128
+RESERVED_FDS = 64 + 2 * ACCEPT_BACKLOG
 _BUSY_BODY = json.dumps({"status": 503, "code": "service_unavailable", "fields": [],
                          "message": "every connection is busy; retry shortly"}).encode()
 BUSY_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
@@ -132,5 +135,6 @@ def run(app: Any, settings: Settings) -> None:
                        max_connections=connection_cap(settings))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                             http=protocol,  # type: ignore[arg-type]
+                            backlog=ACCEPT_BACKLOG,
                             timeout_keep_alive=settings.keep_alive_timeout)
     uvicorn.Server(config).run()
