@@ -46,40 +46,40 @@ def ask_request(question: str = QUESTION) -> bytes:
 
 
 def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(fake_index, tmp_path):
-    with bounded_server(fake_index, tmp_path / "log", header_timeout=1) as url:
-        with connect(url) as idle:
-            assert closed_within(idle, 5) is not None
+    with bounded_server(fake_index, tmp_path / "log", header_timeout=1) as url, \
+            connect(url) as idle:
+        assert closed_within(idle, 5) is not None
 
 
 def test_headers_trickled_in_are_cut_at_the_header_timeout(fake_index, tmp_path):
-    with bounded_server(fake_index, tmp_path / "log", header_timeout=1) as url:
-        with connect(url) as slow:
-            started = time.monotonic()
-            slow.sendall(b"GET /healthz HTTP/1.1\r\n")
-            cut = None
-            for _ in range(40):  # a header byte every 0.1 s, for up to 4 s
-                try:
-                    slow.sendall(b"X")
-                except (BrokenPipeError, ConnectionResetError):
-                    cut = time.monotonic() - started
-                    break
-                if closed_within(slow, 0.1) is not None:
-                    cut = time.monotonic() - started
-                    break
-            assert cut is not None and cut < 3, cut
+    with bounded_server(fake_index, tmp_path / "log", header_timeout=1) as url, \
+            connect(url) as slow:
+        started = time.monotonic()
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        cut = None
+        for _ in range(40):  # a header byte every 0.1 s, for up to 4 s
+            try:
+                slow.sendall(b"X")
+            except (BrokenPipeError, ConnectionResetError):
+                cut = time.monotonic() - started
+                break
+            if closed_within(slow, 0.1) is not None:
+                cut = time.monotonic() - started
+                break
+        assert cut is not None and cut < 3, cut
 
 
 def test_a_body_trickled_in_gets_408_at_the_body_timeout(fake_index, tmp_path):
-    with bounded_server(fake_index, tmp_path / "log", body_timeout=1) as url:
-        with connect(url) as slow:
-            slow.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 100\r\n\r\n{\"question\": ")
-            slow.settimeout(5)
-            reply = b""
-            while chunk := slow.recv(65536):
-                reply += chunk
-            assert reply.startswith(b"HTTP/1.1 408"), reply
-            assert b"did not arrive within 1 s" in reply
+    with bounded_server(fake_index, tmp_path / "log", body_timeout=1) as url, \
+            connect(url) as slow:
+        slow.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"question\": ")
+        slow.settimeout(5)
+        reply = b""
+        while chunk := slow.recv(65536):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert b"did not arrive within 1 s" in reply
 
 
 def test_idle_connections_beyond_the_descriptor_limit_leave_healthz_answering(fake_index,
