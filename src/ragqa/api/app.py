@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     app.state.service = state
     app.add_middleware(RequestBody, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout,
-                       routes=app.router.routes)
+                       openapi=app.openapi)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(RagqaError, errors.ragqa_error)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import email.message
 import json
 import re
+from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
 
 import anyio
-from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
-from starlette.routing import BaseRoute, Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragqa.api.errors import error_response
@@ -90,11 +90,12 @@ class RequestBody:
     """ASGI middleware: read each HTTP body within limits, then hand it on (see module doc)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout: float,
-                 routes: list[BaseRoute]) -> None:
+                 openapi: Callable[[], dict[str, Any]]) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
-        self.routes = routes
+        self.openapi = openapi
+        self._json_routes: list[tuple[str, re.Pattern[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,8 +148,14 @@ class RequestBody:
         return bytes(body)
 
     def _takes_json(self, scope: Scope) -> bool:
-        return any(isinstance(route, APIRoute) and route.body_field is not None
-                   and route.matches(scope)[0] is Match.FULL for route in self.routes)
+        if self._json_routes is None:  # the routes whose OpenAPI entry has a JSON request body
+            self._json_routes = [
+                (method.upper(), compile_path(path)[0])
+                for path, operations in self.openapi().get("paths", {}).items()
+                for method, operation in operations.items()
+                if "application/json" in operation.get("requestBody", {}).get("content", {})]
+        return any(method == scope["method"] and pattern.match(scope["path"])
+                   for method, pattern in self._json_routes)
 
     def _too_large(self, declared: int | None) -> BodyError:
         size = f"{declared} bytes" if declared is not None else "more than that"
