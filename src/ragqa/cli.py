@@ -31,10 +31,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     )
     corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
     report = update_index(corpus, Path(args.index_dir), _load_embedder(all_cores=True), params,
-                          force=args.force, progress=True)
+                          force=args.force, progress=True, verify=args.verify)
     manifest = report.manifest
     if not report.rebuilt:
-        print(f"index {args.index_dir} is up to date (version {manifest['index_version']})")
+        checked = (f", {len(manifest['files'])} files match their SHA-256" if args.verify else "")
+        print(f"index {args.index_dir} is up to date (version {manifest['index_version']}{checked})")
         return 0
     counts, diff = manifest["counts"], manifest["diff"]
     print(f"built index {args.index_dir} (version {manifest['index_version']}, {report.reason}) in "
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", action="append", help="corpus file or folder (repeatable)")
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.add_argument("--verify", action="store_true",
+                   help="check every index file's SHA-256 too (sizes are always checked)")
     p.add_argument("--max-tokens", type=int, default=200, help="chunk token budget")
     p.add_argument("--overlap", type=int, default=1, help="sentences repeated between chunks")
     p.add_argument("--faiss", default="flat", help="flat | hnsw")

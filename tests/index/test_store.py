@@ -114,7 +114,7 @@ def test_failed_build_leaves_the_old_index_serving(corpus, tmp_path, fake_embedd
         update_index(corpus, tmp_path / "idx", fake_embedder)
     assert read_manifest(tmp_path / "idx") == before
     assert load_index(tmp_path / "idx", fake_embedder).version == before["index_version"]
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir() if "building" in p.name] == []
 
 
 def test_loading_checks_format_model_and_dimension(corpus, tmp_path, fake_embedder):

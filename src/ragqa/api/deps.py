@@ -1,15 +1,16 @@
-"""FastAPI dependencies: the service state, the engine in use, settings and the admin check."""
+"""FastAPI dependencies: the service state, the engine in use, the admission queue, settings and
+the admin check."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
 
-from anyio import CapacityLimiter
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragqa.answer.engine import AnswerEngine
+from ragqa.api.admission import Admission
 from ragqa.api.state import ServiceState
 from ragqa.config import Settings
 from ragqa.errors import IndexMissingError
@@ -42,12 +43,12 @@ async def get_engine(state: StateDep) -> AnswerEngine:
 EngineDep = Annotated[AnswerEngine, Depends(get_engine)]
 
 
-async def get_compute(request: Request) -> CapacityLimiter:
-    """The worker-thread slots that answering and searching share (created at start-up)."""
-    return request.app.state.compute
+async def get_admission(request: Request) -> Admission:
+    """The worker slots and bounded queue that answering and searching share (made at start-up)."""
+    return request.app.state.admission
 
 
-ComputeDep = Annotated[CapacityLimiter, Depends(get_compute)]
+AdmissionDep = Annotated[Admission, Depends(get_admission)]
 
 _bearer = HTTPBearer(auto_error=False, description="The RAGQA_ADMIN_TOKEN setting.")
 

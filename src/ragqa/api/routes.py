@@ -6,11 +6,11 @@ from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from ragqa.answer.contract import Answer
-from ragqa.api.deps import AdminDep, ComputeDep, EngineDep, StateDep
+from ragqa.api.deps import AdminDep, AdmissionDep, EngineDep, StateDep
 from ragqa.api.schemas import (
     AskRequest,
     DocumentDetail,
@@ -56,21 +56,25 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
     return Readiness(status="ready", index_version=engine.index.version, model=engine.embedder.name)
 
 
-@router.post("/v1/ask", response_model=Answer, tags=["answers"], responses=_errors(413, 422, 503))
-async def ask(request: AskRequest, engine: EngineDep, compute: ComputeDep) -> Answer:
+@router.post("/v1/ask", response_model=Answer, tags=["answers"],
+             responses=_errors(400, 408, 413, 415, 422, 503))
+async def ask(request: AskRequest, engine: EngineDep, admission: AdmissionDep,
+              http: Request) -> Answer:
     """Answer a question with quoted, cited sentences (or abstain and say why)."""
     filters = request.filters.to_filters() if request.filters else None
     work = partial(engine.ask, request.question, request.top_k, filters)
-    return await to_thread.run_sync(work, limiter=compute)
+    async with admission.slot(http.receive):
+        return await to_thread.run_sync(work)
 
 
 @router.get("/v1/search", response_model=SearchResponse, tags=["answers"],
             responses=_errors(422, 503))
 async def search(params: Annotated[SearchParams, Query()], engine: EngineDep,
-                 compute: ComputeDep) -> SearchResponse:
+                 admission: AdmissionDep, http: Request) -> SearchResponse:
     """The top-k chunks for a query, with both retrievers' ranks and scores."""
     work = partial(engine.retriever.search, params.q, params.k, params.mode)
-    result = await to_thread.run_sync(work, limiter=compute)
+    async with admission.slot(http.receive):
+        result = await to_thread.run_sync(work)
     index = engine.index
     hits = []
     for hit in result.hits:
@@ -120,7 +124,7 @@ async def index_manifest(engine: EngineDep) -> IndexManifest:
 
 @router.post("/v1/admin/reindex", response_model=ReindexJobView, tags=["admin"],
              status_code=status.HTTP_202_ACCEPTED, dependencies=[AdminDep],
-             responses=_errors(401, 403, 409, 422))
+             responses=_errors(400, 401, 403, 408, 409, 413, 415, 422))
 async def start_reindex(
     state: StateDep, response: Response,
     request: Annotated[ReindexRequest | None, Body()] = None,

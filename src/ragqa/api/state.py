@@ -18,7 +18,7 @@ from ragqa.answer.engine import AnswerEngine
 from ragqa.config import Settings
 from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.embed import Embedder, SentenceTransformerEmbedder
-from ragqa.index.store import load_index, update_index
+from ragqa.index.store import load_index, load_intact_index, update_index
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class ServiceState:
         if self.embedder is None:
             self.embedder = SentenceTransformerEmbedder.from_settings(self.settings)
         try:
-            index = load_index(self.settings.index_dir, self.embedder)
+            index = load_intact_index(self.settings.index_dir, self.embedder)
         except (IndexMissingError, IndexFormatError) as exc:
             self.not_ready_reason = f"{exc}; an admin can also POST /v1/admin/reindex"
             log.warning("serving without an index: %s", exc)

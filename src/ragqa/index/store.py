@@ -1,7 +1,8 @@
 """Build, persist and load the hybrid index: a directory of JSON, .npy and FAISS files.
 
 Layout of `indexes/<name>/`:
-    manifest.json          format, corpus fingerprint, model, parameters, counts, build time, diff
+    manifest.json          format, corpus fingerprint, model, parameters, counts, build time, diff,
+                           and every other file's size and SHA-256
     documents.jsonl        every document's metadata and canonical text
     chunks.jsonl           chunk spans, sections, sentence ids, embedding keys
     sentences.jsonl        sentence spans and embedding keys
@@ -12,19 +13,29 @@ Layout of `indexes/<name>/`:
     sentence_faiss.index   FAISS inner-product index over sentence_vectors
     sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first)
     sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
+
+`indexes/<name>` itself is a symlink, the one pointer to the build being served: each build is
+written and fsynced in `.<name>.building-*`, renamed to `.<name>.v<time_ns>-<pid>` (complete), and
+only then does the pointer move, with `os.replace`. A crash at any moment leaves either the old or
+the new pointer, and if the pointer itself is gone, readers take the newest complete build. The
+build before the served one is kept for one rollback; older ones and leftovers of killed builds
+are removed when the next build is written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -33,7 +44,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
+from ragqa.errors import IndexDamagedError, IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
 from ragqa.index.embed import Embedder
 from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
@@ -242,16 +253,29 @@ def diff_against(
 
 
 def save_index(index: HybridIndex, directory: Path) -> Path:
-    """Write the index into a temporary sibling directory, then swap it into `directory` whole."""
+    """Write the index as a new complete build beside `directory`, then point `directory` at it.
+
+    Leftovers of killed builds and builds older than the served one are removed first, so the
+    one served before this build stays on disk for a rollback.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-", dir=directory.parent))
-    try:
-        _write_files(index, tmp)
-        _swap_in(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _write_lock(directory):
+        remove_leftovers(directory)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-", dir=directory.parent))
+        try:
+            _write_files(index, tmp)
+            index.manifest["files"] = file_records(tmp)
+            # the manifest goes last: a directory without one is never taken for an index
+            (tmp / MANIFEST).write_text(json.dumps(index.manifest, indent=2))
+            _fsync_tree(tmp)
+            build = directory.with_name(f".{directory.name}.v{time.time_ns()}-{os.getpid()}")
+            os.rename(tmp, build)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(directory.parent)
+        _point(directory, build)
     index.directory = directory
     return directory
 
@@ -277,24 +301,149 @@ def _write_files(index: HybridIndex, target: Path) -> None:
     (target / SENTENCE_BM25).mkdir()
     index.sentence_bm25.save(target / SENTENCE_BM25)
     (target / SENTENCE_TERMS).write_text(json.dumps(index.sentence_df, sort_keys=True))
-    # the manifest goes last: a directory without one is never taken for an index
-    (target / MANIFEST).write_text(json.dumps(index.manifest, indent=2))
 
 
-def _swap_in(new: Path, directory: Path) -> None:
-    """Replace `directory` by `new`; the old one is moved aside first and removed after."""
-    old = None
+# -- the pointer, the builds beside it, and what the manifest records of their files -----------
+
+_BUILD = re.compile(r"v(?P<ns>\d+)-\w+|old-\d+-(?P<old_ns>\d+)")  # .old-*: before the pointer
+
+
+def complete_builds(directory: Path) -> list[Path]:
+    """The complete builds beside the pointer `directory`, newest first (kept ones and leftovers)."""
+    directory = Path(directory)
+    prefix = f".{directory.name}."
+    builds = []
+    if directory.parent.is_dir():
+        for path in directory.parent.iterdir():
+            match = _BUILD.fullmatch(path.name[len(prefix):]) if path.name.startswith(prefix) else None
+            if match and (path / MANIFEST).is_file():
+                builds.append((int(match["ns"] or match["old_ns"]), path))
+    return [path for _, path in sorted(builds, reverse=True)]
+
+
+def resolve_index(directory: Path) -> Path:
+    """The directory holding the index `directory` names: itself (through the pointer) or, when
+    a crash left no pointer, the newest complete build beside it."""
+    directory = Path(directory)
     if directory.exists():
-        old = directory.with_name(f".{directory.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.rename(directory, old)
-    os.rename(new, directory)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        return directory
+    builds = complete_builds(directory)
+    if builds:
+        log.warning("%s is missing: using the newest complete build %s", directory, builds[0].name)
+        return builds[0]
+    return directory
+
+
+def remove_leftovers(directory: Path) -> list[str]:
+    """Remove killed builds' directories and every complete build but the served one; their names."""
+    directory = Path(directory)
+    served = resolve_index(directory).resolve()
+    prefix = f".{directory.name}."
+    removed = []
+    for path in sorted(directory.parent.iterdir()):
+        rest = path.name[len(prefix):] if path.name.startswith(prefix) else ""
+        leftover = rest.startswith(("building-", "link-"))
+        superseded = bool(_BUILD.fullmatch(rest)) and path.resolve() != served
+        if leftover or superseded:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path.name)
+    if removed:
+        log.info("removed %s beside %s", ", ".join(removed), directory)
+    return removed
+
+
+def _point(directory: Path, build: Path) -> None:
+    """Make the symlink `directory` name `build`, atomically, and make that durable."""
+    if directory.is_dir() and not directory.is_symlink():
+        # an index written before the pointer existed becomes the build kept for rollback
+        mtime = (directory / MANIFEST).stat().st_mtime_ns if (directory / MANIFEST).exists() else 0
+        os.rename(directory, directory.with_name(f".{directory.name}.v{mtime}-legacy"))
+        _fsync_dir(directory.parent)
+    link = directory.with_name(f".{directory.name}.link-{os.getpid()}")
+    link.unlink(missing_ok=True)
+    os.symlink(build.name, link)
+    os.replace(link, directory)
+    _fsync_dir(directory.parent)
+
+
+@contextmanager
+def _write_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on writing `directory`: builds in other processes wait their turn."""
+    with open(directory.with_name(f".{directory.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file, then every directory, under `root` (itself included)."""
+    for parent, _, names in os.walk(root, topdown=False):
+        for name in names:
+            fd = os.open(os.path.join(parent, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(parent))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_records(directory: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file of an index but its manifest, by path relative to it."""
+    directory = Path(directory)
+    records = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = path.relative_to(directory).as_posix()
+        if name != MANIFEST:
+            records[name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return records
+
+
+def check_files(directory: Path, manifest: dict[str, Any], hashes: bool = False) -> None:
+    """Check each file the manifest records against its size (and SHA-256 when `hashes`);
+    IndexDamagedError naming the first file that differs."""
+    directory = Path(directory)
+    records = manifest.get("files")
+    if not isinstance(records, dict):
+        raise IndexDamagedError(f"{directory}: the manifest records no file sizes and hashes "
+                                f"(an index from an older ragqa); rebuild with `ragqa index`")
+    for name, record in records.items():
+        path = directory / name
+        if not path.is_file():
+            problem = "is missing"
+        elif path.stat().st_size != record["size"]:
+            problem = f"has {path.stat().st_size} bytes, the manifest records {record['size']}"
+        elif hashes and _sha256(path) != record["sha256"]:
+            problem = "does not match the SHA-256 the manifest records"
+        else:
+            continue
+        raise IndexDamagedError(f"{directory}: index file {name} {problem}; "
+                                f"rebuild with `ragqa index`")
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest of the index at `directory`, or IndexMissingError."""
-    path = Path(directory) / MANIFEST
+    path = resolve_index(Path(directory)) / MANIFEST
     if not path.is_file():
         raise IndexMissingError(f"no index at {directory} (run `ragqa index`)")
     try:
@@ -306,7 +455,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def read_documents(directory: Path) -> dict[str, Document]:
     """The documents of the index at `directory`, by id, without loading anything else."""
     documents = {}
-    for line in (Path(directory) / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+    directory = resolve_index(Path(directory))
+    for line in (directory / "documents.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         record["doc_type"] = DocType(record["doc_type"])
         record["authors"] = tuple(record["authors"])
@@ -314,9 +464,47 @@ def read_documents(directory: Path) -> dict[str, Document]:
     return documents
 
 
-def load_index(directory: Path, embedder: Embedder | None = None) -> HybridIndex:
-    """Load an index, checking its format, model and dimension against this code and `embedder`."""
-    directory = Path(directory)
+def load_index(directory: Path, embedder: Embedder | None = None,
+               verify: bool = False) -> HybridIndex:
+    """Load an index, checking its files' sizes (and SHA-256 when `verify`) against the manifest
+    and its format, model and dimension against this code and `embedder`.
+
+    A damaged index is refused with IndexDamagedError naming the file, never a parser's traceback.
+    """
+    directory = resolve_index(Path(directory))
+    manifest = read_manifest(directory)
+    if manifest.get("format_version") == FORMAT_VERSION and "files" in manifest:
+        check_files(directory, manifest, hashes=verify)
+    try:
+        return _read_index(directory, embedder)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as exc:
+        check_files(directory, manifest, hashes=True)  # names the damaged file when a hash differs
+        raise IndexDamagedError(f"{directory}: the index cannot be read ({type(exc).__name__}: "
+                                f"{exc}); rebuild with `ragqa index`") from None
+
+
+def load_intact_index(directory: Path, embedder: Embedder | None = None,
+                      verify: bool = False) -> HybridIndex:
+    """The index `directory` names or, when its files are damaged, the newest intact build kept
+    beside it (the rollback copy); the first damage found when none is intact."""
+    try:
+        return load_index(directory, embedder, verify)
+    except IndexDamagedError as damaged:
+        served = resolve_index(Path(directory)).resolve()
+        for build in complete_builds(directory):
+            if build.resolve() == served:
+                continue
+            try:
+                index = load_index(build, embedder, verify)
+            except RagqaError:
+                continue
+            log.warning("%s; using the previous build %s", damaged, build.name)
+            return index
+        raise
+
+
+def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
+    """Parse the files of the index at `directory` (see load_index)."""
     manifest = read_manifest(directory)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexFormatError(
@@ -372,8 +560,12 @@ def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
 
 
 def staleness(directory: Path, documents: list[Document], params: IndexParams,
-              model_name: str) -> str | None:
-    """Why the index at `directory` must be rebuilt for these inputs, or None when it is fresh."""
+              model_name: str, verify: bool = False) -> str | None:
+    """Why the index at `directory` must be rebuilt for these inputs, or None when it is fresh.
+
+    A file that differs in size from the manifest's record (or in SHA-256, when `verify`) is a
+    reason: a damaged index is rebuilt, never called up to date.
+    """
     try:
         manifest = read_manifest(directory)
     except IndexMissingError:
@@ -386,6 +578,10 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         return f"model changed ({manifest.get('model', {}).get('name')} -> {model_name})"
     if manifest.get("params") != params.to_json():
         return "index parameters changed"
+    try:
+        check_files(resolve_index(Path(directory)), manifest, hashes=verify)
+    except IndexDamagedError as exc:
+        return str(exc)
     if manifest.get("corpus_fingerprint") != corpus_fingerprint(documents):
         return "corpus changed"
     return None
@@ -403,8 +599,10 @@ class BuildReport:
 def update_index(
     corpus: Path | list[Path], directory: Path, embedder: Embedder,
     params: IndexParams | None = None, force: bool = False, progress: bool = False,
+    verify: bool = False,
 ) -> BuildReport:
-    """Rebuild the index at `directory` if the corpus or parameters changed (or `force`).
+    """Rebuild the index at `directory` if the corpus or parameters changed, its files are
+    damaged (hashes checked when `verify`), or `force`.
 
     The corpus is read and validated first, the new index is built in memory and written beside
     the old one, and only then swapped in: any failure leaves the old index in place.
@@ -413,12 +611,13 @@ def update_index(
 
     params = params or IndexParams()
     documents = read_corpus(corpus)
-    reason = "forced" if force else staleness(directory, documents, params, embedder.name)
+    reason = "forced" if force else staleness(directory, documents, params, embedder.name, verify)
     if reason is None:
         return BuildReport(False, "up to date", read_manifest(directory))
     previous = None
     try:
-        previous = load_index(directory)
+        # verified, so that a damaged file never lends its vectors to the new build
+        previous = load_intact_index(directory, verify=True)
     except (OSError, ValueError, KeyError, RagqaError) as exc:
         # an unreadable old index only costs the embedding cache
         log.info("no previous index to reuse at %s: %s", directory, exc)
