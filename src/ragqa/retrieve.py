@@ -143,7 +143,9 @@ class Retriever:
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self._doc_types = np.array([index.documents[c.doc_id].doc_type.value for c in index.chunks])
-        self._years = np.array([index.documents[c.doc_id].year for c in index.chunks])
+        # a document without a year is NaN, which no year filter admits
+        years = [index.documents[c.doc_id].year for c in index.chunks]
+        self._years = np.array([np.nan if y is None else y for y in years], dtype=float)
 
     def search(
         self, query: str, k: int = 10, mode: Mode = Mode.HYBRID, filters: Filters | None = None,
