@@ -147,8 +147,10 @@ def evidence_table(report: EvalReport) -> str:
         rows.append([label, *cells])
     table = _table(header, rows)
     depth = [e.ranking_depth_min for e in evidence.values() if e and e.ranking_depth_min is not None]
-    notes = [f"Ranking metrics over the retriever's own ranking of {RANKING_CHUNKS} chunks "
-             f"(at least {min(depth)} documents deep), not the engine's answer."] if depth else []
+    notes = []
+    if depth:
+        notes.append(f"Ranking metrics over the retriever's own ranking of {RANKING_CHUNKS} "
+                     f"chunks (at least {min(depth)} documents deep), not the engine's answer.")
     notes += [f"{p['label']}: {p.get('source', '')}" for p in published]
     return table + ("\n\n" + "  \n".join(notes) if notes else "")
 
