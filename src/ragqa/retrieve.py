@@ -171,10 +171,11 @@ class Retriever:
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self._doc_types = np.array([index.documents[c.doc_id].doc_type.value for c in index.chunks])
-        self._years = np.array([index.documents[c.doc_id].year for c in index.chunks])
         self._sentence_doc_types = np.array(
             [index.documents[s.doc_id].doc_type.value for s in index.sentences])
-        self._sentence_years = np.array([index.documents[s.doc_id].year for s in index.sentences])
+        # a document without a year is NaN, which no year filter admits
+        self._years = _years([index.documents[c.doc_id].year for c in index.chunks])
+        self._sentence_years = _years([index.documents[s.doc_id].year for s in index.sentences])
 
     def search(
         self, query: str, k: int = 10, mode: Mode = Mode.HYBRID, filters: Filters | None = None,
@@ -288,6 +289,11 @@ class Retriever:
         if filters.year_max is not None:
             mask &= years <= filters.year_max
         return mask
+
+
+def _years(years: list[int | None]) -> np.ndarray:
+    """Years as floats, NaN where a document has none."""
+    return np.array([np.nan if y is None else y for y in years], dtype=float)
 
 
 def _ranks(scores: dict[int, float]) -> dict[int, int]:

@@ -155,3 +155,13 @@ def test_secondary_summary_is_a_document_type(tmp_path):
     write(tmp_path / "doc-one.md", GOOD_MD.replace("doc_type: rct", "doc_type: secondary_summary"))
     [doc] = read_corpus(tmp_path)
     assert doc.doc_type is DocType.SECONDARY_SUMMARY
+def test_year_and_publisher_are_optional_but_checked_when_given(tmp_path):
+    bare = {"id": "a", "title": "An abstract", "doc_type": "other", "text": "One sentence."}
+    dated = {**bare, "id": "b", "publisher": "P", "year": 2001}
+    write(tmp_path / "c.jsonl", json.dumps(bare) + "\n" + json.dumps(dated) + "\n")
+    first, second = read_corpus(tmp_path)
+    assert (first.year, first.publisher) == (None, None)
+    assert (second.year, second.publisher) == (2001, "P")
+    write(tmp_path / "c.jsonl", json.dumps({**bare, "year": "2001"}) + "\n")
+    with pytest.raises(CorpusError, match=r"c.jsonl:1: field 'year'"):
+        read_corpus(tmp_path)

@@ -16,6 +16,7 @@ import argparse
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ragqa.config import PROJECT_ROOT, get_settings
@@ -58,6 +59,19 @@ def parse_modes(value: str):
     return modes
 
 
+def load_reference_points(path: Path) -> tuple[dict, ...]:
+    """The published figures of a file: {"figures": [{"label", "source", metric: value}, ...]}."""
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8"))["figures"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidQueryError(f"--published {path}: not a figures file ({exc})") from None
+    if not isinstance(figures, list) or not all(isinstance(f, dict) and f.get("label")
+                                                for f in figures):
+        raise InvalidQueryError(f"--published {path}: 'figures' must be a list of objects "
+                                "with a 'label'")
+    return tuple(figures)
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `ragqa eval`."""
     parser.add_argument("--suite", required=True, help="suite file (JSONL, see eval/README.md)")
@@ -75,6 +89,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, help="chunks the engine retrieves (engine default)")
     parser.add_argument("--min-precision", type=float, default=0.6,
                         help="a case labelled `relevant` fails below this statement precision")
+    parser.add_argument("--published", help="JSON file of published figures on the same corpus, "
+                                            "shown beside the modes (eval/datasets/*.json)")
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -103,6 +119,8 @@ def eval_command(args: argparse.Namespace) -> int:
     report = run_eval(cases, index, embedder=embedder, modes=modes,
                       top_k=getattr(args, "top_k", None), suite_name=str(args.suite),
                       min_precision=getattr(args, "min_precision", 0.6))
+    if getattr(args, "published", None):
+        report = replace(report, reference_points=load_reference_points(Path(args.published)))
     out = Path(args.out) if getattr(args, "out", None) else EVAL_OUT / name
     written = write_report(report, out)
     results = getattr(args, "results", None)

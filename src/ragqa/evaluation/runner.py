@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ragqa.answer.contract import Answer
 from ragqa.errors import RagqaError
 from ragqa.evaluation import metrics
-from ragqa.evaluation.suite import Case, check_gold_docs
+from ragqa.evaluation.suite import Case, check_evidence_spans, check_gold_docs
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
 from ragqa.retrieve import Mode
@@ -24,6 +24,9 @@ from ragqa.retrieve import Mode
 log = logging.getLogger(__name__)
 
 RANKS = (1, 5, 10)
+# chunks the retriever ranks for the evidence cases' document ranking: deep enough to hold at
+# least 10 documents (the engine's own top_k chunks often hold fewer)
+RANKING_CHUNKS = 100
 
 
 class Engine(Protocol):
@@ -34,6 +37,24 @@ class Engine(Protocol):
 
 
 EngineFactory = Callable[[Mode], Engine]
+# the retriever's own document ranking for a question in a mode, best first
+Ranker = Callable[[str, Mode], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class EvidenceScore:
+    """Sentence-level evidence of one answer against its case's gold spans (SciFact-style)."""
+
+    gold_spans: int
+    quotes: metrics.QuoteMatch
+    lead_quotes: metrics.QuoteMatch
+    ranking: tuple[str, ...]
+    ranking_depth: int
+    recall_at_10: float | None
+    ndcg_at_10: float | None
+    avoided_cited: bool | None
+    gold_missed: tuple[str, ...]
+    lead_quoted: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,27 @@ class CaseResult:
     words: int = 0
     lead_rank_chunks: int | None = None
     lead_rank_sentences: int | None = None
+    evidence: EvidenceScore | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceAggregate:
+    """Sentence-level evidence metrics over the cases with `evidence_spans`."""
+
+    cases: int
+    ranking_cases: int
+    ranking_depth_min: int | None
+    recall_at_10: float | None
+    ndcg_at_10: float | None
+    quote_precision: float | None
+    quote_recall: float | None
+    quote_f1: float | None
+    lead_precision: float | None
+    lead_recall: float | None
+    lead_f1: float | None
+    no_evidence_cases: int
+    no_evidence_avoided: float | None
+    no_evidence_abstained: float | None
 
 
 @dataclass(frozen=True)
@@ -111,6 +153,7 @@ class Aggregate:
     words_p90: float | None = None
     lead_rank_chunks_median: float | None = None
     lead_rank_sentences_median: float | None = None
+    evidence: EvidenceAggregate | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +177,8 @@ class EvalReport:
     seconds: float
     results: tuple[CaseResult, ...]
     aggregates: dict[str, ModeAggregates]
+    # published figures on the same corpus shown beside the modes: {"label", "source", metric: value}
+    reference_points: tuple[dict[str, Any], ...] = ()
 
     def results_for(self, mode: str) -> list[CaseResult]:
         """The case results of one mode, in suite order."""
@@ -202,6 +247,81 @@ def score_case(case: Case, mode: str, answer: Answer, latency_ms: float,
         words=metrics.word_count(extract_texts),
         lead_rank_chunks=lead_ranks[0], lead_rank_sentences=lead_ranks[1],
     )
+
+
+def score_evidence(case: Case, answer: Answer | None, ranking: Sequence[str] | None,
+                   documents: dict[str, str]) -> EvidenceScore | None:
+    """Quote precision/recall against the gold rationale spans, the retriever's document ranking
+    against the gold documents, and for a claim without evidence whether its cited abstracts were
+    left unquoted; None for a case without `evidence_spans`."""
+    if case.evidence_spans is None:
+        return None
+    statements = answer.statements() if answer is not None else []
+    lead = list(getattr(answer, "bottom_line", None) or []) if answer is not None else []
+    gold = [tuple(span) for span in case.evidence_spans]
+    quoted = metrics.quoted_spans(statements)
+    quotes = metrics.match_quotes(quoted, gold)
+    lead_quotes = metrics.match_quotes(metrics.quoted_spans(lead), gold)
+    recall = ndcg = None
+    if ranking is not None and case.docs:
+        recall = metrics.recall_at(ranking, set(case.docs), 10)
+        ndcg = metrics.ndcg_at(ranking, set(case.docs), 10)
+    avoided = None
+    if not case.evidence_spans and case.cited_docs:
+        avoided = metrics.avoids_documents(quoted, case.cited_docs)
+    missed = tuple(documents[d][s:e] for d, s, e in gold
+                   if not any(metrics.spans_overlap((d, s, e), q) for q in quoted))
+    return EvidenceScore(
+        gold_spans=len(set(gold)), quotes=quotes, lead_quotes=lead_quotes,
+        ranking=tuple(ranking[:10]) if ranking is not None else (),
+        ranking_depth=len(ranking) if ranking is not None else 0,
+        recall_at_10=recall, ndcg_at_10=ndcg, avoided_cited=avoided, gold_missed=missed,
+        lead_quoted=tuple(s.text for s in lead if s.kind == "extract"),
+    )
+
+
+def aggregate_evidence(results: Sequence[CaseResult]) -> EvidenceAggregate | None:
+    """Pool the evidence scores of a group of case results; None when none has gold spans."""
+    scored = [r for r in results if r.evidence is not None]
+    if not scored:
+        return None
+    with_gold = [r for r in scored if r.evidence.gold_spans]
+    ranked = [r for r in with_gold if r.evidence.recall_at_10 is not None]
+    no_evidence = [r for r in scored if r.evidence.avoided_cited is not None]
+    precision, recall, f1 = metrics.pooled_quote_scores(r.evidence.quotes for r in with_gold)
+    lead_p, lead_r, lead_f1 = metrics.pooled_quote_scores(
+        r.evidence.lead_quotes for r in with_gold)
+    return EvidenceAggregate(
+        cases=len(with_gold), ranking_cases=len(ranked),
+        ranking_depth_min=min((r.evidence.ranking_depth for r in ranked), default=None),
+        recall_at_10=metrics.mean(r.evidence.recall_at_10 for r in ranked),
+        ndcg_at_10=metrics.mean(r.evidence.ndcg_at_10 for r in ranked),
+        quote_precision=precision, quote_recall=recall, quote_f1=f1,
+        lead_precision=lead_p, lead_recall=lead_r, lead_f1=lead_f1,
+        no_evidence_cases=len(no_evidence),
+        no_evidence_avoided=metrics.share(sum(bool(r.evidence.avoided_cited)
+                                              for r in no_evidence), len(no_evidence)),
+        no_evidence_abstained=metrics.share(sum(bool(r.abstained) for r in no_evidence),
+                                            len(no_evidence)),
+    )
+
+
+def retriever_ranker(index: HybridIndex, embedder: Embedder,
+                     chunks: int = RANKING_CHUNKS) -> Ranker:
+    """The retriever's document ranking from its top `chunks` chunks, one query embedding per
+    question shared by the modes."""
+    from ragqa.retrieve import Retriever
+
+    retriever = Retriever(index, embedder, candidates=chunks)
+    vectors: dict[str, Any] = {}
+
+    def rank(question: str, mode: Mode) -> list[str]:
+        if question not in vectors:
+            vectors[question] = embedder.embed([question])[0]
+        result = retriever.search(question, k=chunks, mode=mode, query_vector=vectors[question])
+        return metrics.doc_ranking(hit.doc_id for hit in result.hits)
+
+    return rank
 
 
 def error_result(case: Case, mode: str, error: Exception, latency_ms: float) -> CaseResult:
@@ -288,6 +408,7 @@ def aggregate(results: Sequence[CaseResult]) -> Aggregate:
         lead_rank_chunks_median=median_rank([r.lead_rank_chunks for r in results if r.lead_hit is not None]),
         lead_rank_sentences_median=median_rank(
             [r.lead_rank_sentences for r in results if r.lead_hit is not None]),
+        evidence=aggregate_evidence(results),
     )
 
 
@@ -324,6 +445,13 @@ def lead_ranks(engine: Engine, index: HybridIndex, case: Case,
     by_sentences = [index.sentences[h.sentence_id].text for h in sentences.hits]
     return (metrics.first_match_rank(case.lead, by_chunks),
             metrics.first_match_rank(case.lead, by_sentences))
+def with_evidence(result: CaseResult, case: Case, answer: Answer | None, mode: Mode,
+                  ranker: Ranker | None, documents: dict[str, str]) -> CaseResult:
+    """`result` with its evidence score, for a case with `evidence_spans` (else unchanged)."""
+    if case.evidence_spans is None:
+        return result
+    ranking = list(ranker(case.question, mode)) if ranker is not None and case.docs else None
+    return replace(result, evidence=score_evidence(case, answer, ranking, documents))
 
 
 def answer_engine_factory(index: HybridIndex, embedder: Embedder) -> EngineFactory:
@@ -356,8 +484,15 @@ def run_eval(
     suite_name: str = "<suite>",
     warmup: int = 1,
     min_precision: float = 0.6,
+    ranker: Ranker | None = None,
 ) -> EvalReport:
-    """Ask every case in every mode and score the answers against the index's documents."""
+    """Ask every case in every mode and score the answers against the index's documents.
+
+    Cases with `evidence_spans` are also scored on sentence-level evidence, and on the document
+    ranking of `ranker` (by default the retriever's own, RANKING_CHUNKS chunks deep).
+    """
+    if ranker is None and embedder is not None:
+        ranker = retriever_ranker(index, embedder)
     if engine_factory is None:
         if embedder is None:
             raise RagqaError("run_eval needs an embedder or an engine_factory")
@@ -368,6 +503,7 @@ def run_eval(
         raise RagqaError("run_eval needs at least one retrieval mode")
     check_gold_docs(list(cases), frozenset(index.documents), suite_name)
     documents = {doc_id: doc.text for doc_id, doc in index.documents.items()}
+    check_evidence_spans(list(cases), documents, suite_name)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     started = time.perf_counter()
     results: list[CaseResult] = []
@@ -386,13 +522,14 @@ def run_eval(
                 answer = engine.ask(case.question, top_k=top_k)
             except RagqaError as exc:
                 latency = (time.perf_counter() - t0) * 1000
-                results.append(error_result(case, mode.value, exc, latency))
+                results.append(with_evidence(error_result(case, mode.value, exc, latency),
+                                             case, None, mode, ranker, documents))
                 log.warning("case %s (%s): %s", case.id, mode.value, exc)
                 continue
             latency = (time.perf_counter() - t0) * 1000
             ranks = lead_ranks(engine, index, case, mode)
-            results.append(score_case(case, mode.value, answer, latency, documents, min_precision,
-                                      ranks))
+            scored = score_case(case, mode.value, answer, latency, documents, min_precision, ranks)
+            results.append(with_evidence(scored, case, answer, mode, ranker, documents))
         log.info("evaluated %d cases in mode %s", len(cases), mode.value)
     mode_names = tuple(m.value for m in modes)
     return EvalReport(

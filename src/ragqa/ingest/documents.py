@@ -92,8 +92,10 @@ def parse_provenance(value: Any, fail: Callable[[str, str], Exception]) -> Prove
 
 
 DOC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-REQUIRED_FIELDS = ("id", "title", "publisher", "year", "doc_type")
-OPTIONAL_FIELDS = ("authors", "url", "doi", "pmid", "provenance")
+REQUIRED_FIELDS = ("id", "title", "doc_type")
+# publisher and year are optional: an abstract from a data set may come without them, and a
+# document never gets metadata its source does not have
+OPTIONAL_FIELDS = ("publisher", "year", "authors", "url", "doi", "pmid", "provenance")
 KNOWN_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS + ("text", "sections"))
 
 
@@ -104,8 +106,8 @@ class Document:
     id: str
     title: str
     text: str
-    publisher: str
-    year: int
+    publisher: str | None
+    year: int | None
     doc_type: DocType
     authors: tuple[str, ...] = ()
     url: str | None = None
@@ -161,10 +163,12 @@ def document_from_record(record: dict[str, Any], where: str, line_of: dict[str, 
     if not isinstance(doc_id, str) or not DOC_ID_PATTERN.match(doc_id):
         raise fail("id", f"must be lowercase letters, digits, '.', '_' or '-', got {doc_id!r}")
     for name in ("title", "publisher"):
-        if not isinstance(record[name], str):
+        if record.get(name) not in (None, "") and not isinstance(record[name], str):
             raise fail(name, f"must be a string, got {type(record[name]).__name__}")
-    year = record["year"]
-    if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
+    year = record.get("year")
+    if year in (None, ""):
+        year = None
+    elif isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
         raise fail("year", f"must be a year between 1900 and 2100, got {year!r}")
     try:
         doc_type = DocType(record["doc_type"])
@@ -190,7 +194,7 @@ def document_from_record(record: dict[str, Any], where: str, line_of: dict[str, 
         id=doc_id,
         title=record["title"].strip(),
         text=text,
-        publisher=record["publisher"].strip(),
+        publisher=(record.get("publisher") or "").strip() or None,
         year=year,
         doc_type=doc_type,
         authors=tuple(a.strip() for a in authors),
