@@ -22,16 +22,20 @@ _SPACE = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
 _HEADING_RATIO = 1.12  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 200
+_BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it)
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+_MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 
 
 @dataclass(frozen=True)
 class Line:
-    """One line of a page: its text, largest font size, baseline and page (1-based)."""
+    """One line of a page: its text, largest font size, baseline, page (1-based), boldness."""
 
     text: str
     size: float
     y: float
     page: int
+    bold: bool = False
 
 
 @dataclass
@@ -79,25 +83,45 @@ def _page_lines(pdf: Any, number: int) -> list[Line]:
         chars: list[str] = []
         size = 0.0
         y = 0.0
+        bold = visible = 0
+
+        def end_line() -> None:
+            text = _SPACE.sub(" ", "".join(chars)).strip()
+            if text:
+                lines.append(Line(text, size, y, number + 1, bold >= 0.9 * visible))
+
         for index in range(count):
             char = chr(raw.FPDFText_GetUnicode(textpage.raw, index))
             if char in "\r\n":
-                if chars:
-                    lines.append(Line("".join(chars), size, y, number + 1))
-                chars, size = [], 0.0
+                end_line()
+                chars, size, bold, visible = [], 0.0, 0, 0
                 continue
             if not chars:
                 y = textpage.get_charbox(index)[1]
             if not char.isspace():
                 size = max(size, raw.FPDFText_GetFontSize(textpage.raw, index))
+                visible += 1
+                bold += _is_bold(textpage, index)
             chars.append(char)
-        if chars:
-            lines.append(Line("".join(chars), size, y, number + 1))
-        return [Line(_SPACE.sub(" ", line.text).strip(), line.size, line.y, line.page)
-                for line in lines if line.text.strip()]
+        end_line()
+        return lines
     finally:
         textpage.close()
         page.close()
+
+
+def _is_bold(textpage: Any, index: int) -> bool:
+    """Whether a character is set bold: by weight, or by its font's name (weights vary)."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    if raw.FPDFText_GetFontWeight(textpage.raw, index) >= _BOLD_WEIGHT:
+        return True
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    raw.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
+    return bool(_BOLD_FONT.search(name.value.decode("latin-1")))
 
 
 def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPdf:
@@ -107,7 +131,18 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     body = _body_size(kept)
     heading_sizes = sorted({round(line.size, 1) for line in kept
                             if line.size >= body * _HEADING_RATIO}, reverse=True)
-    level_of = {size: min(i + 1, 4) for i, size in enumerate(heading_sizes)}
+    level_of = {size: min(i + 1, 5) for i, size in enumerate(heading_sizes)}
+    bold_level = min(len(heading_sizes) + 1, 6)
+
+    def level(line: Line) -> int | None:
+        """The heading level of a line, or None for body text."""
+        if round(line.size, 1) in level_of and len(line.text) <= _MAX_HEADING_CHARS:
+            return level_of[round(line.size, 1)]
+        if (line.bold and len(line.text) <= _MAX_BOLD_HEADING_CHARS
+                and not line.text.endswith((".", ",", ";")) and line.text[:1].isupper()):
+            return bold_level
+        return None
+
     step = _line_step(kept)
     out = TextBuilder()
     paragraph: list[Line] = []
@@ -121,16 +156,14 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
 
     def flush_heading() -> None:
         if heading:
-            out.heading(level_of[round(heading[0].size, 1)], _join(h.text for h in heading))
+            out.heading(level(heading[0]) or bold_level, _join(h.text for h in heading))
             heading.clear()
 
     previous: Line | None = None
     for line in kept:
-        is_heading = (round(line.size, 1) in level_of and len(line.text) <= _MAX_HEADING_CHARS)
-        if is_heading:
+        if level(line) is not None:
             flush_paragraph()
-            if heading and (round(heading[-1].size, 1) != round(line.size, 1)
-                            or heading[-1].page != line.page):
+            if heading and (level(heading[-1]) != level(line) or heading[-1].page != line.page):
                 flush_heading()
             heading.append(line)
         else:
