@@ -301,8 +301,9 @@ class _Walker:
             self._references_at = depth
         self.out.heading(depth, title)
 
-    def _inline_text(self, element: Any) -> str:
-        """The text of an inline element, without chrome, inline images or footnote marks."""
+    def _inline_text(self, element: Any, in_table: bool = False) -> str:
+        """The text of an inline element, without chrome, inline images or footnote marks
+        (`in_table`: read it as table content, as a table's footnotes are)."""
         pieces: list[str] = []
 
         def collect(node: Any, in_table: bool) -> None:
@@ -329,7 +330,7 @@ class _Walker:
                 if tag in _BLOCK_TAGS:
                     pieces.append(_CELL_BREAK if in_table else " ")
 
-        in_table = bool(element.xpath("ancestor-or-self::td | ancestor-or-self::th"))
+        in_table = in_table or bool(element.xpath("ancestor-or-self::td | ancestor-or-self::th"))
         collect(element, in_table)
         text = "".join(pieces)
         if in_table:  # paragraphs and list items of one cell: "a; b; c", or "a. b." after a stop
@@ -410,7 +411,7 @@ class _Walker:
                               " | .//*[contains(concat(' ', @class, ' '), ' tw-foot ')]/p")
         section = (*self.out.section, caption) if caption else self.out.section
         for note in notes:
-            text = self._inline_text(note)
+            text = self._inline_text(note, in_table=True)
             if text:
                 self.out.block(text, BlockKind.TABLE_NOTE, section=section, tight=True)
 

@@ -83,25 +83,28 @@ def _page_lines(pdf: Any, number: int) -> list[Line]:
         chars: list[str] = []
         size = 0.0
         y = 0.0
-        bold = visible = 0
+        visible: list[int] = []  # indexes of the line's first and last visible characters
 
         def end_line() -> None:
             text = _SPACE.sub(" ", "".join(chars)).strip()
             if text:
-                lines.append(Line(text, size, y, number + 1, bold >= 0.9 * visible))
+                # a line is bold when it starts and ends bold (checking every character is slow)
+                bold = all(_is_bold(textpage, i) for i in (visible[0], visible[-1]))
+                lines.append(Line(text, size, y, number + 1, bold))
 
         for index in range(count):
             char = chr(raw.FPDFText_GetUnicode(textpage.raw, index))
             if char in "\r\n":
                 end_line()
-                chars, size, bold, visible = [], 0.0, 0, 0
+                chars, size, visible = [], 0.0, []
                 continue
             if not chars:
                 y = textpage.get_charbox(index)[1]
             if not char.isspace():
                 size = max(size, raw.FPDFText_GetFontSize(textpage.raw, index))
-                visible += 1
-                bold += _is_bold(textpage, index)
+                visible[1:] = [index] if visible else []
+                if not visible:
+                    visible.append(index)
             chars.append(char)
         end_line()
         return lines
