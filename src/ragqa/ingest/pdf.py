@@ -130,7 +130,9 @@ def _is_bold(textpage: Any, index: int) -> bool:
 def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPdf:
     """Group lines into headings and paragraphs; drop lines repeated on most pages."""
     repeated = _repeated_lines(lines, pages)
-    kept = [line for line in lines if _DIGITS.sub("#", line.text) not in repeated]
+    edges = _page_edges(lines)
+    kept = [line for i, line in enumerate(lines)
+            if not (i in edges and _DIGITS.sub("#", line.text) in repeated)]
     body = _body_size(kept)
     heading_sizes = sorted({round(line.size, 1) for line in kept
                             if line.size >= body * _HEADING_RATIO}, reverse=True)
@@ -189,13 +191,26 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
 
 
 def _repeated_lines(lines: list[Line], pages: int) -> set[str]:
-    """Running heads and footers: lines (digits ignored) found on at least half of 3+ pages."""
+    """Running heads and footers: a page's first or last two lines (digits ignored) that recur
+    in that place on at least half of 3+ pages."""
     if pages < 3:
         return set()
-    on_pages: dict[str, set[int]] = {}
+    by_page: dict[int, list[Line]] = {}
     for line in lines:
-        on_pages.setdefault(_DIGITS.sub("#", line.text), set()).add(line.page)
+        by_page.setdefault(line.page, []).append(line)
+    on_pages: dict[str, set[int]] = {}
+    for page, page_lines in by_page.items():
+        for line in page_lines[:2] + page_lines[-2:]:
+            on_pages.setdefault(_DIGITS.sub("#", line.text), set()).add(page)
     return {text for text, seen in on_pages.items() if len(seen) >= max(3, pages / 2)}
+
+
+def _page_edges(lines: list[Line]) -> set[int]:
+    """Indexes of each page's first two and last two lines."""
+    first: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        first.setdefault(line.page, []).append(i)
+    return {i for indexes in first.values() for i in indexes[:2] + indexes[-2:]}
 
 
 def _body_size(lines: list[Line]) -> float:
