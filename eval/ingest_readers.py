@@ -18,7 +18,6 @@ import html as html_lib
 import re
 import tempfile
 import time
-from bisect import bisect_left
 from pathlib import Path
 
 DEFAULT_HTML = Path(__file__).resolve().parents[1] / "corpus" / "lam-2024-canmat-2023-mdd-guideline.html"
@@ -39,20 +38,20 @@ def ground_truth(raw: str) -> dict[str, list]:
     body = raw[raw.index('class="body main-article-body"'):raw.index('id="ref-list1"')]
     # the French abstract is hidden on the page (hidden="hidden"): not part of what a reader shows
     body = re.sub(r'<section class="abstract trans" hidden="hidden".*?(?=<section id="section1-)',
-                  "", body, flags=re.S)
+                  "", body, flags=re.DOTALL)
     headings = [strip_tags(h) for h in re.findall(
-        r'<h[234] class="pmc_sec_title">(.*?)</h[234]>', body, flags=re.S)]
-    paragraphs = [strip_tags(p) for p in re.findall(r"<p>(.*?)</p>", body, flags=re.S)]
+        r'<h[234] class="pmc_sec_title">(.*?)</h[234]>', body, flags=re.DOTALL)]
+    paragraphs = [strip_tags(p) for p in re.findall(r"<p>(.*?)</p>", body, flags=re.DOTALL)]
     paragraphs = [p for p in paragraphs if len(p) > 200]
     items = [strip_tags(re.sub(r"<sup>.*?</sup>", "", li))
-             for li in re.findall(r"<li>\s*<p>(.*?)</p>\s*</li>", body, flags=re.S)]
+             for li in re.findall(r"<li>\s*<p>(.*?)</p>\s*</li>", body, flags=re.DOTALL)]
     rows = []
-    for table in re.findall(r"<table.*?</table>", body, flags=re.S):
-        tbody = re.search(r"<tbody>(.*?)</tbody>", table, flags=re.S)
-        first = re.search(r"<tr>(.*?)</tr>", tbody.group(1) if tbody else table, flags=re.S)
-        head = re.findall(r"<th[^>]*>(.*?)</th>", table, flags=re.S)
+    for table in re.findall(r"<table.*?</table>", body, flags=re.DOTALL):
+        tbody = re.search(r"<tbody>(.*?)</tbody>", table, flags=re.DOTALL)
+        first = re.search(r"<tr>(.*?)</tr>", tbody.group(1) if tbody else table, flags=re.DOTALL)
+        head = re.findall(r"<th[^>]*>(.*?)</th>", table, flags=re.DOTALL)
         if first:
-            cells = [strip_tags(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", first.group(1), re.S)]
+            cells = [strip_tags(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", first.group(1), re.DOTALL)]
             rows.append(([c for c in cells if c], [strip_tags(h) for h in head if strip_tags(h)]))
     return {"headings": headings, "paragraphs": paragraphs, "items": items, "rows": rows}
 

@@ -46,8 +46,9 @@ def document(*sections: tuple[str, list[str]]) -> Document:
 
 
 def test_a_dependent_sentence_is_quoted_from_the_sentence_it_leans_on():
-    doc = document(("Drugs", ["Fluvoxamine inhibits CYP1A2. These antidepressants can increase "
-                              "blood levels of clozapine. Hence, monitoring is advised."]))
+    paragraph = ("Fluvoxamine inhibits CYP1A2. These antidepressants can increase blood levels "
+                 "of clozapine. Hence, monitoring is advised.")
+    doc = document(("Drugs", [paragraph]))
     sentences, _ = Chunker().run([doc])
     span = quote_span(sentences, 2)
     quote = doc.text[span.start:span.end]

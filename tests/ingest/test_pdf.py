@@ -128,7 +128,7 @@ def test_a_pdf_printed_from_the_page_indexes_with_pages_and_is_searchable(
     assert all(block.page is not None for block in doc.layout)
     assert "## Question 6. What Should be Done When a Patient Has Achieved Remission?" in doc.text \
         or "Q.6.a. How is Remission Maintained?" in doc.text
-    sentences, chunks = Chunker().run([doc])
+    sentences, _ = Chunker().run([doc])
     assert all(s.page is not None for s in sentences)
     assert all(doc.text[s.char_start:s.char_end] == s.text for s in sentences)
 

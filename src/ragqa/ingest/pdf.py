@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def read_pdf_file(path: Path) -> ParsedPdf:
 
 def _page_lines(pdf: Any, number: int) -> list[Line]:
     """The lines of one page, in pdfium's reading order, each with its largest font size."""
-    import pypdfium2.raw as raw
+    from pypdfium2 import raw
 
     page = pdf[number]
     textpage = page.get_textpage()
@@ -117,7 +118,7 @@ def _is_bold(textpage: Any, index: int) -> bool:
     """Whether a character is set bold: by weight, or by its font's name (weights vary)."""
     import ctypes
 
-    import pypdfium2.raw as raw
+    from pypdfium2 import raw
 
     if raw.FPDFText_GetFontWeight(textpage.raw, index) >= _BOLD_WEIGHT:
         return True
@@ -223,7 +224,7 @@ def _body_size(lines: list[Line]) -> float:
 
 def _line_step(lines: list[Line]) -> float:
     """The usual distance between the baselines of consecutive lines of body text."""
-    steps = Counter(round(a.y - b.y) for a, b in zip(lines, lines[1:])
+    steps = Counter(round(a.y - b.y) for a, b in pairwise(lines)
                     if a.page == b.page and a.y > b.y)
     return float(steps.most_common(1)[0][0]) if steps else 0.0
 
