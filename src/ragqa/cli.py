@@ -30,6 +30,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         bm25=BM25Backend.parse(args.bm25),
     )
     corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
+    _print_read_report(corpus)
     report = update_index(corpus, Path(args.index_dir), _load_embedder(all_cores=True), params,
                           force=args.force, progress=True, verify=args.verify)
     manifest = report.manifest
@@ -51,6 +52,15 @@ def cmd_index(args: argparse.Namespace) -> int:
         if docs[label] and len(docs[label]) <= 20:
             print(f"  {label}: {', '.join(docs[label])}")
     return 0
+
+
+def _print_read_report(corpus: list[Path]) -> None:
+    """Per HTML/PDF file, what the reader took (sections, sentences, tables, pages) and skipped."""
+    from ragqa.ingest.documents import read_corpus
+    from ragqa.ingest.reading import read_summaries
+
+    for line in read_summaries(read_corpus(corpus)):
+        print(line)
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ Layout of `indexes/<name>/`:
                            and every other file's size and SHA-256
     documents.jsonl        every document's metadata and canonical text
     chunks.jsonl           chunk spans, sections, sentence ids, embedding keys
-    sentences.jsonl        sentence spans and embedding keys
+    sentences.jsonl        sentence spans, sections, kinds (prose, table row, reference, ...),
+                           pages (PDF) and embedding keys
     chunk_vectors.npy      normalised chunk embeddings (float32), row i = chunk i
     sentence_vectors.npy   normalised sentence embeddings, row i = sentence i
     faiss.index            FAISS inner-product index over chunk_vectors
@@ -50,6 +51,7 @@ from ragqa.index.embed import Embedder
 from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
 from ragqa.ingest.chunker import Chunk, Chunker, ChunkingParams, Sentence
 from ragqa.ingest.documents import DocType, Document, corpus_fingerprint
+from ragqa.ingest.layout import BlockKind
 
 log = logging.getLogger(__name__)
 
@@ -524,14 +526,16 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         chunks.append(Chunk(r["id"], r["doc_id"], r["char_start"], r["char_end"], text,
-                            tuple(r["section"]), tuple(r["sentence_ids"])))
+                            tuple(r["section"]), tuple(r["sentence_ids"]),
+                            tuple(r.get("pages", ()))))
         chunk_keys.append(r["key"])
     sentences, sentence_keys = [], []
     for line in (directory / "sentences.jsonl").read_text().splitlines():
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         sentences.append(Sentence(r["doc_id"], r["char_start"], r["char_end"], text,
-                                  tuple(r["section"])))
+                                  tuple(r["section"]), r.get("page"),
+                                  BlockKind.parse(r.get("kind", "prose"))))
         sentence_keys.append(r["key"])
     chunk_vectors = np.load(directory / "chunk_vectors.npy", allow_pickle=False)
     sentence_vectors = np.load(directory / "sentence_vectors.npy", allow_pickle=False)
