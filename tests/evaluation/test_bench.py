@@ -132,7 +132,7 @@ def test_render_bench_shows_embedders_serve_start_and_the_encode_ratio():
     }
     text = render_bench(result, "ragqa bench")
     assert "| default | onnx | 2 | 10 | 30 | 0.2 | 40.0 | 120.0 | 0.4 |" in text
-    assert "| onnx-int8 | 0.50 | 120 | 8.0 / 9.0 | 80.0 | 2.0e-07 | 0.9930 | 1.000 |" in text
+    assert "| onnx-int8 | 0.50 | 120 | 8.0 / 9.0 | — | 80.0 | 2.0e-07 | 0.9930 | 1.000 |" in text
     assert ("default: ask p50 8.0 ms / one sentence-transformers encode p50 20.0 ms (same "
             "process) = 0.40 against the target of 0.5: met.") in text
     assert ("`ragqa serve --embedder onnx` ready after 1.20 s (median of 3) against the target "

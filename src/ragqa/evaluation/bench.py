@@ -138,7 +138,7 @@ def time_queries(index, embedder, questions: Sequence[str], warmup: int = 3,
     n = retriever.candidates
     samples: dict[str, list[float]] = {name: [] for name in
                                        (*STAGES, "search_hybrid", "search_bm25", "search_dense",
-                                        "ask")}
+                                        "ask", "ask_cpu")}
     engine_samples: dict[str, list[float]] = {}
 
     def one(question: str, record: bool) -> None:
@@ -161,9 +161,11 @@ def time_queries(index, embedder, questions: Sequence[str], warmup: int = 3,
             t0 = time.perf_counter()
             retriever.search(question, k=10, mode=mode)
             timings[f"search_{mode.value}"] = _ms(t0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         answer = engine.ask(question)
         timings["ask"] = _ms(t0)
+        # CPU time of this thread (one-thread embedders run in it): what a busy machine inflates least
+        timings["ask_cpu"] = (time.thread_time() - c0) * 1000
         own = answer.timings_ms
         retrieval = own.get("embed", 0.0) + sum(
             v for k, v in own.items() if k.startswith("retrieve_"))
@@ -185,6 +187,7 @@ def time_queries(index, embedder, questions: Sequence[str], warmup: int = 3,
         "slowest_stage": slowest_stage(stages),
         "search": {mode: stats[f"search_{mode}"] for mode in ("hybrid", "bm25", "dense")},
         "ask": stats["ask"],
+        "ask_cpu": stats["ask_cpu"],
         "engine_timings": {k: asdict(Stats.of(v)) for k, v in engine_samples.items()},
         "embed_one_thread": _embed_one_thread(embedder, questions),
     }
@@ -226,12 +229,13 @@ def time_embed(embedder, questions: Sequence[str], warmup: int = 3) -> dict[str,
     """Latency of embedding one question at a time (the query path)."""
     for question in questions[:warmup]:
         embedder.embed([question])
-    values = []
+    values, cpu = [], []
     for question in questions:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         embedder.embed([question])
         values.append(_ms(t0))
-    return asdict(Stats.of(values))
+        cpu.append((time.thread_time() - c0) * 1000)
+    return {**asdict(Stats.of(values)), "cpu_p50": round(percentile(cpu, 50), 3)}
 
 
 def compare_variants(index, questions: Sequence[str], warmup: int = 3) -> dict[str, Any]:
@@ -350,10 +354,14 @@ def _task_corpus(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("variants"):
         del embedder
         out["variants"] = compare_variants(index, questions, spec["warmup"])
-        encode = out["variants"]["torch"]["embed"]["p50"]
-        ask = out["latency"][params.bm25.value]["ask"]["p50"]
-        out["st_ratio"] = {"ask_p50_ms": ask, "st_encode_p50_ms": encode,
-                           "ratio": round(ask / encode, 3) if encode else None}
+        encode = out["variants"]["torch"]["embed"]
+        timing = out["latency"][params.bm25.value]
+        out["st_ratio"] = {
+            "ask_p50_ms": timing["ask"]["p50"], "st_encode_p50_ms": encode["p50"],
+            "ratio": round(timing["ask"]["p50"] / encode["p50"], 3) if encode["p50"] else None,
+            "ask_cpu_p50_ms": timing["ask_cpu"]["p50"], "st_encode_cpu_p50_ms": encode["cpu_p50"],
+            "cpu_ratio": (round(timing["ask_cpu"]["p50"] / encode["cpu_p50"], 3)
+                          if encode["cpu_p50"] else None)}
     return out
 
 
@@ -449,7 +457,7 @@ def serve_startup(index_dir: Path, embedder: str, runs: int = 3,
     import urllib.error
     import urllib.request
 
-    ready, rss, peak = [], [], []
+    ready, rss, peak, cpu = [], [], [], []
     for _ in range(runs):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -472,10 +480,15 @@ def serve_startup(index_dir: Path, embedder: str, runs: int = 3,
                     pass
                 time.sleep(0.01)
             ready.append(time.perf_counter() - started)
-            status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-            fields = {line.split(":")[0]: line.split()[1] for line in status if ":" in line}
-            rss.append(int(fields.get("VmRSS", 0)) / 1024)
-            peak.append(int(fields.get("VmHWM", 0)) / 1024)
+            stat = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu.append((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
+            fields = {}
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    fields[key] = int(value.split()[0]) / 1024  # kB
+            rss.append(fields.get("VmRSS", 0.0))
+            peak.append(fields.get("VmHWM", 0.0))
         finally:
             proc.terminate()
             try:
@@ -487,6 +500,7 @@ def serve_startup(index_dir: Path, embedder: str, runs: int = 3,
                 proc.stderr.close()
     return {"runs": runs, "ready_s": round(statistics.median(ready), 2),
             "ready_s_all": [round(v, 2) for v in ready],
+            "cpu_s": round(statistics.median(cpu), 2),
             "rss_mb": round(statistics.median(rss), 1), "peak_rss_mb": round(max(peak), 1)}
 
 
@@ -594,6 +608,7 @@ def _variants_part(corpora: dict[str, Any]) -> list[str]:
         if not variants:
             continue
         rows = [[kind, f"{v['load_s']:.2f}", f"{v['rss_added_mb']:,.0f}", _pp(v["embed"]),
+                 _opt(v["embed"].get("cpu_p50"), ".1f"),
                  f"{v['batch_texts_per_s']:,.1f}", f"{v['max_abs_diff_to_torch']:.1e}",
                  f"{v['mean_cosine_to_torch']:.4f}", f"{v['top10_overlap_with_torch']:.3f}",
                  _pp(v["ask"]), _opt(v.get("build_s"), ".1f")]
@@ -606,7 +621,8 @@ def _variants_part(corpora: dict[str, Any]) -> list[str]:
              "torch's vectors of the same questions; `ask` runs on an index the embedder may "
              "query (int8 builds its own: build s)."),
             "",
-            _table(["embedder", "load s", "RSS added MiB", "embed", "batch texts/s",
+            _table(["embedder", "load s", "RSS added MiB", "embed", "embed CPU p50",
+                    "batch texts/s",
                     "max abs diff to torch", "mean cosine to torch", "dense top-10 overlap",
                     "ask", "build s"], rows),
             "",
@@ -619,12 +635,13 @@ def _serve_part(serve: dict[str, Any]) -> list[str]:
     if not serve:
         return []
     rows = [[kind, f"{v['ready_s']:.2f}", ", ".join(f"{x:.2f}" for x in v["ready_s_all"]),
-             f"{v['rss_mb']:,.0f}", f"{v['peak_rss_mb']:,.0f}"] for kind, v in serve.items()]
+             _opt(v.get("cpu_s"), ".2f"), f"{v['rss_mb']:,.0f}", f"{v['peak_rss_mb']:,.0f}"]
+            for kind, v in serve.items()]
     return ["### `ragqa serve` start-up on the default index", "",
             ("From starting the process to `/readyz` answering 200 (model and index loaded); RSS "
              "read from /proc at that moment."), "",
-            _table(["embedder", "ready s (median)", "runs", "RSS MiB at ready", "peak RSS MiB"],
-                   rows), ""]
+            _table(["embedder", "ready s (median)", "runs", "CPU s to ready (median)",
+                    "RSS MiB at ready", "peak RSS MiB"], rows), ""]
 
 
 def render_bench(result: dict[str, Any], command: str) -> str:
@@ -656,8 +673,10 @@ def render_bench(result: dict[str, Any], command: str) -> str:
             search, ask = timing["search"], timing["ask"]
             target = result["targets_ms"].get(name)
             met = "—" if target is None else ("yes" if ask["p50"] <= target else "**no**")
+            cpu = timing.get("ask_cpu")
             latency_rows.append([name, backend, _pp(search["hybrid"]), _pp(search["bm25"]),
                                  _pp(search["dense"]), _pp(ask),
+                                 _opt(cpu["p50"] if cpu else None, ".1f"),
                                  f"<= {target:.0f}" if target else "—", met])
             stages = timing["stages"]
             one = timing.get("embed_one_thread")
@@ -683,7 +702,10 @@ def render_bench(result: dict[str, Any], command: str) -> str:
                 f"- {name}: ask p50 {st['ask_p50_ms']:.1f} ms / one sentence-transformers encode "
                 f"p50 {st['st_encode_p50_ms']:.1f} ms (same process) = {st['ratio']:.2f} against "
                 f"the target of {ST_RATIO_TARGET}: "
-                + ("met." if st["ratio"] <= ST_RATIO_TARGET else "**missed**."))
+                + ("met" if st["ratio"] <= ST_RATIO_TARGET else "**missed**")
+                + (f" (in CPU time of the asking thread: {st['ask_cpu_p50_ms']:.1f} / "
+                   f"{st['st_encode_cpu_p50_ms']:.1f} ms = {st['cpu_ratio']:.2f})."
+                   if st.get("cpu_ratio") is not None else "."))
     for kind, start in (result.get("serve") or {}).items():
         verdicts.append(
             f"- `ragqa serve --embedder {kind}` ready after {start['ready_s']:.2f} s (median of "
@@ -720,10 +742,10 @@ def render_bench(result: dict[str, Any], command: str) -> str:
          f"{queries.get('warmup', '?')} warm-up rounds)"),
         "",
         ("`search` is `ragqa search` in each mode (query embedding included); `ask` is the whole "
-         "answer."),
+         "answer; ask CPU is the asking thread's CPU time, which a busy machine inflates least."),
         "",
         _table(["corpus", "BM25 backend", "search hybrid", "search bm25", "search dense", "ask",
-                "ask p50 target", "met"], latency_rows),
+                "ask CPU p50", "ask p50 target", "met"], latency_rows),
         "",
         "### Stages (p50 ms)",
         "",
