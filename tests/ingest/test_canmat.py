@@ -59,7 +59,7 @@ def shown(tmp_path_factory) -> tuple[str, str]:
     shutil.copy(HTML.with_name(HTML.name + ".meta.yaml"), corpus)
     index_dir = corpus.parent / "canmat-index"
     patch = pytest.MonkeyPatch()
-    patch.setattr(cli, "_load_embedder", lambda all_cores=False: FakeEmbedder())
+    patch.setattr(cli, "_load_embedder", lambda args, all_cores=False: FakeEmbedder())
     try:
         from contextlib import redirect_stdout
         from io import StringIO
