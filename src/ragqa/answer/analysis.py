@@ -26,10 +26,11 @@ FAMILY_PREFIX = 6
 # An everyday English word counts this much of its rarity toward a sentence's relevance: the
 # dense side understands it in other words ("thoughts" ~ "ideation"), a name it cannot.
 EVERYDAY_WEIGHT = 0.25
-# Words at least this frequent in general English (Zipf scale of the wordfreq package: 3.5 is
-# about 3 per million words; "caffeine" 3.7, "vitamin" 4.0, "metformin" 2.6, "sertraline" 2.1)
-# are everyday words; rarer ones name something specific that the evidence must cover.
-EVERYDAY_ZIPF = 3.5
+# Words at least this frequent in general English (Zipf scale of the wordfreq package: 3.0 is
+# one per million words; "caffeine" 3.7, "vitamin" 4.0, "guideline" 3.3, while "metformin",
+# "sertraline" and "ketamine" fall below) are everyday words; rarer ones name something specific
+# that the evidence must cover.
+EVERYDAY_ZIPF = 3.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ class QuestionAnalyzer:
         warm_up()
         self._families: dict[str, list[str]] = {}
         for token in sentence_df:
-            if len(token) >= FAMILY_PREFIX and token.isalpha():
-                self._families.setdefault(token[:FAMILY_PREFIX], []).append(token)
+            word = _POSSESSIVE.sub("", token)
+            if len(word) >= FAMILY_PREFIX and word.isalpha():
+                self._families.setdefault(word[:FAMILY_PREFIX], []).append(token)
 
     def analyze(self, question: str, vector: np.ndarray) -> QuestionAnalysis:
         """The analysis of one (validated) question and its embedding."""
