@@ -26,7 +26,7 @@ class CoverageParams:
     relative_floor: float = 0.75
     min_coverage: float = 0.5
     strong_match: float = 0.68
-    nearby: int = 40
+    nearby: int = 60
     mentions_shown: int = 3
 
 
