@@ -50,7 +50,7 @@ class Coverage:
     uncovered: tuple[Mention, ...] = ()
 
 
-def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook, index: HybridIndex,
+def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook,
              relative_floor: float) -> list[Candidate]:
     """The candidates near the best one that speak to the asked aspects (all near ones if none do,
     or if the question is broad: an overview is not about one aspect)."""
@@ -58,8 +58,7 @@ def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook, in
     near = [c for c in evidence.candidates if c.similarity >= relative_floor * best]
     if not analysis.aspects or analysis.broad:
         return near
-    on_aspect = [c for c in near
-                 if any(a.spoken_by(index.sentences[c.sentence_id].text) for a in analysis.aspects)]
+    on_aspect = [c for c in near if facts.speaks_to(c.sentence_id, analysis.aspects)]
     return on_aspect or near
 
 
@@ -88,7 +87,7 @@ class CoverageCheck:
         if analysis.regimen is not None and analysis.regimen.drug is not None:
             return Coverage(True, "the question asks about a dose regimen of a drug the regimen "
                                   "table knows: the regimen check answers it", 1.0)
-        pool = relevant(evidence, analysis, self.facts, self.index, p.relative_floor)
+        pool = relevant(evidence, analysis, self.facts, p.relative_floor)
         covered = [t for t in subject if any(self._speaks_of(t.term, c, analysis) for c in pool)]
         share = sum(t.weight for t in covered) / total
         if share >= p.min_coverage:
