@@ -16,7 +16,7 @@ from ragqa.index.tokenize import STOPWORDS, tokenize
 EVIDENCE_LEVEL = {
     "guideline": 1.0, "meta_analysis": 1.0, "consensus": 0.9, "systematic_review": 0.9,
     "label": 0.85, "rct": 0.75, "review": 0.6, "other": 0.5,
-    "secondary_summary": 0.55,  # online medical-answer services' summaries: below primary evidence
+    "secondary_summary": 0.7,  # online medical-answer services' summaries: below guidelines, trials, meta-analyses
 }
 
 # Question words that carry no topic: they must not count toward lexical overlap.
