@@ -25,9 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ragqa import __version__
 from ragqa.answer.engine import AnswerEngine
 from ragqa.api import errors
-from ragqa.api.admission import Admission, ClientGoneError
+from ragqa.api.admission import Admission
 from ragqa.api.body import RequestBody
-from ragqa.api.routes import router
+from ragqa.api.routes import QUEUED_ROUTES, router
 from ragqa.api.schemas import MAX_BODY_BYTES
 from ragqa.api.serving import run
 from ragqa.api.state import ServiceState
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         app.state.admission = Admission(COMPUTE_SLOTS, settings.queue_length,
                                         settings.request_timeout)
         await run_in_threadpool(state.load)
+        app.openapi()  # built once now, not by the first request that reads a body
         yield
 
     app = FastAPI(
@@ -83,11 +84,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     app.state.service = state
     app.add_middleware(RequestBody, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout,
-                       openapi=app.openapi)
+                       openapi=app.openapi, queued=QUEUED_ROUTES)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(RagqaError, errors.ragqa_error)
-    app.add_exception_handler(ClientGoneError, errors.client_gone)
     app.add_exception_handler(Exception, errors.unexpected_error)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
