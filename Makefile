@@ -43,4 +43,4 @@ lint: install
 	$(BIN)/ruff check src tests eval
 
 clean:
-	rm -rf $(VENV) indexes/default
+	rm -rf $(VENV) indexes/default indexes/.default.*
