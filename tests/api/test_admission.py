@@ -55,7 +55,7 @@ def test_beyond_the_queue_questions_get_503_with_retry_after(make_client, slow_e
     assert set(statuses) <= {200, 503}
     for response in refused:
         assert response.headers["retry-after"] == "1"
-        assert "newer questions are waiting" in response.json()["message"]
+        assert "already waiting for a worker" in response.json()["message"]
 
 
 def test_a_question_that_waits_past_its_time_budget_gets_503(make_client, slow_engine):
@@ -87,28 +87,29 @@ def test_the_newest_waiting_question_gets_the_next_worker():
     assert order == ["first", "fourth", "third", "second"]
 
 
-def test_a_full_queue_pushes_out_its_oldest_question():
+def test_a_full_queue_refuses_newcomers_after_a_grace():
     outcomes = {}
 
     async def main() -> None:
-        admission = Admission(1, 2, 5.0)
+        admission = Admission(1, 1, 5.0)
 
-        async def question(name: str) -> None:
+        async def question(name: str, hold: float) -> None:
             try:
                 async with admission.slot(receive_forever):
                     outcomes[name] = "ran"
-                    await anyio.sleep(0.05)
+                    await anyio.sleep(hold)
             except OverloadedError:
-                outcomes[name] = "pushed out"
+                outcomes[name] = "refused"
 
         async with anyio.create_task_group() as group:
-            for name in ("computing", "oldest", "middle", "newest"):
-                group.start_soon(question, name)
-                await anyio.sleep(0.01)
+            group.start_soon(question, "computing", 1.0)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "waiting", 0.0)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "newcomer", 0.0)
 
     anyio.run(main)
-    assert outcomes == {"computing": "ran", "oldest": "pushed out", "middle": "ran",
-                        "newest": "ran"}
+    assert outcomes == {"computing": "ran", "waiting": "ran", "newcomer": "refused"}
 
 
 def test_the_queue_and_budget_are_in_the_openapi(client):

@@ -5,14 +5,16 @@ and no work for clients that have gone.
     >>> async with admission.slot(receive):      # the request's ASGI receive, body already read
     ...     await app(scope, replay, send)
 
-A question takes one of `slots` workers, or waits for one. At most `queue_length` wait: a newer
-question pushes the oldest waiting one out (OverloadedError, a 503 with Retry-After), and a
-freed worker goes to the newest waiting question. Under overload the oldest questions are the
-ones whose clients have most likely given up (or gone: a burst of abandoned questions then
-never delays the next real one), as with adaptive LIFO queues. A question that has waited
-`timeout` seconds is refused too. While it waits, its connection is watched: a client that
-disconnects leaves the queue at once (ClientGoneError), and one more look is taken just before
-the work starts. Work that has started is not interrupted.
+A question takes one of `slots` workers, or waits for one, and a freed worker goes to the newest
+waiting question: under overload the oldest questions are the ones whose clients have most
+likely given up (as with adaptive LIFO queues), and a burst of abandoned questions does not sit
+in front of the next real one. At most `queue_length` wait: a question that finds the queue
+full waits up to QUEUE_GRACE seconds for a place (a burst of questions whose clients have just
+gone fills it until their disconnects are read), then is refused (OverloadedError, a 503 with
+Retry-After). A question that has waited `timeout` seconds is refused too. While it waits, its
+connection is watched: a client that disconnects leaves the queue at once (ClientGoneError),
+and one more look is taken just before the work starts. Work that has started is not
+interrupted.
 """
 
 from __future__ import annotations
@@ -26,18 +28,19 @@ from starlette.types import Receive
 
 from ragqa.errors import OverloadedError
 
+QUEUE_GRACE = 0.5
+
 
 class ClientGoneError(Exception):
     """The client disconnected before its question reached a worker."""
 
 
 class _Waiter:
-    """A question waiting for a worker: set when granted one or pushed out."""
+    """A question waiting for a worker: set when granted one."""
 
     def __init__(self) -> None:
         self.event = anyio.Event()
         self.granted = False
-        self.pushed_out = False
 
 
 class Admission:
@@ -53,6 +56,7 @@ class Admission:
         self.timeout = timeout
         self.busy = 0
         self._waiting: deque[_Waiter] = deque()
+        self._left = anyio.Event()  # set, and replaced, whenever a question leaves the queue
 
     @property
     def waiting(self) -> int:
@@ -77,10 +81,15 @@ class Admission:
         """Queue for a worker; on return, one is held."""
         if self.queue_length == 0:
             raise OverloadedError("every worker is busy and no question may wait; retry shortly")
+        with anyio.move_on_after(QUEUE_GRACE):
+            while len(self._waiting) >= self.queue_length and self.busy >= self.slots:
+                await self._left.wait()
+        if self.busy < self.slots:  # a worker came free meanwhile
+            self.busy += 1
+            return
         if len(self._waiting) >= self.queue_length:
-            oldest = self._waiting.popleft()
-            oldest.pushed_out = True
-            oldest.event.set()
+            raise OverloadedError(f"{len(self._waiting)} questions are already waiting for a "
+                                  "worker; retry shortly")
         waiter = _Waiter()
         self._waiting.append(waiter)
         gone = False
@@ -102,13 +111,10 @@ class Admission:
                 self._release()
                 raise ClientGoneError
             return
-        if waiter in self._waiting:
-            self._waiting.remove(waiter)
+        self._waiting.remove(waiter)
+        self._left_queue()
         if gone:
             raise ClientGoneError
-        if waiter.pushed_out:
-            raise OverloadedError(f"{self.queue_length} newer questions are waiting for a "
-                                  "worker; retry shortly")
         raise OverloadedError(f"no worker was free within {self.timeout:g} s (the request time "
                               "budget); retry shortly")
 
@@ -118,8 +124,13 @@ class Admission:
             newest = self._waiting.pop()
             newest.granted = True
             newest.event.set()
+            self._left_queue()
         else:
             self.busy -= 1
+
+    def _left_queue(self) -> None:
+        self._left.set()
+        self._left = anyio.Event()
 
 
 async def _gone(receive: Receive) -> bool:
