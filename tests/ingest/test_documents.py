@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragqa.errors import CorpusError
-from ragqa.ingest.documents import DocType, corpus_fingerprint, read_corpus
+from ragqa.ingest.documents import DocType, corpus_fingerprint, read_corpus, read_markdown
 
 GOOD_MD = """---
 id: doc-one
@@ -98,3 +98,16 @@ def test_fingerprint_ignores_file_order_but_not_content(tmp_path, fixture_corpus
     write(tmp_path / "doc-one.md", GOOD_MD)
     changed = read_corpus([fixture_corpus, tmp_path])
     assert corpus_fingerprint(changed) != corpus_fingerprint(docs)
+
+
+@pytest.mark.parametrize(("front_matter", "line", "words"), [
+    ('id: x\ntitle: "unclosed\npublisher: P\nyear: 2020\ndoc_type: rct\n', 3, "quoted scalar"),
+    ("id: x\ntitle: ok\npublisher: P: Q\nyear: 2020\ndoc_type: rct\n", 4, "mapping values"),
+    ("id: x\nauthors: [A, B\nyear: 2020\ndoc_type: rct\n", 3, "flow sequence"),
+])
+def test_a_yaml_error_points_at_the_line_at_fault(tmp_path, front_matter, line, words):
+    path = tmp_path / "broken.md"
+    path.write_text(f"---\n{front_matter}---\n\nText.\n")
+    with pytest.raises(CorpusError, match=rf"broken\.md:{line}: .*{words}") as exc:
+        read_markdown(path)
+    assert "\n" not in str(exc.value)
