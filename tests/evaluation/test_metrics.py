@@ -162,3 +162,87 @@ def test_regimen_evidence_citing_a_missing_reference_is_invalid():
         [RegimenEvidence(regimen="r", label="r", doses=[], routes=[], citations=[1, 9])],
     ))
     assert (check.items, check.valid) == (2, 1)
+
+
+def test_lead_hit_needs_every_pattern_in_the_bottom_line():
+    from ragqa.evaluation.metrics import lead_hit
+
+    assert lead_hit([r"0\.5 ?mg/kg"], ["Ketamine 0.5 mg/kg IV over 40 minutes."]) is True
+    assert lead_hit([r"0\.5 ?mg/kg", "40 minutes"], ["Ketamine 0.5 mg/kg IV."]) is False
+    assert lead_hit([r"x"], []) is False
+    assert lead_hit([], ["anything"]) is None
+
+
+def test_statement_precision_is_the_share_of_on_topic_statements():
+    from ragqa.evaluation.metrics import statement_precision
+
+    texts = ["abuse potential", "dependence in users", "a dose of 0.5 mg/kg", "nausea"]
+    assert statement_precision("abuse|dependen", texts) == 0.5
+    assert statement_precision(None, texts) is None
+    assert statement_precision("x", []) is None
+
+
+def test_first_match_rank_counts_from_one():
+    from ragqa.evaluation.metrics import first_match_rank
+
+    assert first_match_rank(["b"], ["a", "b", "ab"]) == 2
+    assert first_match_rank(["a", "b"], ["a", "b", "ab"]) == 3
+    assert first_match_rank(["z"], ["a"]) is None
+# Sentence-level evidence: spans are (doc_id, start, end) into a document's text.
+
+GOLD = [("d", 0, 10), ("d", 20, 30), ("e", 0, 5)]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    (("d", 0, 10), ("d", 9, 15), True),     # one shared character
+    (("d", 0, 10), ("d", 10, 15), False),   # touching ends do not overlap (half-open)
+    (("d", 5, 6), ("d", 0, 10), True),      # inside
+    (("d", 0, 10), ("e", 0, 10), False),    # another document
+])
+def test_spans_overlap(a, b, expected):
+    assert metrics.spans_overlap(a, b) is expected
+    assert metrics.spans_overlap(b, a) is expected
+
+
+def test_match_quotes_counts_precision_and_recall_by_hand():
+    # quotes: one on gold d[0:10], one spanning two gold sentences of d, one off gold, one repeated
+    quotes = [("d", 2, 8), ("d", 8, 25), ("d", 40, 50), ("d", 2, 8)]
+    match = metrics.match_quotes(quotes, GOLD)
+    assert match == metrics.QuoteMatch(quoted=3, quoted_on_gold=2, gold=3, gold_quoted=2)
+    assert match.precision == pytest.approx(2 / 3) and match.recall == pytest.approx(2 / 3)
+
+
+def test_match_quotes_with_nothing_quoted_or_no_gold():
+    assert metrics.match_quotes([], GOLD).precision is None
+    assert metrics.match_quotes([], GOLD).recall == 0.0
+    assert metrics.match_quotes([("d", 0, 3)], []).recall is None
+
+
+@pytest.mark.parametrize(("p", "r", "expected"), [
+    (0.5, 1.0, 2 / 3), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (None, 0.5, None),
+])
+def test_f1(p, r, expected):
+    assert metrics.f1(p, r) == (None if expected is None else pytest.approx(expected))
+
+
+def test_pooled_quote_scores_are_micro_averaged():
+    a = metrics.QuoteMatch(quoted=4, quoted_on_gold=1, gold=1, gold_quoted=1)
+    b = metrics.QuoteMatch(quoted=0, quoted_on_gold=0, gold=3, gold_quoted=0)
+    precision, recall, f1 = metrics.pooled_quote_scores([a, b])
+    assert (precision, recall) == (0.25, 0.25) and f1 == pytest.approx(0.25)
+    # an engine that never quotes scores precision 0, not "undefined", when there was gold
+    assert metrics.pooled_quote_scores([b]) == (0.0, 0.0, 0.0)
+    assert metrics.pooled_quote_scores([]) == (None, None, None)
+
+
+def test_quoted_spans_keeps_extracts_only():
+    statements = [extract("Response was defined as 50% fewer symptoms."),
+                  Statement(text="None of the sources ...", kind="system", citations=[1])]
+    start = DOC.index("Response")
+    assert metrics.quoted_spans(statements) == [("trial", start, len(DOC))]
+
+
+def test_avoids_documents():
+    assert metrics.avoids_documents([("d", 0, 3)], ["e"]) is True
+    assert metrics.avoids_documents([("d", 0, 3), ("e", 1, 2)], ["e"]) is False
+    assert metrics.avoids_documents([], ["e"]) is True  # an abstention quotes nothing

@@ -12,7 +12,7 @@ from ragqa.answer.contract import Answer, Reference, RegimenCheck, Statement
 from ragqa.evaluation import commands
 from ragqa.evaluation.report import RESULTS_HEADER, replace_section
 from ragqa.evaluation.runner import run_eval, score_case
-from ragqa.evaluation.suite import Case, SuiteError, load_suite
+from ragqa.evaluation.suite import Case, EvidenceSpan, SuiteError, load_suite
 from ragqa.index.store import build_index, save_index
 from ragqa.ingest.documents import read_corpus
 from ragqa.retrieve import Mode
@@ -184,3 +184,74 @@ def test_tiny_suite_with_the_real_model(tmp_path, fixture_corpus, real_embedder,
 ])
 def test_suite_name(path, name):
     assert commands.suite_name(Path(path)) == name
+
+
+class CannedEngine:
+    """Answers every question with the same prepared answer."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    def ask(self, question, top_k=None, filters=None) -> Answer:
+        return self.answer
+
+
+def test_run_eval_scores_sentence_level_evidence(fixture_index):
+    doc_id = "low-dose-ketamine-trial"
+    text = fixture_index.documents[doc_id].text
+    start = text.index(SENTENCE)
+    on_gold = EvidenceSpan(doc_id, start, start + len(SENTENCE))
+    elsewhere = EvidenceSpan(doc_id, 0, start) if start else EvidenceSpan(
+        doc_id, on_gold.end + 1, len(text))
+    cases = [
+        # two gold sentences, the answer quotes one of them (its only quote)
+        Case("gold", "claim one", docs=(doc_id,), evidence_spans=(on_gold, elsewhere)),
+        # no evidence, and the answer quotes the cited abstract
+        Case("none", "claim two", evidence_spans=(), cited_docs=(doc_id,)),
+        # no evidence, the answer quotes another document
+        Case("none-ok", "claim three", evidence_spans=(), cited_docs=("esketamine-label",)),
+    ]
+    ranking = ["esketamine-label", *(f"d{i}" for i in range(10)), doc_id]
+    report = run_eval(cases, fixture_index, modes=[Mode.BM25],
+                      engine_factory=lambda mode: CannedEngine(
+                          quoted_answer(fixture_index, doc_id, SENTENCE)),
+                      ranker=lambda question, mode: ranking)
+    evidence = report.aggregates["bm25"].overall.evidence
+    assert (evidence.cases, evidence.no_evidence_cases) == (1, 2)
+    assert (evidence.quote_precision, evidence.quote_recall) == (1.0, 0.5)
+    assert evidence.quote_f1 == pytest.approx(2 / 3)
+    assert (evidence.lead_precision, evidence.lead_recall) == (1.0, 0.5)
+    assert evidence.no_evidence_avoided == 0.5 and evidence.no_evidence_abstained == 0.0
+    # the gold abstract is 12th in the retriever's ranking: outside the top 10
+    assert (evidence.recall_at_10, evidence.ndcg_at_10) == (0.0, 0.0)
+    assert evidence.ranking_depth_min == 12
+    [gold] = [r for r in report.results if r.case_id == "gold"]
+    assert gold.evidence.gold_missed == (text[elsewhere.start:elsewhere.end],)
+    assert gold.evidence.lead_quoted == (SENTENCE,)
+
+
+def test_cases_without_evidence_spans_get_no_evidence_score(fixture_index, fake_embedder):
+    report = run_eval(load_suite(TINY), fixture_index, embedder=fake_embedder)
+    assert all(r.evidence is None for r in report.results)
+    assert report.aggregates["hybrid"].overall.evidence is None
+
+
+def test_evidence_table_puts_published_figures_beside_the_modes(fixture_index):
+    from dataclasses import replace
+
+    from ragqa.evaluation.report import evidence_table, results_section
+
+    case = Case("gold", "claim", docs=("low-dose-ketamine-trial",),
+                evidence_spans=(EvidenceSpan("low-dose-ketamine-trial", 0, 5),))
+    report = run_eval([case], fixture_index, modes=[Mode.HYBRID, Mode.DENSE],
+                      engine_factory=lambda mode: CannedEngine(
+                          quoted_answer(fixture_index, "low-dose-ketamine-trial", SENTENCE)),
+                      ranker=lambda question, mode: ["low-dose-ketamine-trial"])
+    report = replace(report, reference_points=(
+        {"label": "BM25 (BEIR)", "ndcg_at_10": 0.665, "source": "BEIR"},))
+    table = evidence_table(report)
+    assert table.splitlines()[0] == ("| metric | hybrid | dense | BM25 (BEIR) (published, "
+                                     "not re-run) |")
+    assert "| abstract nDCG@10 (retriever ranking) | 1.000 | 1.000 | 0.665 |" in table
+    assert "| quote F1 | 0.000 | 0.000 |  |" in table
+    assert "Missed gold sentences (hybrid, first five)" in results_section(report, "ragqa eval")

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ragqa.evaluation.suite import Case, SuiteError, check_gold_docs, load_suite, parse_suite
+from ragqa.evaluation.suite import (
+    Case,
+    EvidenceSpan,
+    SuiteError,
+    check_evidence_spans,
+    check_gold_docs,
+    load_suite,
+    parse_suite,
+)
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
 
@@ -110,3 +118,49 @@ def test_guidelines_facts_are_stated_by_their_gold_documents():
         if not any(re.search(fact, documents[d], re.IGNORECASE) for d in case.docs)
     ]
     assert unstated == []
+
+
+def test_precision_fields_parse_and_bad_values_are_named():
+    from ragqa.errors import SuiteError
+    from ragqa.evaluation.suite import parse_case
+
+    case = parse_case({"id": "a", "question": "q?", "lead": ["0\\.5"], "relevant": "dose",
+                       "max_statements": 8}, "s:1")
+    assert case.lead == ("0\\.5",) and case.relevant == "dose" and case.max_statements == 8
+    assert parse_case(case.to_json(), "s:1") == case
+    for record, field in [({"max_statements": 0}, "max_statements"), ({"relevant": "("}, "relevant"),
+                          ({"lead": ["("]}, "lead"), ({"max_statements": True}, "max_statements")]:
+        with pytest.raises(SuiteError, match=f"field '{field}'"):
+            parse_case({"id": "a", "question": "q?", **record}, "s:1")
+def test_evidence_spans_and_cited_docs_parse():
+    line = json.dumps({"id": "c", "question": "Claim.", "docs": ["d"],
+                       "evidence_spans": [{"doc_id": "d", "start": 3, "end": 9}]})
+    (case,) = parse_suite(line)
+    assert case.evidence_spans == (EvidenceSpan("d", 3, 9),) and case.cited_docs == ()
+    (none,) = parse_suite('{"id": "n", "question": "C.", "evidence_spans": [], "cited_docs": ["d"]}')
+    assert none.evidence_spans == () and none.cited_docs == ("d",)
+    assert parse_suite(json.dumps(none.to_json())) == [none]
+    assert parse_suite('{"id": "c", "question": "q"}')[0].evidence_spans is None
+
+
+@pytest.mark.parametrize("spans", [
+    {"doc_id": "d", "start": 0, "end": 1},
+    [{"doc_id": "d", "start": 5, "end": 5}],
+    [{"doc_id": "d", "start": -1, "end": 3}],
+    [{"doc_id": "d", "start": 0}],
+    [{"doc_id": "", "start": 0, "end": 3}],
+    [{"doc_id": "d", "start": True, "end": 3}],
+])
+def test_bad_evidence_spans_are_refused(spans):
+    line = json.dumps({"id": "c", "question": "q", "evidence_spans": spans})
+    with pytest.raises(SuiteError, match=r"s\.jsonl:1: field 'evidence_spans'"):
+        parse_suite(line, "s.jsonl")
+
+
+def test_evidence_spans_must_fit_the_index_documents():
+    case = Case("c", "q", evidence_spans=(EvidenceSpan("d", 0, 4),), cited_docs=("x",))
+    check_evidence_spans([case], {"d": "text", "x": "other"}, "s")
+    with pytest.raises(SuiteError, match=r"d\[0:4\] is past the end"):
+        check_evidence_spans([case], {"d": "tex", "x": "other"}, "s")
+    with pytest.raises(SuiteError, match="cited x is not in the index"):
+        check_evidence_spans([case], {"d": "text"}, "s")

@@ -55,7 +55,8 @@ def test_manifest_records_what_was_built(corpus, tmp_path, fake_embedder):
     assert manifest["corpus_fingerprint"] and manifest["built_at"]
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == sorted([
         "manifest.json", "documents.jsonl", "chunks.jsonl", "sentences.jsonl",
-        "chunk_vectors.npy", "sentence_vectors.npy", "faiss.index", "bm25_tokens.json"])
+        "chunk_vectors.npy", "sentence_vectors.npy", "faiss.index", "bm25_tokens.json",
+        "sentence_faiss.index", "sentence_bm25", "sentence_terms.json"])
 
 
 def test_unchanged_corpus_is_not_rebuilt_unless_forced(corpus, tmp_path, fake_embedder):

@@ -49,7 +49,8 @@ def test_the_served_index_is_a_symlink_to_a_complete_build(index_dir):
 
 def test_the_manifest_records_every_files_size_and_sha256(index_dir):
     files = read_manifest(index_dir)["files"]
-    on_disk = sorted(p.name for p in index_dir.iterdir() if p.name != "manifest.json")
+    on_disk = sorted(str(p.relative_to(index_dir)) for p in index_dir.rglob("*")
+                     if p.is_file() and p.name != "manifest.json")
     assert sorted(files) == on_disk
     for name, record in files.items():
         assert record["size"] == (index_dir / name).stat().st_size

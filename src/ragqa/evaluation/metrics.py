@@ -152,3 +152,105 @@ def check_citations(answer: Answer) -> CitationCheck:
                 f"regimen evidence {evidence.regimen!r} cites {missing}, not in the references")
         valid += not missing
     return CitationCheck(items, valid, tuple(problems))
+
+
+def lead_hit(patterns: Sequence[str], lead_texts: Sequence[str]) -> bool | None:
+    """Whether every lead regex matches the bottom line's quoted sentences; None when none is set."""
+    if not patterns:
+        return None
+    return all(fact_hits(patterns, lead_texts)) if lead_texts else False
+
+
+def statement_precision(pattern: str | None, texts: Sequence[str]) -> float | None:
+    """Share of extract statements matching the case's `relevant` regex; None when unset or empty."""
+    if pattern is None or not texts:
+        return None
+    compiled = re.compile(pattern, re.IGNORECASE)
+    return sum(1 for t in texts if compiled.search(t)) / len(texts)
+
+
+def first_match_rank(patterns: Sequence[str], texts: Sequence[str]) -> int | None:
+    """Rank (from 1) of the first text that every regex matches; None when none does."""
+    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
+    for rank, text in enumerate(texts, start=1):
+        if all(c.search(text) for c in compiled):
+            return rank
+    return None
+
+
+def word_count(texts: Sequence[str]) -> int:
+    """Words in the texts (whitespace-separated)."""
+    return sum(len(t.split()) for t in texts)
+# Sentence-level evidence (SciFact-style rationales): spans are (doc_id, start, end), half-open
+# character ranges into the document's canonical text.
+
+SpanKey = tuple[str, int, int]
+
+
+def spans_overlap(a: SpanKey, b: SpanKey) -> bool:
+    """Whether two spans of the same document share at least one character."""
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+@dataclass(frozen=True)
+class QuoteMatch:
+    """How the quoted spans of one answer meet the gold rationale spans of its case."""
+
+    quoted: int
+    quoted_on_gold: int
+    gold: int
+    gold_quoted: int
+
+    @property
+    def precision(self) -> float | None:
+        """Share of quoted spans that overlap a gold span (None when nothing was quoted)."""
+        return share(self.quoted_on_gold, self.quoted)
+
+    @property
+    def recall(self) -> float | None:
+        """Share of gold spans that some quote overlaps (None when there is no gold span)."""
+        return share(self.gold_quoted, self.gold)
+
+
+def match_quotes(quoted: Iterable[SpanKey], gold: Iterable[SpanKey]) -> QuoteMatch:
+    """Count quotes overlapping a gold sentence and gold sentences overlapped by a quote.
+
+    Quotes are deduplicated first: the same sentence in the bottom line and a section counts once.
+    """
+    quotes, golds = sorted(set(quoted)), sorted(set(gold))
+    on_gold = sum(any(spans_overlap(q, g) for g in golds) for q in quotes)
+    covered = sum(any(spans_overlap(g, q) for q in quotes) for g in golds)
+    return QuoteMatch(len(quotes), on_gold, len(golds), covered)
+
+
+def f1(precision: float | None, recall: float | None) -> float | None:
+    """Harmonic mean of precision and recall; None if either is None, 0 when both are 0."""
+    if precision is None or recall is None:
+        return None
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def pooled_quote_scores(matches: Iterable[QuoteMatch]) -> tuple[float | None, float | None,
+                                                                float | None]:
+    """Micro-averaged (precision, recall, F1) over many answers, as SciFact scores rationales."""
+    items = list(matches)
+    precision = share(sum(m.quoted_on_gold for m in items), sum(m.quoted for m in items))
+    recall = share(sum(m.gold_quoted for m in items), sum(m.gold for m in items))
+    if precision is None and items and sum(m.gold for m in items):
+        precision = 0.0  # nothing quoted at all: no quote was right
+    return precision, recall, f1(precision, recall)
+
+
+def quoted_spans(statements: Sequence[Statement]) -> list[SpanKey]:
+    """The (doc_id, start, end) of every `extract` statement that carries a span."""
+    return [
+        (s.doc_id, s.char_start, s.char_end) for s in statements
+        if s.kind == "extract" and s.doc_id is not None and s.char_start is not None
+        and s.char_end is not None
+    ]
+
+
+def avoids_documents(quoted: Iterable[SpanKey], documents: Iterable[str]) -> bool:
+    """Whether none of the quotes comes from any of `documents` (an abstention quotes nothing)."""
+    avoided = set(documents)
+    return not any(doc_id in avoided for doc_id, _, _ in quoted)

@@ -9,12 +9,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ragqa.evaluation.runner import Aggregate, EvalReport
+from ragqa.evaluation.runner import RANKING_CHUNKS, Aggregate, EvalReport
 
 # (label, Aggregate field, kind) in the order the summary table shows them
 SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("case pass rate", "pass_rate", "rate"),
     ("fact recall", "fact_recall", "rate"),
+    ("lead hit rate (bottom line states the direct answer)", "lead_hit_rate", "rate"),
+    ("statement precision (cases labelled `relevant`)", "statement_precision", "rate"),
+    ("statements per answer, mean", "statements_mean", "num"),
+    ("statements per answer, p90", "statements_p90", "num"),
+    ("words per answer, mean", "words_mean", "num"),
+    ("words per answer, p90", "words_p90", "num"),
+    ("median rank of the first lead sentence: chunk order", "lead_rank_chunks_median", "num"),
+    ("median rank of the first lead sentence: sentence-first", "lead_rank_sentences_median", "num"),
     ("abstention precision", "abstention_precision", "rate"),
     ("abstention recall", "abstention_recall", "rate"),
     ("answers that abstained", "abstained", "count"),
@@ -46,10 +54,12 @@ RESULTS_HEADER = (
 
 
 def fmt(value: float | None, kind: str = "rate") -> str:
-    """A metric for a table: 3 decimals for rates, 1 for milliseconds, an em dash for n/a."""
+    """A metric for a table: 3 decimals for rates, 1 for milliseconds and counts, — for n/a."""
     if value is None:
         return "—"
-    return f"{value:.1f}" if kind == "ms" else f"{value:.3f}"
+    if value == float("inf"):
+        return "not ranked"
+    return f"{value:.1f}" if kind in ("ms", "num") else f"{value:.3f}"
 
 
 def report_json(report: EvalReport) -> dict[str, Any]:
@@ -87,7 +97,9 @@ def tag_table(report: EvalReport) -> str:
     tags = sorted(first.by_tag)
     retrieval = any(first.by_tag[t].retrieval_cases for t in tags)
     header = ["tag", "cases", *(f"pass {m}" for m in report.modes),
-              *(f"fact recall {m}" for m in report.modes)]
+              *(f"fact recall {m}" for m in report.modes),
+              *(f"lead {m}" for m in report.modes), *(f"precision {m}" for m in report.modes),
+              *(f"statements {m}" for m in report.modes)]
     if retrieval:
         header += [f"Recall@1 {m}" for m in report.modes]
     rows = []
@@ -96,6 +108,9 @@ def tag_table(report: EvalReport) -> str:
         row = [tag, str(per_mode[0].cases)]
         row += [fmt(a.pass_rate) for a in per_mode]
         row += [fmt(a.fact_recall) for a in per_mode]
+        row += [fmt(a.lead_hit_rate) for a in per_mode]
+        row += [fmt(a.statement_precision) for a in per_mode]
+        row += [fmt(a.statements_mean, "num") for a in per_mode]
         if retrieval:
             row += [fmt(a.recall_at_1) for a in per_mode]
         rows.append(row)
@@ -108,6 +123,71 @@ def stage_table(report: EvalReport) -> str:
     rows = [[stage, *(fmt(report.aggregates[m].stage_ms.get(stage), "ms") for m in report.modes)]
             for stage in stages]
     return _table(["stage (mean ms)", *report.modes], rows)
+
+
+# (label, EvidenceAggregate field, kind) for the sentence-level evidence table
+EVIDENCE_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("claims with gold rationale sentences", "cases", "int"),
+    ("abstract nDCG@10 (retriever ranking)", "ndcg_at_10", "rate"),
+    ("abstract Recall@10 (retriever ranking)", "recall_at_10", "rate"),
+    ("quote precision (all extract statements)", "quote_precision", "rate"),
+    ("quote recall", "quote_recall", "rate"),
+    ("quote F1", "quote_f1", "rate"),
+    ("bottom-line quote precision", "lead_precision", "rate"),
+    ("bottom-line quote recall", "lead_recall", "rate"),
+    ("bottom-line quote F1", "lead_f1", "rate"),
+    ("claims without evidence", "no_evidence_cases", "int"),
+    ("… answered without quoting the cited abstract", "no_evidence_avoided", "rate"),
+    ("… abstained", "no_evidence_abstained", "rate"),
+)
+
+
+def has_evidence(report: EvalReport) -> bool:
+    """Whether any mode scored sentence-level evidence (the suite has `evidence_spans`)."""
+    return any(report.aggregates[m].overall.evidence is not None for m in report.modes)
+
+
+def evidence_table(report: EvalReport) -> str:
+    """Sentence-level evidence metrics by mode, with published figures in their own columns."""
+    evidence = {m: report.aggregates[m].overall.evidence for m in report.modes}
+    published = list(report.reference_points)
+    header = ["metric", *report.modes, *(f"{p['label']} (published, not re-run)" for p in published)]
+    rows = []
+    for label, name, kind in EVIDENCE_ROWS:
+        values = [getattr(evidence[m], name) if evidence[m] else None for m in report.modes]
+        if all(v is None for v in values):
+            continue
+        cells = [str(v) if kind == "int" and v is not None else fmt(v) for v in values]
+        cells += [fmt(p[name]) if isinstance(p.get(name), (int, float)) else "" for p in published]
+        rows.append([label, *cells])
+    table = _table(header, rows)
+    depth = [e.ranking_depth_min for e in evidence.values() if e and e.ranking_depth_min is not None]
+    notes = []
+    if depth:
+        notes.append(f"Ranking metrics over the retriever's own ranking of {RANKING_CHUNKS} "
+                     f"chunks (at least {min(depth)} documents deep), not the engine's answer.")
+    notes += [f"{p['label']}: {p.get('source', '')}" for p in published]
+    return table + ("\n\n" + "  \n".join(notes) if notes else "")
+
+
+def evidence_misses(report: EvalReport, mode: str, limit: int = 5) -> str:
+    """Claims whose gold rationale was not quoted: the gold sentence and what the bottom line quoted."""
+    missed = [r for r in report.results_for(mode)
+              if r.evidence is not None and r.evidence.gold_missed]
+    if not missed:
+        return "_none_"
+    lines = []
+    for r in missed[:limit]:
+        quoted = r.evidence.lead_quoted[0] if r.evidence.lead_quoted else (
+            "(abstained)" if r.abstained else "(no quote)")
+        lines.append(f"- `{r.case_id}` {r.question}  \n  gold: “{_clip(r.evidence.gold_missed[0])}”"
+                     f"  \n  quoted first: “{_clip(quoted)}”")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def failures_list(report: EvalReport, mode: str, limit: int | None = None) -> str:
@@ -126,10 +206,15 @@ def _index_line(report: EvalReport) -> str:
     index = report.index
     counts = index.get("counts") or {}
     params = index.get("params") or {}
-    return (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
+    line = (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
             f"{counts.get('chunks')} chunks, BM25 {params.get('bm25')}, "
             f"FAISS {params.get('faiss')}, "
             f"model {index.get('model')}, built {index.get('built_at')})")
+    runs = index.get("by_embedder")
+    if runs:  # one run per embedder: which index each queried
+        line += "; embedders: " + ", ".join(
+            f"{label} on index `{run.get('version')}`" for label, run in runs.items())
+    return line
 
 
 METRIC_NOTES = """\
@@ -143,6 +228,12 @@ METRIC_NOTES = """\
 - **Recall@k / MRR@10 / nDCG@10**: over `answer.retrieved_doc_ids`, the documents of the engine's
   retrieved chunks in order (as many as its `top_k` chunks hold), for cases with `docs`.
 - **latency**: wall-clock time of `engine.ask` per case, after one warm-up question per mode.
+- **evidence** (cases with `evidence_spans`): quote precision = share of the answer's distinct
+  extract spans that overlap a gold rationale sentence, quote recall = share of gold sentences
+  overlapped by some quote, F1 of the two, pooled over claims (micro, as SciFact scores
+  rationales); the same for the bottom line alone. Abstract nDCG@10 / Recall@10 use the retriever's
+  own document ranking, not the answer's. Claims without evidence: share whose answer quotes none
+  of the abstracts the claim cites.
 """
 
 
@@ -158,6 +249,10 @@ def render_markdown(report: EvalReport) -> str:
         "",
         summary_table(report),
         "",
+        *(["## Sentence-level evidence", "", evidence_table(report), "",
+            *(x for m in report.modes for x in (f"Missed gold sentences ({m}):", "",
+                                                evidence_misses(report, m), ""))]
+          if has_evidence(report) else []),
         "## By tag",
         "",
         tag_table(report),
@@ -252,6 +347,8 @@ def results_section(report: EvalReport, command: str) -> str:
         "",
         summary_table(report),
         "",
+        *([evidence_table(report), "", f"Missed gold sentences ({first}, first five):", "",
+           evidence_misses(report, first), ""] if has_evidence(report) else []),
         tag_table(report),
         "",
         f"Failing cases ({first}):",

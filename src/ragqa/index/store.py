@@ -5,11 +5,15 @@ Layout of `indexes/<name>/`:
                            and every other file's size and SHA-256
     documents.jsonl        every document's metadata and canonical text
     chunks.jsonl           chunk spans, sections, sentence ids, embedding keys
-    sentences.jsonl        sentence spans and embedding keys
+    sentences.jsonl        sentence spans, sections, kinds (prose, table row, reference, ...),
+                           pages (PDF) and embedding keys
     chunk_vectors.npy      normalised chunk embeddings (float32), row i = chunk i
     sentence_vectors.npy   normalised sentence embeddings, row i = sentence i
     faiss.index            FAISS inner-product index over chunk_vectors
-    bm25_tokens.json | bm25s/   the BM25 side (see ragqa.index.bm25)
+    bm25_tokens.json | bm25s/   the BM25 side over chunks (see ragqa.index.bm25)
+    sentence_faiss.index   FAISS inner-product index over sentence_vectors
+    sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first)
+    sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
 
 `indexes/<name>` itself is a symlink, the one pointer to the build being served: each build is
 written and fsynced in `.<name>.building-*`, renamed to `.<name>.v<time_ns>-<pid>` (complete), and
@@ -30,6 +34,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -42,15 +47,18 @@ import numpy as np
 
 from ragqa.errors import IndexDamagedError, IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
-from ragqa.index.embed import Embedder
+from ragqa.index.embed import Embedder, EmbedderRecord, incompatibility
 from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
 from ragqa.ingest.chunker import Chunk, Chunker, ChunkingParams, Sentence
 from ragqa.ingest.documents import DocType, Document, corpus_fingerprint
+from ragqa.ingest.layout import BlockKind
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+SENTENCE_BM25 = "sentence_bm25"
+SENTENCE_TERMS = "sentence_terms.json"
 
 
 class FaissKind(str, Enum):
@@ -113,6 +121,9 @@ class HybridIndex:
     bm25: BM25Scorer
     chunk_keys: list[str]
     sentence_keys: list[str]
+    sentence_faiss: Any
+    sentence_bm25: BM25Scorer
+    sentence_df: dict[str, int]
 
     @property
     def version(self) -> str:
@@ -148,25 +159,34 @@ def build_index(
     sentence_keys = [_key(s.text) for s in sentences]
 
     cache: dict[str, np.ndarray] = {}
-    if previous is not None and previous.manifest["model"]["name"] == embedder.name:
+    if (previous is not None and previous.manifest["model"]["name"] == embedder.name
+            and incompatibility(embedder_record(previous.manifest), embedder.record) is None):
         cache.update(zip(previous.chunk_keys, previous.chunk_vectors))
         cache.update(zip(previous.sentence_keys, previous.sentence_vectors))
-    chunk_vectors, chunk_new = _embed_cached(embedder, chunk_texts, chunk_keys, cache, progress)
-    sentence_vectors, sentence_new = _embed_cached(
-        embedder, [s.text for s in sentences], sentence_keys, cache, progress
-    )
+    # chunks and sentences in one pass: a text both are gets embedded once, and the embedder can
+    # sort every text by length into full batches
+    vectors, chunk_new, sentence_new = _embed_cached(
+        embedder, [chunk_texts, [s.text for s in sentences]], [chunk_keys, sentence_keys], cache,
+        progress)
+    chunk_vectors, sentence_vectors = vectors
 
     faiss_index = _build_faiss(chunk_vectors, embedder.dim, params.faiss)
     bm25 = build_scorer(params.bm25, [tokenize(t) for t in chunk_texts])
+    sentence_faiss = _build_faiss(sentence_vectors, embedder.dim, params.faiss)
+    sentence_tokens = [tokenize(s.text) for s in sentences]
+    sentence_bm25 = build_scorer(params.bm25, sentence_tokens)
+    sentence_df = term_frequencies(sentence_tokens)
     fingerprint = corpus_fingerprint(documents)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest = {
         "format_version": FORMAT_VERSION,
         "index_version": hashlib.sha1(
-            f"{fingerprint}{json.dumps(params.to_json(), sort_keys=True)}{embedder.name}".encode()
+            f"{fingerprint}{json.dumps(params.to_json(), sort_keys=True)}{embedder.name}"
+            f"{'' if embedder.record.precision == 'fp32' else embedder.record.precision}".encode()
         ).hexdigest()[:12],
         "corpus_fingerprint": fingerprint,
         "model": {"name": embedder.name, "dim": embedder.dim},
+        "embedder": embedder.record.to_json(),
         "params": params.to_json(),
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         "embedded": {"chunks": chunk_new, "sentences": sentence_new},
@@ -175,25 +195,44 @@ def build_index(
         "diff": diff_against(previous, documents, chunks),
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
-                       faiss_index, bm25, chunk_keys, sentence_keys)
+                       faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
+                       sentence_df)
+
+
+def term_frequencies(token_lists: list[list[str]]) -> dict[str, int]:
+    """For each token, how many of the token lists (sentences) hold it."""
+    counts: Counter[str] = Counter()
+    for tokens in token_lists:
+        counts.update(set(tokens))
+    return dict(counts)
 
 
 def _embed_cached(
-    embedder: Embedder, texts: list[str], keys: list[str], cache: dict[str, np.ndarray],
-    progress: bool,
-) -> tuple[np.ndarray, int]:
-    """Vectors for texts, embedding only keys missing from the cache; returns (vectors, n_embedded)."""
+    embedder: Embedder, texts: list[list[str]], keys: list[list[str]],
+    cache: dict[str, np.ndarray], progress: bool,
+) -> tuple[list[np.ndarray], int, int]:
+    """Vectors for each list of texts, embedding only keys missing from the cache, all in one call.
+
+    Returns (one array per list, texts embedded for the first list, for the second).
+    """
     missing: dict[str, str] = {}
-    for key, text in zip(keys, texts):
-        if key not in cache and key not in missing:
-            missing[key] = text
+    counts = []
+    for group_texts, group_keys in zip(texts, keys):
+        before = len(missing)
+        for key, text in zip(group_keys, group_texts):
+            if key not in cache and key not in missing:
+                missing[key] = text
+        counts.append(len(missing) - before)
     if missing:
         fresh = embedder.embed(list(missing.values()), show_progress=progress)
         cache.update(zip(missing, fresh))
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for i, key in enumerate(keys):
-        vectors[i] = cache[key]
-    return vectors, len(missing)
+    arrays = []
+    for group_keys in keys:
+        vectors = np.zeros((len(group_keys), embedder.dim), dtype=np.float32)
+        for i, key in enumerate(group_keys):
+            vectors[i] = cache[key]
+        arrays.append(vectors)
+    return arrays, *counts
 
 
 def _build_faiss(vectors: np.ndarray, dim: int, kind: FaissKind):
@@ -275,6 +314,10 @@ def _write_files(index: HybridIndex, target: Path) -> None:
     np.save(target / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
     faiss.write_index(index.faiss_index, str(target / "faiss.index"))
     index.bm25.save(target)
+    faiss.write_index(index.sentence_faiss, str(target / "sentence_faiss.index"))
+    (target / SENTENCE_BM25).mkdir()
+    index.sentence_bm25.save(target / SENTENCE_BM25)
+    (target / SENTENCE_TERMS).write_text(json.dumps(index.sentence_df, sort_keys=True))
 
 
 # -- the pointer, the builds beside it, and what the manifest records of their files -----------
@@ -491,6 +534,8 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
             f"{directory}: built with model {model['name']} (dim {model['dim']}), but the loaded "
             f"model is {embedder.name} (dim {embedder.dim}); rebuild with `ragqa index --force`"
         )
+    if embedder is not None:
+        check_embedder(manifest, embedder.record, directory)
     params = IndexParams.from_json(manifest["params"])
     documents = read_documents(directory)
     chunks, chunk_keys = [], []
@@ -498,32 +543,62 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         chunks.append(Chunk(r["id"], r["doc_id"], r["char_start"], r["char_end"], text,
-                            tuple(r["section"]), tuple(r["sentence_ids"])))
+                            tuple(r["section"]), tuple(r["sentence_ids"]),
+                            tuple(r.get("pages", ()))))
         chunk_keys.append(r["key"])
     sentences, sentence_keys = [], []
     for line in (directory / "sentences.jsonl").read_text().splitlines():
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         sentences.append(Sentence(r["doc_id"], r["char_start"], r["char_end"], text,
-                                  tuple(r["section"])))
+                                  tuple(r["section"]), r.get("page"),
+                                  BlockKind.parse(r.get("kind", "prose"))))
         sentence_keys.append(r["key"])
     chunk_vectors = np.load(directory / "chunk_vectors.npy", allow_pickle=False)
     sentence_vectors = np.load(directory / "sentence_vectors.npy", allow_pickle=False)
-    faiss_index = faiss.read_index(str(directory / "faiss.index"))
-    if params.faiss is FaissKind.HNSW:
-        faiss_index.hnsw.efSearch = 128
-    if faiss_index.ntotal != len(chunks) or faiss_index.d != model["dim"]:
-        raise IndexFormatError(
-            f"{directory}: faiss.index holds {faiss_index.ntotal} vectors of dim {faiss_index.d}, "
-            f"expected {len(chunks)} of dim {model['dim']}; rebuild with `ragqa index --force`"
-        )
+    faiss_index = _read_faiss(directory / "faiss.index", params.faiss, len(chunks), model["dim"])
+    sentence_faiss = _read_faiss(directory / "sentence_faiss.index", params.faiss, len(sentences),
+                                 model["dim"])
     bm25 = load_scorer(params.bm25, directory, len(chunks))
+    sentence_bm25 = load_scorer(params.bm25, directory / SENTENCE_BM25, len(sentences))
+    sentence_df = json.loads((directory / SENTENCE_TERMS).read_text())
     return HybridIndex(directory, manifest, documents, chunks, sentences, chunk_vectors,
-                       sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys)
+                       sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys,
+                       sentence_faiss, sentence_bm25, sentence_df)
+
+
+def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
+    """A FAISS file of the index, checked to hold one vector of the model's dimension per row."""
+    index = faiss.read_index(str(path))
+    if kind is FaissKind.HNSW:
+        index.hnsw.efSearch = 128
+    if index.ntotal != expected or index.d != dim:
+        raise IndexFormatError(
+            f"{path.parent}: {path.name} holds {index.ntotal} vectors of dim {index.d}, "
+            f"expected {expected} of dim {dim}; rebuild with `ragqa index --force`"
+        )
+    return index
+
+
+def embedder_record(manifest: dict[str, Any]) -> EmbedderRecord:
+    """The embedder an index was built by (torch for indexes from before it was recorded)."""
+    return EmbedderRecord.from_json(manifest.get("embedder"))
+
+
+def check_embedder(manifest: dict[str, Any], querying: EmbedderRecord, directory: Path) -> None:
+    """Refuse, naming both, an embedder whose query vectors do not fit the index's vectors."""
+    built = embedder_record(manifest)
+    reason = incompatibility(built, querying)
+    if reason is not None:
+        raise IndexFormatError(
+            f"{directory}: built by the {built.label()} embedder, which {querying.label()} cannot "
+            f"query ({reason}); use --embedder {built.option()} (RAGQA_EMBEDDER) or rebuild with "
+            f"`ragqa index --force --embedder {querying.option()}`")
 
 
 def staleness(directory: Path, documents: list[Document], params: IndexParams,
-              model_name: str, verify: bool = False) -> str | None:
+              model_name: str, embedder: EmbedderRecord | None = None,
+              verify: bool = False) -> str | None:
     """Why the index at `directory` must be rebuilt for these inputs, or None when it is fresh.
 
     A file that differs in size from the manifest's record (or in SHA-256, when `verify`) is a
@@ -539,6 +614,8 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         return f"index format {manifest.get('format_version')} != {FORMAT_VERSION}"
     if manifest.get("model", {}).get("name") != model_name:
         return f"model changed ({manifest.get('model', {}).get('name')} -> {model_name})"
+    if embedder is not None and incompatibility(embedder_record(manifest), embedder) is not None:
+        return f"embedder changed ({embedder_record(manifest).label()} -> {embedder.label()})"
     if manifest.get("params") != params.to_json():
         return "index parameters changed"
     try:
@@ -574,7 +651,8 @@ def update_index(
 
     params = params or IndexParams()
     documents = read_corpus(corpus)
-    reason = "forced" if force else staleness(directory, documents, params, embedder.name, verify)
+    reason = "forced" if force else staleness(directory, documents, params, embedder.name,
+                                              embedder.record, verify)
     if reason is None:
         return BuildReport(False, "up to date", read_manifest(directory))
     previous = None

@@ -1,4 +1,4 @@
-"""Evidence selection: score candidate sentences against the question, then pick by MMR."""
+"""Scoring parts of evidence selection: sentence scores, lexical overlap, specificity, MMR, topics."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ragqa.index.tokenize import STOPWORDS, tokenize
 EVIDENCE_LEVEL = {
     "guideline": 1.0, "meta_analysis": 1.0, "consensus": 0.9, "systematic_review": 0.9,
     "label": 0.85, "rct": 0.75, "review": 0.6, "other": 0.5,
+    "secondary_summary": 0.55,  # online medical-answer services' summaries: below primary evidence
 }
 
 # Question words that carry no topic: they must not count toward lexical overlap.

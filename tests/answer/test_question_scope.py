@@ -1,0 +1,75 @@
+"""Answers that answer the question: scope, lead and abstention on the real default index (slow)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.answer.contract_checks import assert_contract
+
+pytestmark = pytest.mark.slow
+
+ABUSE = re.compile(r"abuse|dependen|addict|misuse", re.IGNORECASE)
+
+
+def extracts(answer):
+    return [s for s in answer.statements() if s.kind == "extract"]
+
+
+def test_is_ketamine_addictive_leads_with_abuse_and_dependence(default_engine, default_index):
+    answer = default_engine.ask("Is ketamine addictive?")
+    assert not answer.abstained
+    lead = [s for s in answer.bottom_line if s.kind == "extract"]
+    assert lead and all(ABUSE.search(s.text) for s in lead), [s.text for s in lead]
+    quoted = extracts(answer)
+    assert len(quoted) <= 8
+    assert sum(bool(ABUSE.search(s.text)) for s in quoted) / len(quoted) >= 0.5
+    assert_contract(answer, default_index)
+
+
+def test_sertraline_dose_abstains_and_says_what_was_found(default_engine):
+    answer = default_engine.ask("What is the dose of sertraline for depression?")
+    assert answer.abstained
+    assert "sertraline" in answer.abstention.reason and "once" in answer.abstention.reason
+    assert "TRANSFORM-2" in answer.abstention.closest[0].text
+    assert "sertraline" in answer.message
+
+
+def test_direct_dose_question_puts_the_dose_in_the_bottom_line(default_engine, default_index):
+    answer = default_engine.ask("What dose of ketamine is used for treatment-resistant depression?")
+    lead = " ".join(s.text for s in answer.bottom_line if s.kind == "extract")
+    assert re.search(r"0\.5 ?mg/kg", lead), lead
+    assert len(extracts(answer)) <= 8
+    assert_contract(answer, default_index)
+
+
+@pytest.mark.parametrize("question", [
+    "Would tiny weekly doses of ketamine help me?",
+    "Can ketamine in doses too small to feel lift my mood?",
+    "I microdosed ketamine last month; does that work for depression?",
+    "What about sub-perceptual amounts of ketamine for anxiety?",
+])
+def test_microdosing_in_other_words_gets_the_regimen_verdict_first(default_engine, question):
+    answer = default_engine.ask(question)
+    assert not answer.abstained
+    assert answer.regimen_check.asked == "microdose" and answer.regimen_check.supported is False
+    assert answer.bottom_line[0].text.startswith("None of the retrieved sources studied microdosing")
+    assert len(extracts(answer)) <= 10
+
+
+@pytest.mark.parametrize("question", [
+    "Is ketamine addictive like caffeine?",
+    "Should I take my vitamins as usual while on ketamine for depression?",
+])
+def test_everyday_words_the_corpus_lacks_do_not_abstain_by_themselves(default_engine, question):
+    assert not default_engine.ask(question).abstained
+
+
+@pytest.mark.parametrize("question", [
+    "Is metformin effective for depression?",
+    "What is the maximum dose of duloxetine?",
+])
+def test_a_subject_the_corpus_lacks_or_names_in_passing_abstains(default_engine, question):
+    answer = default_engine.ask(question)
+    assert answer.abstained and answer.abstention.closest
