@@ -44,7 +44,7 @@ def markdown_copy(corpus: Path, target: Path) -> set[str]:
             kept.append(line)
         head = "\n".join(kept).replace("doc_type: secondary_summary", "doc_type: guideline")
         (target / path.name).write_text(f"{head}\n---\n{body}", encoding="utf-8")
-        ids.add(re.search(r"^id: (\S+)", head, re.M).group(1))
+        ids.add(re.search(r"^id: (\S+)", head, re.MULTILINE).group(1))
     return ids
 
 
