@@ -6,11 +6,13 @@ import re
 
 import pytest
 
-from ragqa.ingest.documents import DocType, corpus_files, read_corpus, read_markdown
+from ragqa.ingest.check import provenance_counts
+from ragqa.ingest.documents import CheckedAgainst, DocType, corpus_files, read_corpus, read_markdown
 from ragqa.retrieve import Retriever
 from tests.conftest import PROJECT_CORPUS
 
-FILES = corpus_files(PROJECT_CORPUS)
+# the project-written summaries; real full-text documents (HTML, PDF) are tested in tests/ingest/
+FILES = [p for p in corpus_files(PROJECT_CORPUS) if p.suffix == ".md"]
 
 
 def test_corpus_has_at_least_forty_documents_with_unique_ids():
@@ -36,6 +38,58 @@ def test_corpus_readme_lists_every_document():
     readme = (PROJECT_CORPUS / "README.md").read_text()
     missing = [p.stem for p in FILES if p.stem not in readme]
     assert not missing, f"corpus/README.md does not list {missing}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_each_document_records_its_provenance(path):
+    provenance = read_markdown(path).provenance
+    assert provenance is not None, "add provenance: checked_against, checked_on, note (corpus/README.md)"
+    assert len(provenance.note) >= 40, "the note must say what was compared and the result"
+
+
+def test_data_card_reports_how_many_documents_were_checked_against_what():
+    readme = (PROJECT_CORPUS / "README.md").read_text()
+    counts = provenance_counts(read_corpus(PROJECT_CORPUS))
+    for kind in CheckedAgainst:
+        row = re.search(rf"^\| `{kind.value}` \|.*\| (\d+) \|$", readme, flags=re.MULTILINE)
+        assert row, f"corpus/README.md has no provenance row for {kind.value}"
+        assert int(row.group(1)) == counts.get(kind.value, 0), kind.value
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_data_card_row_has_the_documents_type(path):
+    doc = read_markdown(path)
+    readme = (PROJECT_CORPUS / "README.md").read_text()
+    assert f"| `{doc.id}` | {doc.doc_type.value} |" in readme
+
+
+# Publishers of online medical-answer services: their summaries are secondary, never guidelines.
+ANSWER_SERVICES = ("Praxis Medical Insights", "Dr.Oracle")
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_answer_service_summaries_are_typed_secondary(path):
+    doc = read_markdown(path)
+    if doc.publisher.startswith(ANSWER_SERVICES):
+        assert doc.doc_type is DocType.SECONDARY_SUMMARY
+
+
+# Sentences the outside check of issue 12 found wrong: none may come back.
+RETRACTED = [
+    ("focus-2019-ketamine-treatment-resistant-mood-disorders", r"-28\.07|-14\.07|-8\.08"),
+    ("fava-2020-ketamine-dose-ranging-rct", r"(primary outcome|at) day 1\b"),
+    ("droracle-2025-guideline-directed-topic-overview", r"no psychiatric study|not been studied in psychiatric research"),
+    ("praxis-2026-ketamine-hydrochloride-trd-dosing", r"American Psychiatric Association supports"),
+    ("sanacora-2017-apa-ketamine-consensus", r"\brecommends\b"),
+    ("feder-2014-ketamine-ptsd-rct", r"and, on a separate occasion"),
+    ("rodriguez-2013-ketamine-ocd-rct", r"At 1 week after infusion in the Rodriguez"),
+]
+
+
+@pytest.mark.parametrize(("doc_id", "pattern"), RETRACTED, ids=[d for d, _ in RETRACTED])
+def test_sentences_found_wrong_stay_fixed(doc_id, pattern):
+    text = read_markdown(PROJECT_CORPUS / f"{doc_id}.md").text
+    assert not re.search(pattern, text, flags=re.MULTILINE)
 
 
 # (search query, pattern the retrieved text must hold): each fact of the reference answer.
@@ -68,7 +122,7 @@ REFERENCE_FACTS = [
     ("ketamine suicidal ideation versus suicidal behavior", r"suicidal behavio"),
     ("pseudospecificity of ketamine antisuicidal effect", r"pseudospecificity"),
     ("microdosing systematic review LSD psilocybin ketamine", r"LSD and psilocybin.{0,40}(does not|not) examine ketamine"),
-    ("true microdoses of ketamine studied in psychiatry", r"no psychiatric study.{0,60}microdoses of ketamine"),
+    ("true microdoses of ketamine studied in psychiatry", r"microdoses of ketamine.{0,120}not been studied in the .{0,20}evidence"),
 ]
 
 

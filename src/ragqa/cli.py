@@ -1,4 +1,4 @@
-"""The `ragqa` command: a thin edge over the library (index, search, ask, show, serve, eval, bench)."""
+"""The `ragqa` command: a thin edge over the library (index, search, ask, show, corpus, serve, eval, bench)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from ragqa.config import get_settings
 from ragqa.errors import RagqaError
 
 
-def _load_embedder(all_cores: bool = False):
-    from ragqa.index.embed import SentenceTransformerEmbedder
+def _load_embedder(args: argparse.Namespace, all_cores: bool = False):
+    """The embedder of --embedder, else of the settings (RAGQA_EMBEDDER; onnx by default)."""
+    from ragqa.index.embed import load_embedder
 
-    return SentenceTransformerEmbedder.from_settings(get_settings(), all_cores=all_cores)
+    return load_embedder(get_settings(), getattr(args, "embedder", None), all_cores=all_cores)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -30,11 +31,13 @@ def cmd_index(args: argparse.Namespace) -> int:
         bm25=BM25Backend.parse(args.bm25),
     )
     corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
-    report = update_index(corpus, Path(args.index_dir), _load_embedder(all_cores=True), params,
-                          force=args.force, progress=True)
+    _print_read_report(corpus)
+    report = update_index(corpus, Path(args.index_dir), _load_embedder(args, all_cores=True), params,
+                          force=args.force, progress=True, verify=args.verify)
     manifest = report.manifest
     if not report.rebuilt:
-        print(f"index {args.index_dir} is up to date (version {manifest['index_version']})")
+        checked = (f", {len(manifest['files'])} files match their SHA-256" if args.verify else "")
+        print(f"index {args.index_dir} is up to date (version {manifest['index_version']}{checked})")
         return 0
     counts, diff = manifest["counts"], manifest["diff"]
     print(f"built index {args.index_dir} (version {manifest['index_version']}, {report.reason}) in "
@@ -52,12 +55,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_read_report(corpus: list[Path]) -> None:
+    """Per HTML/PDF file, what the reader took (sections, sentences, tables, pages) and skipped."""
+    from ragqa.ingest.documents import read_corpus
+    from ragqa.ingest.reading import read_summaries
+
+    for line in read_summaries(read_corpus(corpus)):
+        print(line)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Print the top chunks for a query."""
     from ragqa.index.store import load_index
     from ragqa.retrieve import Mode, Retriever
 
-    embedder = _load_embedder()
+    embedder = _load_embedder(args)
     index = load_index(Path(args.index_dir), embedder)
     result = Retriever(index, embedder).search(args.query, k=args.k, mode=Mode.parse(args.mode))
     rows = []
@@ -81,19 +93,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine(index_dir: str):
+def _engine(args: argparse.Namespace):
     from ragqa.answer.engine import AnswerEngine
     from ragqa.index.store import load_index
 
-    embedder = _load_embedder()
-    return AnswerEngine(load_index(Path(index_dir), embedder), embedder)
+    embedder = _load_embedder(args)
+    return AnswerEngine(load_index(Path(args.index_dir), embedder), embedder)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question with quoted, cited evidence."""
     from ragqa.answer.render import to_markdown
 
-    answer = _engine(args.index_dir).ask(args.question, top_k=args.k)
+    answer = _engine(args).ask(args.question, top_k=args.k)
     print(answer.model_dump_json(indent=2) if args.json else to_markdown(answer))
     return 0
 
@@ -119,15 +131,56 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus_check(args: argparse.Namespace) -> int:
+    """List every figure-bearing sentence of a corpus document, to tick against its source."""
+    from dataclasses import asdict
+
+    from ragqa.ingest.check import check_documents, checklist_markdown
+    from ragqa.ingest.documents import read_corpus
+
+    corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
+    checks = check_documents(read_corpus(corpus), doc_id=args.doc_id)
+    if args.json:
+        rows = [{**asdict(c), "provenance": c.provenance.to_json() if c.provenance else None}
+                for c in checks]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        print(checklist_markdown(checks))
+    return 1 if any(c.provenance is None for c in checks) else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API and the web page."""
     from ragqa.api.app import serve
 
-    settings = get_settings().model_copy(
-        update={"host": args.host, "port": args.port, "index_dir": Path(args.index_dir)}
-    )
-    serve(settings)
+    update = {"host": args.host, "port": args.port, "index_dir": Path(args.index_dir)}
+    if args.embedder:
+        update["embedder"] = args.embedder
+    serve(get_settings().model_copy(update=update))
     return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    """Export the model to ONNX (fp32 and int8) from its local weights, verified against torch."""
+    from ragqa.index.onnx_embed import export_onnx
+
+    settings = get_settings()
+    report = export_onnx(settings.model, settings.onnx_cache, force=args.force)
+    done = f"exported {', '.join(report.exported)} in {report.seconds:.1f} s" if report.exported \
+        else "already exported and verified"
+    print(f"ONNX model in {report.folder}: {done}")
+    for precision, entry in report.files.items():
+        print(f"  {precision}: {entry['file']} sha256 {entry['sha256'][:12]}, max |difference| to "
+              f"torch {entry['max_abs_diff_to_torch']:.2e}, mean cosine "
+              f"{entry['mean_cosine_to_torch']:.6f}")
+    return 0
+
+
+def add_embedder_argument(parser: argparse.ArgumentParser) -> None:
+    """--embedder torch | onnx | onnx-int8 (default: the RAGQA_EMBEDDER setting, onnx)."""
+    parser.add_argument("--embedder", default=None,
+                        help="torch | onnx | onnx-int8 (default: RAGQA_EMBEDDER, else onnx); "
+                             "onnx-int8 only with an index it built")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,10 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", action="append", help="corpus file or folder (repeatable)")
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.add_argument("--verify", action="store_true",
+                   help="check every index file's SHA-256 too (sizes are always checked)")
     p.add_argument("--max-tokens", type=int, default=200, help="chunk token budget")
     p.add_argument("--overlap", type=int, default=1, help="sentences repeated between chunks")
     p.add_argument("--faiss", default="flat", help="flat | hnsw")
     p.add_argument("--bm25", default="rank_bm25", help="rank_bm25 | bm25s")
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="rank chunks for a query")
@@ -153,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="hybrid", help="hybrid | bm25 | dense")
     p.add_argument("--json", action="store_true")
     p.add_argument("--index-dir", default=str(settings.index_dir))
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question from the index")
@@ -160,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="chunks to retrieve (1-50)")
     p.add_argument("--json", action="store_true", help="print the JSON contract")
     p.add_argument("--index-dir", default=str(settings.index_dir))
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("show", help="print a document of the index")
@@ -168,11 +226,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.set_defaults(func=cmd_show)
 
+    p = sub.add_parser("corpus", help="review the corpus files")
+    corpus_sub = p.add_subparsers(dest="corpus_command", required=True)
+    p = corpus_sub.add_parser(
+        "check", help="list each document's figure-bearing sentences to tick against the source "
+                      "(exit 1 when a listed document has no provenance)")
+    p.add_argument("doc_id", nargs="?", help="one document (default: all)")
+    p.add_argument("--corpus", action="append", help="corpus file or folder (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_corpus_check)
+
     p = sub.add_parser("serve", help="serve the HTTP API and web page")
     p.add_argument("--host", default=settings.host)
     p.add_argument("--port", type=int, default=settings.port)
     p.add_argument("--index-dir", default=str(settings.index_dir))
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export-onnx", help="export the model to ONNX (fp32, int8), verified "
+                                           "against torch (make install runs it)")
+    p.add_argument("--force", action="store_true", help="export again even if already done")
+    p.set_defaults(func=cmd_export_onnx)
 
     from ragqa.evaluation.commands import (
         add_bench_arguments,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ONNX_CACHE = PROJECT_ROOT / ".cache" / "onnx"
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,26 @@ class Settings(BaseSettings):
     # the 2 cores (a query embedding takes ~18 ms with 1 thread, ~480 ms when oversubscribed);
     # `ragqa index` uses every core instead.
     torch_threads: int | None = 1
+    # which embedder computes vectors: onnx (default; verified equal to torch, no torch needed at
+    # run time), torch (sentence-transformers), or onnx-int8 (faster, not identical: only with an
+    # index it built itself). See ragqa.index.embed.
+    embedder: str = "onnx"
+    # where the ONNX files exported from the model's weights are kept (made by `make install` or
+    # on first use)
+    onnx_cache: Path = ONNX_CACHE
+    # onnxruntime threads per query embedding (indexing uses every core)
+    onnx_threads: int = 1
+
+    # Bounds of `ragqa serve` (README, "Serving with bounds"): seconds a connection has to send a
+    # request's headers, and then its body; seconds an idle keep-alive connection stays open;
+    # open connections at most (the oldest idle one makes room for a new one); questions waiting
+    # for a worker at most (beyond, 503 with Retry-After); seconds a question may wait for one.
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=10.0, gt=0)
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
+    queue_length: int = Field(default=64, ge=0)
+    request_timeout: float = Field(default=30.0, gt=0)
 
 
 def get_settings() -> Settings:

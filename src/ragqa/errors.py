@@ -21,6 +21,18 @@ class IndexFormatError(RagqaError):
     """The index on disk does not match what this code or model expects."""
 
 
+class IndexDamagedError(IndexFormatError):
+    """An index file is missing, or its size or SHA-256 differs from what the manifest records."""
+
+
+class OverloadedError(RagqaError):
+    """The service has more work than it will queue: come back after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class InvalidQueryError(RagqaError):
     """A question or search parameter is out of range."""
 
@@ -31,3 +43,7 @@ class DocumentNotFoundError(RagqaError):
 
 class SuiteError(RagqaError):
     """An eval suite is malformed: the message names the file, the line and the field."""
+
+
+class EmbedderMismatchError(RagqaError):
+    """An embedder cannot be used: its ONNX file fails verification, or it does not fit the index."""

@@ -1,4 +1,9 @@
-"""Retrieve: BM25 and dense search over the index, fused into one ranking of chunks."""
+"""Retrieve: BM25 and dense search over the index, fused into one ranking of chunks or sentences.
+
+Chunks are the unit of the search API and of context; the answer stage retrieves sentences
+directly (the same two retrievers and fusion over the sentence index), so a sentence that answers
+the question is found even when its chunk as a whole ranks low.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import faiss
 import numpy as np
 
 from ragqa.errors import InvalidQueryError
+from ragqa.index.bm25 import BM25Scorer
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
 from ragqa.index.tokenize import tokenize
@@ -72,6 +78,28 @@ class Hit:
     bm25_score: float | None
     dense_rank: int | None
     dense_score: float | None
+
+
+@dataclass(frozen=True)
+class SentenceHit:
+    """One retrieved sentence: its fused rank and score and each retriever's rank."""
+
+    sentence_id: int
+    doc_id: str
+    score: float
+    rank: int
+    bm25_rank: int | None
+    dense_rank: int | None
+    dense_score: float | None
+
+
+@dataclass(frozen=True)
+class SentenceResult:
+    """The ranked sentences of one query."""
+
+    hits: list[SentenceHit]
+    query_tokens: list[str]
+    timings_ms: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -143,9 +171,11 @@ class Retriever:
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self._doc_types = np.array([index.documents[c.doc_id].doc_type.value for c in index.chunks])
+        self._sentence_doc_types = np.array(
+            [index.documents[s.doc_id].doc_type.value for s in index.sentences])
         # a document without a year is NaN, which no year filter admits
-        years = [index.documents[c.doc_id].year for c in index.chunks]
-        self._years = np.array([np.nan if y is None else y for y in years], dtype=float)
+        self._years = _years([index.documents[c.doc_id].year for c in index.chunks])
+        self._sentence_years = _years([index.documents[s.doc_id].year for s in index.sentences])
 
     def search(
         self, query: str, k: int = 10, mode: Mode = Mode.HYBRID, filters: Filters | None = None,
@@ -173,34 +203,68 @@ class Retriever:
         if vectors is None:
             vectors = list(self.embedder.embed(queries))
         timings: dict[str, float] = {}
-        allowed = self._allowed(filters)
+        allowed = self._allowed(filters, self._doc_types, self._years)
         n = max(self.candidates, k)
         dense_lists: list[dict[int, float]] = [{} for _ in queries]
         if mode in (Mode.HYBRID, Mode.DENSE):
-            dense_lists = _timed(timings, "dense", self._dense, np.stack(vectors), n, allowed)
+            dense_lists = _timed(timings, "dense", _dense, self.index.faiss_index,
+                                 np.stack(vectors), n, allowed)
         results = []
         for query, vector, dense in zip(queries, vectors, dense_lists):
             tokens = tokenize(query)
             bm25: dict[int, float] = {}
             if mode in (Mode.HYBRID, Mode.BM25):
-                bm25 = _timed(timings, "bm25", self._bm25, tokens, n, allowed)
+                bm25 = _timed(timings, "bm25", _bm25, self.index.bm25, tokens, n, allowed)
             hits = self._fuse(bm25, dense, mode, k)
             results.append(SearchResult(hits, vector, tokens, dict(timings)))
         return results
 
+    def search_sentences(
+        self, query: str, query_vector: np.ndarray, k: int = 50, mode: Mode = Mode.HYBRID,
+        filters: Filters | None = None,
+    ) -> SentenceResult:
+        """The top-k sentences for `query`: BM25 over sentences and dense over their vectors, fused."""
+        if not query or not query.strip():
+            raise InvalidQueryError("query must not be empty")
+        if k < 1:
+            raise InvalidQueryError(f"k must be > 0, got {k}")
+        timings: dict[str, float] = {}
+        allowed = self._allowed(filters, self._sentence_doc_types, self._sentence_years)
+        tokens = tokenize(query)
+        bm25: dict[int, float] = {}
+        dense: dict[int, float] = {}
+        if mode in (Mode.HYBRID, Mode.DENSE):
+            [dense] = _timed(timings, "sentence_dense", _dense, self.index.sentence_faiss,
+                             query_vector.reshape(1, -1), k, allowed)
+        if mode in (Mode.HYBRID, Mode.BM25):
+            bm25 = _timed(timings, "sentence_bm25", _bm25, self.index.sentence_bm25, tokens, k,
+                          allowed)
+        fused = self._fused_scores(bm25, dense, mode)
+        bm25_rank = _ranks(bm25)
+        dense_rank = _ranks(dense)
+        order = sorted(fused, key=lambda item: (-fused[item], item))[:k]
+        hits = [SentenceHit(item, self.index.sentences[item].doc_id, float(fused[item]), rank,
+                            bm25_rank.get(item), dense_rank.get(item), _maybe(dense.get(item)))
+                for rank, item in enumerate(order, start=1)]
+        return SentenceResult(hits, tokens, timings)
+
+    def _fused_scores(self, bm25: dict[int, float], dense: dict[int, float],
+                      mode: Mode) -> dict[int, float]:
+        """One score per item from the two retrievers' rankings, by the mode and fusion chosen."""
+        if mode is Mode.BM25:
+            return bm25
+        if mode is Mode.DENSE:
+            return dense
+        if self.fusion is Fusion.WEIGHTED:
+            return weighted_scores(bm25, dense, self.dense_weight)
+        return rrf_scores([list(bm25), list(dense)], self.rrf_k)
+
     def _fuse(self, bm25: dict[int, float], dense: dict[int, float], mode: Mode,
               k: int) -> list[Hit]:
-        """One ranking from the two retrievers' rankings, by the mode and fusion chosen."""
-        bm25_rank = {item: r for r, item in enumerate(bm25, start=1)}
-        dense_rank = {item: r for r, item in enumerate(dense, start=1)}
-        if mode is Mode.BM25:
-            fused = bm25
-        elif mode is Mode.DENSE:
-            fused = dense
-        elif self.fusion is Fusion.WEIGHTED:
-            fused = weighted_scores(bm25, dense, self.dense_weight)
-        else:
-            fused = rrf_scores([list(bm25), list(dense)], self.rrf_k)
+        """One ranking of chunks from the two retrievers' rankings, by the mode and fusion chosen."""
+        bm25_rank = _ranks(bm25)
+        dense_rank = _ranks(dense)
+        fused = self._fused_scores(bm25, dense, mode)
         order = sorted(fused, key=lambda item: (-fused[item], item))[:k]
         hits = []
         for rank, item in enumerate(order, start=1):
@@ -212,46 +276,61 @@ class Retriever:
             ))
         return hits
 
-    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+    def _allowed(self, filters: Filters | None, doc_types: np.ndarray,
+                 years: np.ndarray) -> np.ndarray | None:
+        """Which rows (chunks or sentences) the filters let through, or None for all."""
         if filters is None or filters.is_empty():
             return None
-        mask = np.ones(len(self.index.chunks), dtype=bool)
+        mask = np.ones(len(doc_types), dtype=bool)
         if filters.doc_type is not None:
-            mask &= np.isin(self._doc_types, list(filters.doc_type))
+            mask &= np.isin(doc_types, list(filters.doc_type))
         if filters.year_min is not None:
-            mask &= self._years >= filters.year_min
+            mask &= years >= filters.year_min
         if filters.year_max is not None:
-            mask &= self._years <= filters.year_max
+            mask &= years <= filters.year_max
         return mask
 
-    def _bm25(self, tokens: list[str], n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        """BM25's top-n chunks with a positive score, best first."""
-        scores = self.index.bm25.scores(tokens)
-        if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
-        n = min(n, len(scores))
-        if n == 0:
-            return {}
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
-    def _dense(self, vectors: np.ndarray, n: int,
-               allowed: np.ndarray | None) -> list[dict[int, float]]:
-        """For each query vector, the dense retriever's top-n chunks by inner product, best first."""
-        total = self.index.faiss_index.ntotal
-        if total == 0:
+def _years(years: list[int | None]) -> np.ndarray:
+    """Years as floats, NaN where a document has none."""
+    return np.array([np.nan if y is None else y for y in years], dtype=float)
+
+
+def _ranks(scores: dict[int, float]) -> dict[int, int]:
+    """Rank (from 1) of each item of a best-first score dict."""
+    return {item: r for r, item in enumerate(scores, start=1)}
+
+
+def _bm25(scorer: BM25Scorer, tokens: list[str], n: int,
+          allowed: np.ndarray | None) -> dict[int, float]:
+    """BM25's top-n rows with a positive score, best first."""
+    scores = scorer.scores(tokens)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    n = min(n, len(scores))
+    if n == 0:
+        return {}
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+
+def _dense(faiss_index, vectors: np.ndarray, n: int,
+           allowed: np.ndarray | None) -> list[dict[int, float]]:
+    """For each query vector, the top-n rows by inner product, best first."""
+    total = faiss_index.ntotal
+    if total == 0:
+        return [{} for _ in vectors]
+    queries = np.ascontiguousarray(vectors.reshape(len(vectors), -1), dtype=np.float32)
+    params = None
+    if allowed is not None:
+        ids = np.flatnonzero(allowed).astype(np.int64)
+        if len(ids) == 0:
             return [{} for _ in vectors]
-        queries = np.ascontiguousarray(vectors.reshape(len(vectors), -1), dtype=np.float32)
-        params = None
-        if allowed is not None:
-            ids = np.flatnonzero(allowed).astype(np.int64)
-            if len(ids) == 0:
-                return [{} for _ in vectors]
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
-        scores, ids = self.index.faiss_index.search(queries, min(n, total), params=params)
-        return [{int(i): float(s) for s, i in zip(row_s, row_i) if i >= 0}
-                for row_s, row_i in zip(scores, ids)]
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+    scores, ids = faiss_index.search(queries, min(n, total), params=params)
+    return [{int(i): float(s) for s, i in zip(row_s, row_i) if i >= 0}
+            for row_s, row_i in zip(scores, ids)]
 
 
 def _maybe(value: float | None) -> float | None:

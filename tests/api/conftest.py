@@ -74,15 +74,15 @@ def make_client(corpus_copy: Path, built_index: Path, fake_embedder):
     """`make_client(**overrides)`: a started TestClient over an app on the fixture index.
 
     Overrides: `embedder`, `engine`, `index_dir`, `admin_token` (None disables admin),
-    `raise_server_exceptions`.
+    `raise_server_exceptions`, and any other setting by name (`queue_length=0`).
     """
     clients: list[TestClient] = []
 
     def make(embedder: Embedder | None = None, engine=None, index_dir: Path | None = None,
-             admin_token: str | None = ADMIN_TOKEN, raise_server_exceptions: bool = True
-             ) -> TestClient:
+             admin_token: str | None = ADMIN_TOKEN, raise_server_exceptions: bool = True,
+             **settings_overrides: object) -> TestClient:
         settings = Settings(corpus=corpus_copy, index_dir=index_dir or built_index,
-                            admin_token=admin_token)
+                            admin_token=admin_token, **settings_overrides)
         app = create_app(settings, embedder=embedder or (None if engine else fake_embedder),
                          engine=engine)
         client = TestClient(app, raise_server_exceptions=raise_server_exceptions)

@@ -164,6 +164,30 @@ def test_regimen_evidence_citing_a_missing_reference_is_invalid():
     assert (check.items, check.valid) == (2, 1)
 
 
+def test_lead_hit_needs_every_pattern_in_the_bottom_line():
+    from ragqa.evaluation.metrics import lead_hit
+
+    assert lead_hit([r"0\.5 ?mg/kg"], ["Ketamine 0.5 mg/kg IV over 40 minutes."]) is True
+    assert lead_hit([r"0\.5 ?mg/kg", "40 minutes"], ["Ketamine 0.5 mg/kg IV."]) is False
+    assert lead_hit([r"x"], []) is False
+    assert lead_hit([], ["anything"]) is None
+
+
+def test_statement_precision_is_the_share_of_on_topic_statements():
+    from ragqa.evaluation.metrics import statement_precision
+
+    texts = ["abuse potential", "dependence in users", "a dose of 0.5 mg/kg", "nausea"]
+    assert statement_precision("abuse|dependen", texts) == 0.5
+    assert statement_precision(None, texts) is None
+    assert statement_precision("x", []) is None
+
+
+def test_first_match_rank_counts_from_one():
+    from ragqa.evaluation.metrics import first_match_rank
+
+    assert first_match_rank(["b"], ["a", "b", "ab"]) == 2
+    assert first_match_rank(["a", "b"], ["a", "b", "ab"]) == 3
+    assert first_match_rank(["z"], ["a"]) is None
 # Sentence-level evidence: spans are (doc_id, start, end) into a document's text.
 
 GOLD = [("d", 0, 10), ("d", 20, 30), ("e", 0, 5)]

@@ -120,6 +120,18 @@ def test_guidelines_facts_are_stated_by_their_gold_documents():
     assert unstated == []
 
 
+def test_precision_fields_parse_and_bad_values_are_named():
+    from ragqa.errors import SuiteError
+    from ragqa.evaluation.suite import parse_case
+
+    case = parse_case({"id": "a", "question": "q?", "lead": ["0\\.5"], "relevant": "dose",
+                       "max_statements": 8}, "s:1")
+    assert case.lead == ("0\\.5",) and case.relevant == "dose" and case.max_statements == 8
+    assert parse_case(case.to_json(), "s:1") == case
+    for record, field in [({"max_statements": 0}, "max_statements"), ({"relevant": "("}, "relevant"),
+                          ({"lead": ["("]}, "lead"), ({"max_statements": True}, "max_statements")]:
+        with pytest.raises(SuiteError, match=f"field '{field}'"):
+            parse_case({"id": "a", "question": "q?", **record}, "s:1")
 def test_evidence_spans_and_cited_docs_parse():
     line = json.dumps({"id": "c", "question": "Claim.", "docs": ["d"],
                        "evidence_spans": [{"doc_id": "d", "start": 3, "end": 9}]})

@@ -55,7 +55,8 @@ def test_manifest_records_what_was_built(corpus, tmp_path, fake_embedder):
     assert manifest["corpus_fingerprint"] and manifest["built_at"]
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == sorted([
         "manifest.json", "documents.jsonl", "chunks.jsonl", "sentences.jsonl",
-        "chunk_vectors.npy", "sentence_vectors.npy", "faiss.index", "bm25_tokens.json"])
+        "chunk_vectors.npy", "sentence_vectors.npy", "faiss.index", "bm25_tokens.json",
+        "sentence_faiss.index", "sentence_bm25", "sentence_terms.json"])
 
 
 def test_unchanged_corpus_is_not_rebuilt_unless_forced(corpus, tmp_path, fake_embedder):
@@ -113,7 +114,7 @@ def test_failed_build_leaves_the_old_index_serving(corpus, tmp_path, fake_embedd
         update_index(corpus, tmp_path / "idx", fake_embedder)
     assert read_manifest(tmp_path / "idx") == before
     assert load_index(tmp_path / "idx", fake_embedder).version == before["index_version"]
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir() if "building" in p.name] == []
 
 
 def test_loading_checks_format_model_and_dimension(corpus, tmp_path, fake_embedder):

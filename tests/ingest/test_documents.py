@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from ragqa.errors import CorpusError
-from ragqa.ingest.documents import DocType, corpus_fingerprint, read_corpus
+from ragqa.ingest.documents import (
+    CheckedAgainst,
+    DocType,
+    Document,
+    Provenance,
+    corpus_fingerprint,
+    read_corpus,
+    read_markdown,
+)
 
 GOOD_MD = """---
 id: doc-one
@@ -100,6 +108,54 @@ def test_fingerprint_ignores_file_order_but_not_content(tmp_path, fixture_corpus
     assert corpus_fingerprint(changed) != corpus_fingerprint(docs)
 
 
+PROVENANCE = """provenance:
+  checked_against: [abstract, secondary_source]
+  checked_on: 2026-11-26
+  note: "Figures compared with the abstract; all match."
+"""
+
+
+def test_provenance_is_read_typed_and_kept_through_json(tmp_path):
+    write(tmp_path / "doc-one.md", GOOD_MD.replace("pmid: 12345\n", "pmid: 12345\n" + PROVENANCE))
+    [doc] = read_corpus(tmp_path)
+    assert doc.provenance == Provenance(
+        (CheckedAgainst.ABSTRACT, CheckedAgainst.SECONDARY_SOURCE), "2026-11-26",
+        "Figures compared with the abstract; all match.")
+    record = json.loads(json.dumps(doc.to_json()))
+    assert record["provenance"]["checked_against"] == ["abstract", "secondary_source"]
+    # An index stores documents as JSON and rebuilds them with Document(**record).
+    record["doc_type"], record["authors"] = DocType(record["doc_type"]), tuple(record["authors"])
+    assert Document(**record).provenance == doc.provenance
+
+
+def test_provenance_is_optional_for_a_corpus(tmp_path):
+    write(tmp_path / "doc-one.md", GOOD_MD)
+    [doc] = read_corpus(tmp_path)
+    assert doc.provenance is None
+    assert doc.to_json()["provenance"] is None
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "message"),
+    [
+        ("[abstract, secondary_source]", "[hearsay]", r"checked_against must be among"),
+        ("[abstract, secondary_source]", "[]", r"checked_against must list one or more"),
+        ("checked_on: 2026-11-26", "checked_on: last week", r"checked_on must be a date"),
+        ('  note: "Figures compared with the abstract; all match."\n', "", r"note must say"),
+        ("  checked_on:", "  by: me\n  checked_on:", r"unknown key 'by'"),
+    ],
+)
+def test_malformed_provenance_names_the_field(tmp_path, replace, by, message):
+    bad = PROVENANCE.replace(replace, by)
+    write(tmp_path / "doc-one.md", GOOD_MD.replace("pmid: 12345\n", "pmid: 12345\n" + bad))
+    with pytest.raises(CorpusError, match=rf"doc-one.md:\d+: field 'provenance': {message}"):
+        read_corpus(tmp_path)
+
+
+def test_secondary_summary_is_a_document_type(tmp_path):
+    write(tmp_path / "doc-one.md", GOOD_MD.replace("doc_type: rct", "doc_type: secondary_summary"))
+    [doc] = read_corpus(tmp_path)
+    assert doc.doc_type is DocType.SECONDARY_SUMMARY
 def test_year_and_publisher_are_optional_but_checked_when_given(tmp_path):
     bare = {"id": "a", "title": "An abstract", "doc_type": "other", "text": "One sentence."}
     dated = {**bare, "id": "b", "publisher": "P", "year": 2001}
@@ -110,3 +166,16 @@ def test_year_and_publisher_are_optional_but_checked_when_given(tmp_path):
     write(tmp_path / "c.jsonl", json.dumps({**bare, "year": "2001"}) + "\n")
     with pytest.raises(CorpusError, match=r"c.jsonl:1: field 'year'"):
         read_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(("front_matter", "line", "words"), [
+    ('id: x\ntitle: "unclosed\npublisher: P\nyear: 2020\ndoc_type: rct\n', 3, "quoted scalar"),
+    ("id: x\ntitle: ok\npublisher: P: Q\nyear: 2020\ndoc_type: rct\n", 4, "mapping values"),
+    ("id: x\nauthors: [A, B\nyear: 2020\ndoc_type: rct\n", 3, "flow sequence"),
+])
+def test_a_yaml_error_points_at_the_line_at_fault(tmp_path, front_matter, line, words):
+    path = tmp_path / "broken.md"
+    path.write_text(f"---\n{front_matter}---\n\nText.\n")
+    with pytest.raises(CorpusError, match=rf"broken\.md:{line}: .*{words}") as exc:
+        read_markdown(path)
+    assert "\n" not in str(exc.value)

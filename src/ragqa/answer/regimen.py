@@ -115,8 +115,12 @@ class RegimenTable:
             self.drug_names[name.lower()] = _alternation([name])
         micro = data["microdose"]
         self.microdose = Regimen(micro["id"], micro["label"], "*", micro["group"], None, None, None,
-                                 (), tuple(re.compile(t, re.IGNORECASE) for t in micro["terms"]))
+                                 (), tuple(re.compile(rf"\b(?:{t})", re.IGNORECASE) for t in micro["terms"]))
+        self._micro_size = _alternation(micro["size"])
+        self._micro_dose = _alternation(micro["dose"])
+        self._micro_window = int(micro["window"])
         self.negation = re.compile("|".join(data["negations"]), re.IGNORECASE)
+        self.study = re.compile(r"\b(?:" + "|".join(data["study_words"]) + r")\b", re.IGNORECASE)
         self.by_id = {r.id: r for r in self.regimens} | {self.microdose.id: self.microdose}
 
     @classmethod
@@ -177,9 +181,26 @@ class RegimenTable:
             if any(t.search(text) for t in regimen.terms):
                 hits.append(RegimenHit(regimen, None, negated))
                 seen.add(regimen.id)
-        if any(t.search(text) for t in self.microdose.terms):
+        if self.speaks_of_microdosing(text):
             hits.append(RegimenHit(self.microdose, None, negated))
         return hits
+
+    def naming_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the words that name a regimen: doses, microdosing terms, size words."""
+        patterns = [*self.microdose.terms, self._micro_size,
+                    *(t for r in self.regimens for t in r.terms)]
+        spans = [m.span() for p in patterns for m in p.finditer(text)]
+        return spans + [(d.start, d.end) for d in self.doses(text)]
+
+    def speaks_of_microdosing(self, text: str) -> bool:
+        """Whether a text names microdosing: a naming term, or a size word near a dose word."""
+        if any(t.search(text) for t in self.microdose.terms):
+            return True
+        sizes = [_word_index(text, m.start()) for m in self._micro_size.finditer(text)]
+        if not sizes:
+            return False
+        doses = [_word_index(text, m.start()) for m in self._micro_dose.finditer(text)]
+        return any(abs(a - b) <= self._micro_window for a in sizes for b in doses)
 
 
 def _norm_unit(unit: str) -> str:
@@ -196,6 +217,14 @@ def _norm_unit(unit: str) -> str:
 def _alternation(names: list[str]) -> re.Pattern[str]:
     flags = 0 if any(n.isupper() for n in names) else re.IGNORECASE
     return re.compile(r"\b(?:" + "|".join(names) + r")\b", flags)
+
+
+def _word_index(text: str, position: int) -> int:
+    """How many words of the text come before a character position."""
+    return len(_WORDS.findall(text, 0, position))
+
+
+_WORDS = re.compile(r"\w+")
 
 
 def _nearest(found: list[tuple[int, str]], start: int, end: int, window: int | None = None) -> str | None:

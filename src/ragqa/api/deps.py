@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from anyio import CapacityLimiter
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -41,13 +40,6 @@ async def get_engine(state: StateDep) -> AnswerEngine:
 
 EngineDep = Annotated[AnswerEngine, Depends(get_engine)]
 
-
-async def get_compute(request: Request) -> CapacityLimiter:
-    """The worker-thread slots that answering and searching share (created at start-up)."""
-    return request.app.state.compute
-
-
-ComputeDep = Annotated[CapacityLimiter, Depends(get_compute)]
 
 _bearer = HTTPBearer(auto_error=False, description="The RAGQA_ADMIN_TOKEN setting.")
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, statu
 from fastapi.responses import JSONResponse
 
 from ragqa.answer.contract import Answer
-from ragqa.api.deps import AdminDep, ComputeDep, EngineDep, StateDep
+from ragqa.api.deps import AdminDep, EngineDep, StateDep
 from ragqa.api.schemas import (
     AskRequest,
     DocumentDetail,
@@ -37,6 +37,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 router = APIRouter()
+# The routes that compute: each waits for a worker in the admission queue (ragqa.api.admission),
+# which is what bounds how many run at once.
+QUEUED_ROUTES = frozenset({("POST", "/v1/ask"), ("GET", "/v1/search")})
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -56,21 +59,21 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
     return Readiness(status="ready", index_version=engine.index.version, model=engine.embedder.name)
 
 
-@router.post("/v1/ask", response_model=Answer, tags=["answers"], responses=_errors(413, 422, 503))
-async def ask(request: AskRequest, engine: EngineDep, compute: ComputeDep) -> Answer:
+@router.post("/v1/ask", response_model=Answer, tags=["answers"],
+             responses=_errors(400, 408, 413, 415, 422, 503))
+async def ask(request: AskRequest, engine: EngineDep) -> Answer:
     """Answer a question with quoted, cited sentences (or abstain and say why)."""
     filters = request.filters.to_filters() if request.filters else None
     work = partial(engine.ask, request.question, request.top_k, filters)
-    return await to_thread.run_sync(work, limiter=compute)
+    return await to_thread.run_sync(work)
 
 
 @router.get("/v1/search", response_model=SearchResponse, tags=["answers"],
             responses=_errors(422, 503))
-async def search(params: Annotated[SearchParams, Query()], engine: EngineDep,
-                 compute: ComputeDep) -> SearchResponse:
+async def search(params: Annotated[SearchParams, Query()], engine: EngineDep) -> SearchResponse:
     """The top-k chunks for a query, with both retrievers' ranks and scores."""
     work = partial(engine.retriever.search, params.q, params.k, params.mode)
-    result = await to_thread.run_sync(work, limiter=compute)
+    result = await to_thread.run_sync(work)
     index = engine.index
     hits = []
     for hit in result.hits:
@@ -120,7 +123,7 @@ async def index_manifest(engine: EngineDep) -> IndexManifest:
 
 @router.post("/v1/admin/reindex", response_model=ReindexJobView, tags=["admin"],
              status_code=status.HTTP_202_ACCEPTED, dependencies=[AdminDep],
-             responses=_errors(401, 403, 409, 422))
+             responses=_errors(400, 401, 403, 408, 409, 413, 415, 422))
 async def start_reindex(
     state: StateDep, response: Response,
     request: Annotated[ReindexRequest | None, Body()] = None,

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    field_validator,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -25,32 +26,66 @@ MAX_K = 50
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _not_blank(value: str) -> str:
-    """Reject empty or whitespace-only text; keep the text stripped."""
-    if not value.strip():
+# What str.strip() removes (every character whose isspace() is true), as \u escapes that Python
+# and ECMA-262 (JSON Schema's regex dialect) read alike.
+WHITESPACE = ("\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+              "\\u2028\\u2029\\u202f\\u205f\\u3000")
+# Text that is not blank and, stripped, at most MAX_QUESTION_CHARS long: exactly what
+# _question_text accepts, said in JSON Schema.
+QUESTION_PATTERN = (f"^[{WHITESPACE}]*[^{WHITESPACE}]"
+                    f"(?:[\\s\\S]{{0,{MAX_QUESTION_CHARS - 2}}}[^{WHITESPACE}])?[{WHITESPACE}]*$")
+
+
+def _question_text(value: str) -> str:
+    """Reject blank text and text over MAX_QUESTION_CHARS once stripped; keep it stripped."""
+    stripped = value.strip()
+    if not stripped:
         raise PydanticCustomError("blank", "must not be empty or only whitespace")
-    return value.strip()
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise PydanticCustomError(
+            "too_long", "must be at most {limit} characters once stripped, got {length}",
+            {"limit": MAX_QUESTION_CHARS, "length": len(stripped)})
+    return stripped
 
 
-NonBlank = Annotated[str, AfterValidator(_not_blank)]
+QuestionText = Annotated[str, AfterValidator(_question_text),
+                         WithJsonSchema({"type": "string", "pattern": QUESTION_PATTERN})]
+
+
+def _whole_number(value: Any) -> Any:
+    """37.0 is the integer 37, as JSON Schema's `integer` says; 37.5, "37" and true are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Integers in a JSON body: JSON numbers without a fraction, never strings or booleans. (The
+# bounds sit inside the Annotated, before the validator, so that the schema shows them.)
+TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_K), BeforeValidator(_whole_number)]
+Year = Annotated[int, Field(strict=True, ge=1900, le=2100), BeforeValidator(_whole_number)]
+
+
+def _doc_type_may_be_one(schema: dict[str, Any]) -> None:
+    """doc_type's schema says what validation takes: one type as well as a non-empty list."""
+    branches = schema["properties"]["doc_type"]["anyOf"]
+    branches.insert(0, branches[0]["items"])
+
+
+def _one_as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
 
 
 class AskFilters(BaseModel):
     """Restrict the evidence to some document types and a range of publication years."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_doc_type_may_be_one)
 
-    doc_type: list[DocType] | None = Field(
+    doc_type: Annotated[list[DocType] | None, BeforeValidator(_one_as_list)] = Field(
         default=None, min_length=1,
         description="Document types to keep; a single type may be given as a string.",
     )
-    year_min: int | None = Field(default=None, ge=1900, le=2100, strict=True)
-    year_max: int | None = Field(default=None, ge=1900, le=2100, strict=True)
-
-    @field_validator("doc_type", mode="before")
-    @classmethod
-    def _one_type_as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    year_min: Year | None = None
+    year_max: Year | None = Field(default=None, description="Not before year_min.")
 
     @model_validator(mode="after")
     def _years_in_order(self) -> AskFilters:
@@ -79,10 +114,11 @@ class AskRequest(BaseModel):
         ]},
     )
 
-    question: NonBlank = Field(min_length=1, max_length=MAX_QUESTION_CHARS, strict=True)
-    top_k: int | None = Field(
-        default=None, ge=1, le=MAX_K, strict=True,
-        description="How many chunks to retrieve (the engine's default when omitted).",
+    question: QuestionText = Field(
+        strict=True, description=f"At most {MAX_QUESTION_CHARS} characters, not counting "
+                                 "leading and trailing whitespace.")
+    top_k: TopK | None = Field(
+        default=None, description="How many chunks to retrieve (the engine's default when omitted).",
     )
     filters: AskFilters | None = None
 
@@ -90,7 +126,7 @@ class AskRequest(BaseModel):
 class SearchParams(BaseModel):
     """Query string of `GET /v1/search`."""
 
-    q: NonBlank = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="The search query.")
+    q: QuestionText = Field(description="The search query.")
     k: int = Field(default=10, ge=1, le=MAX_K, description="How many chunks to return.")
     mode: Mode = Field(default=Mode.HYBRID, description="Both retrievers fused, or one alone.")
 

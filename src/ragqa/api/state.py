@@ -17,8 +17,8 @@ from enum import Enum
 from ragqa.answer.engine import AnswerEngine
 from ragqa.config import Settings
 from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
-from ragqa.index.embed import Embedder, SentenceTransformerEmbedder
-from ragqa.index.store import load_index, update_index
+from ragqa.index.embed import Embedder, load_embedder
+from ragqa.index.store import load_index, load_intact_index, update_index
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,9 @@ class ServiceState:
         if self.engine is not None:
             return
         if self.embedder is None:
-            self.embedder = SentenceTransformerEmbedder.from_settings(self.settings)
+            self.embedder = load_embedder(self.settings)
         try:
-            index = load_index(self.settings.index_dir, self.embedder)
+            index = load_intact_index(self.settings.index_dir, self.embedder)
         except (IndexMissingError, IndexFormatError) as exc:
             self.not_ready_reason = f"{exc}; an admin can also POST /v1/admin/reindex"
             log.warning("serving without an index: %s", exc)

@@ -154,6 +154,33 @@ def check_citations(answer: Answer) -> CitationCheck:
     return CitationCheck(items, valid, tuple(problems))
 
 
+def lead_hit(patterns: Sequence[str], lead_texts: Sequence[str]) -> bool | None:
+    """Whether every lead regex matches the bottom line's quoted sentences; None when none is set."""
+    if not patterns:
+        return None
+    return all(fact_hits(patterns, lead_texts)) if lead_texts else False
+
+
+def statement_precision(pattern: str | None, texts: Sequence[str]) -> float | None:
+    """Share of extract statements matching the case's `relevant` regex; None when unset or empty."""
+    if pattern is None or not texts:
+        return None
+    compiled = re.compile(pattern, re.IGNORECASE)
+    return sum(1 for t in texts if compiled.search(t)) / len(texts)
+
+
+def first_match_rank(patterns: Sequence[str], texts: Sequence[str]) -> int | None:
+    """Rank (from 1) of the first text that every regex matches; None when none does."""
+    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
+    for rank, text in enumerate(texts, start=1):
+        if all(c.search(text) for c in compiled):
+            return rank
+    return None
+
+
+def word_count(texts: Sequence[str]) -> int:
+    """Words in the texts (whitespace-separated)."""
+    return sum(len(t.split()) for t in texts)
 # Sentence-level evidence (SciFact-style rationales): spans are (doc_id, start, end), half-open
 # character ranges into the document's canonical text.
 

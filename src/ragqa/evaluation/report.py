@@ -15,6 +15,14 @@ from ragqa.evaluation.runner import RANKING_CHUNKS, Aggregate, EvalReport
 SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("case pass rate", "pass_rate", "rate"),
     ("fact recall", "fact_recall", "rate"),
+    ("lead hit rate (bottom line states the direct answer)", "lead_hit_rate", "rate"),
+    ("statement precision (cases labelled `relevant`)", "statement_precision", "rate"),
+    ("statements per answer, mean", "statements_mean", "num"),
+    ("statements per answer, p90", "statements_p90", "num"),
+    ("words per answer, mean", "words_mean", "num"),
+    ("words per answer, p90", "words_p90", "num"),
+    ("median rank of the first lead sentence: chunk order", "lead_rank_chunks_median", "num"),
+    ("median rank of the first lead sentence: sentence-first", "lead_rank_sentences_median", "num"),
     ("abstention precision", "abstention_precision", "rate"),
     ("abstention recall", "abstention_recall", "rate"),
     ("answers that abstained", "abstained", "count"),
@@ -46,10 +54,12 @@ RESULTS_HEADER = (
 
 
 def fmt(value: float | None, kind: str = "rate") -> str:
-    """A metric for a table: 3 decimals for rates, 1 for milliseconds, an em dash for n/a."""
+    """A metric for a table: 3 decimals for rates, 1 for milliseconds and counts, — for n/a."""
     if value is None:
         return "—"
-    return f"{value:.1f}" if kind == "ms" else f"{value:.3f}"
+    if value == float("inf"):
+        return "not ranked"
+    return f"{value:.1f}" if kind in ("ms", "num") else f"{value:.3f}"
 
 
 def report_json(report: EvalReport) -> dict[str, Any]:
@@ -87,7 +97,9 @@ def tag_table(report: EvalReport) -> str:
     tags = sorted(first.by_tag)
     retrieval = any(first.by_tag[t].retrieval_cases for t in tags)
     header = ["tag", "cases", *(f"pass {m}" for m in report.modes),
-              *(f"fact recall {m}" for m in report.modes)]
+              *(f"fact recall {m}" for m in report.modes),
+              *(f"lead {m}" for m in report.modes), *(f"precision {m}" for m in report.modes),
+              *(f"statements {m}" for m in report.modes)]
     if retrieval:
         header += [f"Recall@1 {m}" for m in report.modes]
     rows = []
@@ -96,6 +108,9 @@ def tag_table(report: EvalReport) -> str:
         row = [tag, str(per_mode[0].cases)]
         row += [fmt(a.pass_rate) for a in per_mode]
         row += [fmt(a.fact_recall) for a in per_mode]
+        row += [fmt(a.lead_hit_rate) for a in per_mode]
+        row += [fmt(a.statement_precision) for a in per_mode]
+        row += [fmt(a.statements_mean, "num") for a in per_mode]
         if retrieval:
             row += [fmt(a.recall_at_1) for a in per_mode]
         rows.append(row)
@@ -191,10 +206,15 @@ def _index_line(report: EvalReport) -> str:
     index = report.index
     counts = index.get("counts") or {}
     params = index.get("params") or {}
-    return (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
+    line = (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
             f"{counts.get('chunks')} chunks, BM25 {params.get('bm25')}, "
             f"FAISS {params.get('faiss')}, "
             f"model {index.get('model')}, built {index.get('built_at')})")
+    runs = index.get("by_embedder")
+    if runs:  # one run per embedder: which index each queried
+        line += "; embedders: " + ", ".join(
+            f"{label} on index `{run.get('version')}`" for label, run in runs.items())
+    return line
 
 
 METRIC_NOTES = """\

@@ -90,6 +90,11 @@ class CaseResult:
     latency_ms: float
     timings_ms: dict[str, float] = field(default_factory=dict)
     statements: tuple[str, ...] = ()
+    lead_hit: bool | None = None
+    precision: float | None = None
+    words: int = 0
+    lead_rank_chunks: int | None = None
+    lead_rank_sentences: int | None = None
     evidence: EvidenceScore | None = None
 
 
@@ -138,6 +143,16 @@ class Aggregate:
     latency_p95_ms: float
     latency_max_ms: float
     errors: int
+    lead_cases: int = 0
+    lead_hit_rate: float | None = None
+    precision_cases: int = 0
+    statement_precision: float | None = None
+    statements_mean: float | None = None
+    statements_p90: float | None = None
+    words_mean: float | None = None
+    words_p90: float | None = None
+    lead_rank_chunks_median: float | None = None
+    lead_rank_sentences_median: float | None = None
     evidence: EvidenceAggregate | None = None
 
 
@@ -171,10 +186,15 @@ class EvalReport:
 
 
 def score_case(case: Case, mode: str, answer: Answer, latency_ms: float,
-               documents: dict[str, str]) -> CaseResult:
+               documents: dict[str, str], min_precision: float = 0.6,
+               lead_ranks: tuple[int | None, int | None] = (None, None)) -> CaseResult:
     """Score one answer against its case; the statement spans are checked against `documents`."""
     statements = answer.statements()
     texts = [s.text for s in statements]
+    extract_texts = [s.text for s in statements if s.kind == "extract"]
+    lead_texts = [s.text for s in answer.bottom_line if s.kind == "extract"]
+    lead = metrics.lead_hit(case.lead, lead_texts) if not answer.abstained else None
+    precision = metrics.statement_precision(case.relevant, extract_texts)
     hits = tuple(metrics.fact_hits(case.facts, texts))
     forbid_hits = metrics.fact_hits(case.forbid, texts)
     forbidden = tuple(p for p, hit in zip(case.forbid, forbid_hits) if hit)
@@ -195,6 +215,12 @@ def score_case(case: Case, mode: str, answer: Answer, latency_ms: float,
         failures.append(f"{extracts - faithful} of {extracts} extract statements differ from "
                         "their document span")
     failures += list(citations.problems)
+    if lead is False:
+        failures.append(f"bottom line does not state the lead: /{'/, /'.join(case.lead)}/")
+    if precision is not None and precision < min_precision:
+        failures.append(f"statement precision {precision:.2f} below {min_precision}")
+    if case.max_statements is not None and len(extract_texts) > case.max_statements:
+        failures.append(f"{len(extract_texts)} statements, more than {case.max_statements}")
 
     ranking = tuple(metrics.doc_ranking(getattr(answer, "retrieved_doc_ids", None) or []))
     recall: dict[int, float | None] = {k: None for k in RANKS}
@@ -217,7 +243,9 @@ def score_case(case: Case, mode: str, answer: Answer, latency_ms: float,
         recall_at_10=recall[10], mrr_at_10=mrr, ndcg_at_10=ndcg,
         latency_ms=round(latency_ms, 3),
         timings_ms={k: float(v) for k, v in answer.timings_ms.items()},
-        statements=tuple(texts),
+        statements=tuple(texts), lead_hit=lead, precision=precision,
+        words=metrics.word_count(extract_texts),
+        lead_rank_chunks=lead_ranks[0], lead_rank_sentences=lead_ranks[1],
     )
 
 
@@ -330,6 +358,17 @@ def aggregate(results: Sequence[CaseResult]) -> Aggregate:
     def retrieval_mean(value: Callable[[CaseResult], float | None]) -> float | None:
         return metrics.mean(value(r) for r in retrieval)
 
+    answered = [r for r in results if r.abstained is False]
+    led = [r for r in results if r.lead_hit is not None]
+    precise = [r for r in results if r.precision is not None]
+    counts = [float(r.extract_statements) for r in answered]
+    words = [float(r.words) for r in answered]
+
+    def median_rank(ranks: list[int | None]) -> float | None:
+        # a lead sentence not found in the ranking counts as ranked past its end
+        known = [float(r) if r is not None else float("inf") for r in ranks]
+        return metrics.percentile(known, 50) if known else None
+
     return Aggregate(
         cases=len(results),
         passed=passed,
@@ -358,6 +397,17 @@ def aggregate(results: Sequence[CaseResult]) -> Aggregate:
         latency_p95_ms=round(metrics.percentile(latencies, 95), 3),
         latency_max_ms=round(max(latencies, default=0.0), 3),
         errors=sum(r.error is not None for r in results),
+        lead_cases=len(led),
+        lead_hit_rate=metrics.share(sum(bool(r.lead_hit) for r in led), len(led)),
+        precision_cases=len(precise),
+        statement_precision=metrics.mean(r.precision for r in precise),
+        statements_mean=metrics.mean(counts),
+        statements_p90=metrics.percentile(counts, 90) if counts else None,
+        words_mean=metrics.mean(words),
+        words_p90=metrics.percentile(words, 90) if words else None,
+        lead_rank_chunks_median=median_rank([r.lead_rank_chunks for r in results if r.lead_hit is not None]),
+        lead_rank_sentences_median=median_rank(
+            [r.lead_rank_sentences for r in results if r.lead_hit is not None]),
         evidence=aggregate_evidence(results),
     )
 
@@ -377,6 +427,24 @@ def aggregate_mode(results: Sequence[CaseResult]) -> ModeAggregates:
     )
 
 
+def lead_ranks(engine: Engine, index: HybridIndex, case: Case,
+               mode: Mode, depth: int = 50) -> tuple[int | None, int | None]:
+    """Rank of the first sentence matching the case's lead: in the sentences of the retrieved
+    chunks, in chunk order (what answers were built from before sentence-first retrieval), and in
+    the sentence-first ranking. (None, None) when the case has no lead or the engine no retriever."""
+    retriever = getattr(engine, "retriever", None)
+    if not case.lead or retriever is None:
+        return None, None
+    vector = retriever.embedder.embed([case.question])[0]
+    chunks = retriever.search(case.question, k=depth, mode=mode, query_vector=vector)
+    seen: dict[int, None] = {}
+    for hit in chunks.hits:
+        seen.update(dict.fromkeys(index.chunks[hit.chunk_index].sentence_ids))
+    by_chunks = [index.sentences[sid].text for sid in seen]
+    sentences = retriever.search_sentences(case.question, vector, depth, mode)
+    by_sentences = [index.sentences[h.sentence_id].text for h in sentences.hits]
+    return (metrics.first_match_rank(case.lead, by_chunks),
+            metrics.first_match_rank(case.lead, by_sentences))
 def with_evidence(result: CaseResult, case: Case, answer: Answer | None, mode: Mode,
                   ranker: Ranker | None, documents: dict[str, str]) -> CaseResult:
     """`result` with its evidence score, for a case with `evidence_spans` (else unchanged)."""
@@ -401,6 +469,7 @@ def index_summary(index: HybridIndex) -> dict[str, Any]:
         "version": index.version,
         "built_at": manifest.get("built_at"),
         "model": manifest.get("model", {}).get("name"),
+        "embedder": manifest.get("embedder"),
         "params": manifest.get("params"),
         "counts": manifest.get("counts"),
     }
@@ -415,6 +484,7 @@ def run_eval(
     top_k: int | None = None,
     suite_name: str = "<suite>",
     warmup: int = 1,
+    min_precision: float = 0.6,
     ranker: Ranker | None = None,
 ) -> EvalReport:
     """Ask every case in every mode and score the answers against the index's documents.
@@ -458,8 +528,9 @@ def run_eval(
                 log.warning("case %s (%s): %s", case.id, mode.value, exc)
                 continue
             latency = (time.perf_counter() - t0) * 1000
-            results.append(with_evidence(score_case(case, mode.value, answer, latency, documents),
-                                         case, answer, mode, ranker, documents))
+            ranks = lead_ranks(engine, index, case, mode)
+            scored = score_case(case, mode.value, answer, latency, documents, min_precision, ranks)
+            results.append(with_evidence(scored, case, answer, mode, ranker, documents))
         log.info("evaluated %d cases in mode %s", len(cases), mode.value)
     mode_names = tuple(m.value for m in modes)
     return EvalReport(
@@ -467,4 +538,30 @@ def run_eval(
         started_at=started_at, seconds=round(time.perf_counter() - started, 3),
         results=tuple(results),
         aggregates={m: aggregate_mode([r for r in results if r.mode == m]) for m in mode_names},
+    )
+
+
+def merge_reports(reports: dict[str, EvalReport]) -> EvalReport:
+    """Reports of the same suite under several embedders as one, modes named "<mode> <embedder>".
+
+    The index summary is the first report's, with every run's index version and embedder listed.
+    """
+    if not reports:
+        raise RagqaError("merge_reports needs at least one report")
+    first = next(iter(reports.values()))
+    results: list[CaseResult] = []
+    aggregates: dict[str, ModeAggregates] = {}
+    modes: list[str] = []
+    for label, report in reports.items():
+        for mode in report.modes:
+            modes.append(f"{mode} {label}")
+            aggregates[f"{mode} {label}"] = report.aggregates[mode]
+        results += [replace(r, mode=f"{r.mode} {label}") for r in report.results]
+    index = {**first.index, "by_embedder": {
+        label: {"version": r.index.get("version"), "directory": r.index.get("directory"),
+                "embedder": r.index.get("embedder")} for label, r in reports.items()}}
+    return EvalReport(
+        suite=first.suite, cases=first.cases, modes=tuple(modes), index=index,
+        started_at=first.started_at, seconds=round(sum(r.seconds for r in reports.values()), 3),
+        results=tuple(results), aggregates=aggregates,
     )

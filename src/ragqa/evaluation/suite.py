@@ -5,7 +5,12 @@ One case per line, with exactly these fields (only `id` and `question` are requi
     {"id": "dose-trd-iv", "question": "What IV ketamine dose is used for depression?",
      "facts": ["0\\.5 ?mg/kg"], "forbid": ["microdos"], "abstain": false,
      "regimen_supported": true, "docs": ["sanacora-2017-apa-ketamine-consensus"],
-     "tags": ["dosing", "clinician"]}
+     "tags": ["dosing", "clinician"], "lead": ["0\\.5 ?mg/kg"],
+     "relevant": "\\d ?mg|dos(e|es|ing)|infus", "max_statements": 8}
+
+`lead`: regexes that must each match the quoted sentences of the bottom line (the direct answer
+comes first); `relevant`: a regex an extract statement on the question's topic matches;
+`max_statements`: the most extract statements the answer may have.
 
 Sentence-level evidence (SciFact): `evidence_spans` lists the gold rationale sentences as
 {"doc_id", "start", "end"} into the document's text; an empty list means the corpus holds no
@@ -23,7 +28,8 @@ from typing import Any, NamedTuple
 
 from ragqa.errors import SuiteError
 
-FIELDS = ("id", "question", "facts", "forbid", "abstain", "regimen_supported", "docs", "tags")
+FIELDS = ("id", "question", "facts", "forbid", "abstain", "regimen_supported", "docs", "tags",
+          "lead", "relevant", "max_statements")
 EVIDENCE_FIELDS = ("evidence_spans", "cited_docs")
 
 
@@ -47,6 +53,9 @@ class Case:
     regimen_supported: bool | None = None
     docs: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    lead: tuple[str, ...] = ()
+    relevant: str | None = None
+    max_statements: int | None = None
     # None: not checked; (): the corpus holds no evidence for this case (see cited_docs)
     evidence_spans: tuple[EvidenceSpan, ...] | None = None
     cited_docs: tuple[str, ...] = ()
@@ -54,10 +63,10 @@ class Case:
     def to_json(self) -> dict[str, Any]:
         """The case as one suite line (fields left unchecked are omitted)."""
         record: dict[str, Any] = {"id": self.id, "question": self.question}
-        for name in ("facts", "forbid", "docs", "tags"):
+        for name in ("facts", "forbid", "docs", "tags", "lead"):
             if getattr(self, name):
                 record[name] = list(getattr(self, name))
-        for name in ("abstain", "regimen_supported"):
+        for name in ("abstain", "regimen_supported", "relevant", "max_statements"):
             if getattr(self, name) is not None:
                 record[name] = getattr(self, name)
         if self.evidence_spans is not None:
@@ -83,19 +92,27 @@ def parse_case(record: Any, where: str) -> Case:
         if not isinstance(value, str) or not value.strip():
             raise fail(name, f"must be a non-empty string, got {value!r}")
     lists: dict[str, tuple[str, ...]] = {}
-    for name in ("facts", "forbid", "docs", "tags"):
+    for name in ("facts", "forbid", "docs", "tags", "lead"):
         value = record.get(name, [])
         if value is None:
             value = []
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise fail(name, f"must be a list of non-empty strings, got {value!r}")
         lists[name] = tuple(value)
-    for name in ("facts", "forbid"):
-        for pattern in lists[name]:
+    relevant = record.get("relevant")
+    if relevant is not None and (not isinstance(relevant, str) or not relevant):
+        raise fail("relevant", f"must be a non-empty string (a regex), got {relevant!r}")
+    for name, patterns in (("facts", lists["facts"]), ("forbid", lists["forbid"]),
+                           ("lead", lists["lead"]), ("relevant", (relevant,) if relevant else ())):
+        for pattern in patterns:
             try:
                 re.compile(pattern, re.IGNORECASE)
             except re.error as exc:
                 raise fail(name, f"invalid regular expression {pattern!r} ({exc})") from None
+    max_statements = record.get("max_statements")
+    if max_statements is not None and (
+            isinstance(max_statements, bool) or not isinstance(max_statements, int) or max_statements < 1):
+        raise fail("max_statements", f"must be a positive integer, got {max_statements!r}")
     flags: dict[str, bool | None] = {}
     for name in ("abstain", "regimen_supported"):
         value = record.get(name)
@@ -106,6 +123,7 @@ def parse_case(record: Any, where: str) -> Case:
         id=record["id"].strip(), question=record["question"].strip(),
         facts=lists["facts"], forbid=lists["forbid"], abstain=flags["abstain"],
         regimen_supported=flags["regimen_supported"], docs=lists["docs"], tags=lists["tags"],
+        lead=lists["lead"], relevant=relevant, max_statements=max_statements,
         **parse_evidence(record, fail),
     )
 

@@ -23,9 +23,9 @@ import faiss
 import numpy as np
 
 from ragqa.index.bm25 import BM25Backend, build_scorer
-from ragqa.index.store import HybridIndex, IndexParams
+from ragqa.index.store import SENTENCE_BM25_BACKEND, HybridIndex, IndexParams, term_frequencies
 from ragqa.index.tokenize import tokenize
-from ragqa.ingest.chunker import Chunk, Chunker
+from ragqa.ingest.chunker import Chunk, Chunker, Sentence
 from ragqa.ingest.documents import DocType, Document
 
 VECTORS_NOTE = (
@@ -167,6 +167,10 @@ def synthetic_index(source: HybridIndex, params: SyntheticParams,
     faiss_index = faiss.IndexFlatIP(chunk_vectors.shape[1])
     faiss_index.add(chunk_vectors)
     bm25 = build_scorer(index_params.bm25, chunk_tokens(chunks, by_id))
+    sentence_faiss = faiss.IndexFlatIP(sentence_vectors.shape[1])
+    sentence_faiss.add(np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+    sentence_token_lists = sentence_tokens(sentences)
+    sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, sentence_token_lists)
     manifest = {
         "format_version": source.manifest.get("format_version"),
         "index_version": f"synthetic-{params.chunks}-{params.seed}",
@@ -182,7 +186,8 @@ def synthetic_index(source: HybridIndex, params: SyntheticParams,
                       "noise": params.noise, "seed": params.seed, "note": VECTORS_NOTE},
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
-                       faiss_index, bm25, [""] * len(chunks), [""] * len(sentences))
+                       faiss_index, bm25, [""] * len(chunks), [""] * len(sentences),
+                       sentence_faiss, sentence_bm25, term_frequencies(sentence_token_lists))
 
 
 def chunk_tokens(chunks: list[Chunk], documents: dict[str, Document]) -> list[list[str]]:
@@ -190,9 +195,14 @@ def chunk_tokens(chunks: list[Chunk], documents: dict[str, Document]) -> list[li
     return [tokenize(c.embed_text(documents[c.doc_id].title)) for c in chunks]
 
 
+def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
+    """BM25 tokens of each sentence, as build_index makes them."""
+    return [tokenize(s.text) for s in sentences]
+
+
 def with_bm25(index: HybridIndex, backend: BM25Backend,
               tokens: list[list[str]] | None = None) -> HybridIndex:
-    """The same index scored by another BM25 backend, built from the chunks' tokens."""
+    """The same index with its chunks scored by another BM25 backend (sentences stay on bm25s)."""
     from dataclasses import replace
 
     if tokens is None:

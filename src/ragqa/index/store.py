@@ -1,26 +1,43 @@
 """Build, persist and load the hybrid index: a directory of JSON, .npy and FAISS files.
 
 Layout of `indexes/<name>/`:
-    manifest.json          format, corpus fingerprint, model, parameters, counts, build time, diff
+    manifest.json          format, corpus fingerprint, model, parameters, counts, build time, diff,
+                           and every other file's size and SHA-256
     documents.jsonl        every document's metadata and canonical text
     chunks.jsonl           chunk spans, sections, sentence ids, embedding keys
-    sentences.jsonl        sentence spans and embedding keys
+    sentences.jsonl        sentence spans, sections, kinds (prose, table row, reference, ...),
+                           pages (PDF) and embedding keys
     chunk_vectors.npy      normalised chunk embeddings (float32), row i = chunk i
     sentence_vectors.npy   normalised sentence embeddings, row i = sentence i
     faiss.index            FAISS inner-product index over chunk_vectors
-    bm25_tokens.json | bm25s/   the BM25 side (see ragqa.index.bm25)
+    bm25_tokens.json | bm25s/   the BM25 side over chunks (see ragqa.index.bm25)
+    sentence_faiss.index   FAISS inner-product index over sentence_vectors
+    sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first); always
+                           bm25s: an answer scores every sentence, and rank-bm25 does it in Python
+    sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
+
+`indexes/<name>` itself is a symlink, the one pointer to the build being served: each build is
+written and fsynced in `.<name>.building-*`, renamed to `.<name>.v<time_ns>-<pid>` (complete), and
+only then does the pointer move, with `os.replace`. A crash at any moment leaves either the old or
+the new pointer, and if the pointer itself is gone, readers take the newest complete build. The
+build before the served one is kept for one rollback; older ones and leftovers of killed builds
+are removed when the next build is written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -29,17 +46,21 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
+from ragqa.errors import IndexDamagedError, IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
-from ragqa.index.embed import Embedder
+from ragqa.index.embed import Embedder, EmbedderRecord, incompatibility
 from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
 from ragqa.ingest.chunker import Chunk, Chunker, ChunkingParams, Sentence
 from ragqa.ingest.documents import DocType, Document, corpus_fingerprint
+from ragqa.ingest.layout import BlockKind
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
+SENTENCE_BM25 = "sentence_bm25"
+SENTENCE_BM25_BACKEND = BM25Backend.BM25S
+SENTENCE_TERMS = "sentence_terms.json"
 
 
 class FaissKind(str, Enum):
@@ -102,6 +123,9 @@ class HybridIndex:
     bm25: BM25Scorer
     chunk_keys: list[str]
     sentence_keys: list[str]
+    sentence_faiss: Any
+    sentence_bm25: BM25Scorer
+    sentence_df: dict[str, int]
 
     @property
     def version(self) -> str:
@@ -137,25 +161,34 @@ def build_index(
     sentence_keys = [_key(s.text) for s in sentences]
 
     cache: dict[str, np.ndarray] = {}
-    if previous is not None and previous.manifest["model"]["name"] == embedder.name:
+    if (previous is not None and previous.manifest["model"]["name"] == embedder.name
+            and incompatibility(embedder_record(previous.manifest), embedder.record) is None):
         cache.update(zip(previous.chunk_keys, previous.chunk_vectors))
         cache.update(zip(previous.sentence_keys, previous.sentence_vectors))
-    chunk_vectors, chunk_new = _embed_cached(embedder, chunk_texts, chunk_keys, cache, progress)
-    sentence_vectors, sentence_new = _embed_cached(
-        embedder, [s.text for s in sentences], sentence_keys, cache, progress
-    )
+    # chunks and sentences in one pass: a text both are gets embedded once, and the embedder can
+    # sort every text by length into full batches
+    vectors, chunk_new, sentence_new = _embed_cached(
+        embedder, [chunk_texts, [s.text for s in sentences]], [chunk_keys, sentence_keys], cache,
+        progress)
+    chunk_vectors, sentence_vectors = vectors
 
     faiss_index = _build_faiss(chunk_vectors, embedder.dim, params.faiss)
     bm25 = build_scorer(params.bm25, [tokenize(t) for t in chunk_texts])
+    sentence_faiss = _build_faiss(sentence_vectors, embedder.dim, params.faiss)
+    sentence_tokens = [tokenize(s.text) for s in sentences]
+    sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, sentence_tokens)
+    sentence_df = term_frequencies(sentence_tokens)
     fingerprint = corpus_fingerprint(documents)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest = {
         "format_version": FORMAT_VERSION,
         "index_version": hashlib.sha1(
-            f"{fingerprint}{json.dumps(params.to_json(), sort_keys=True)}{embedder.name}".encode()
+            f"{fingerprint}{json.dumps(params.to_json(), sort_keys=True)}{embedder.name}"
+            f"{'' if embedder.record.precision == 'fp32' else embedder.record.precision}".encode()
         ).hexdigest()[:12],
         "corpus_fingerprint": fingerprint,
         "model": {"name": embedder.name, "dim": embedder.dim},
+        "embedder": embedder.record.to_json(),
         "params": params.to_json(),
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         "embedded": {"chunks": chunk_new, "sentences": sentence_new},
@@ -164,25 +197,44 @@ def build_index(
         "diff": diff_against(previous, documents, chunks),
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
-                       faiss_index, bm25, chunk_keys, sentence_keys)
+                       faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
+                       sentence_df)
+
+
+def term_frequencies(token_lists: list[list[str]]) -> dict[str, int]:
+    """For each token, how many of the token lists (sentences) hold it."""
+    counts: Counter[str] = Counter()
+    for tokens in token_lists:
+        counts.update(set(tokens))
+    return dict(counts)
 
 
 def _embed_cached(
-    embedder: Embedder, texts: list[str], keys: list[str], cache: dict[str, np.ndarray],
-    progress: bool,
-) -> tuple[np.ndarray, int]:
-    """Vectors for texts, embedding only keys missing from the cache; returns (vectors, n_embedded)."""
+    embedder: Embedder, texts: list[list[str]], keys: list[list[str]],
+    cache: dict[str, np.ndarray], progress: bool,
+) -> tuple[list[np.ndarray], int, int]:
+    """Vectors for each list of texts, embedding only keys missing from the cache, all in one call.
+
+    Returns (one array per list, texts embedded for the first list, for the second).
+    """
     missing: dict[str, str] = {}
-    for key, text in zip(keys, texts):
-        if key not in cache and key not in missing:
-            missing[key] = text
+    counts = []
+    for group_texts, group_keys in zip(texts, keys):
+        before = len(missing)
+        for key, text in zip(group_keys, group_texts):
+            if key not in cache and key not in missing:
+                missing[key] = text
+        counts.append(len(missing) - before)
     if missing:
         fresh = embedder.embed(list(missing.values()), show_progress=progress)
         cache.update(zip(missing, fresh))
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for i, key in enumerate(keys):
-        vectors[i] = cache[key]
-    return vectors, len(missing)
+    arrays = []
+    for group_keys in keys:
+        vectors = np.zeros((len(group_keys), embedder.dim), dtype=np.float32)
+        for i, key in enumerate(group_keys):
+            vectors[i] = cache[key]
+        arrays.append(vectors)
+    return arrays, *counts
 
 
 def _build_faiss(vectors: np.ndarray, dim: int, kind: FaissKind):
@@ -220,16 +272,29 @@ def diff_against(
 
 
 def save_index(index: HybridIndex, directory: Path) -> Path:
-    """Write the index into a temporary sibling directory, then swap it into `directory` whole."""
+    """Write the index as a new complete build beside `directory`, then point `directory` at it.
+
+    Leftovers of killed builds and builds older than the served one are removed first, so the
+    one served before this build stays on disk for a rollback.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-", dir=directory.parent))
-    try:
-        _write_files(index, tmp)
-        _swap_in(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _write_lock(directory):
+        remove_leftovers(directory)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-", dir=directory.parent))
+        try:
+            _write_files(index, tmp)
+            index.manifest["files"] = file_records(tmp)
+            # the manifest goes last: a directory without one is never taken for an index
+            (tmp / MANIFEST).write_text(json.dumps(index.manifest, indent=2))
+            _fsync_tree(tmp)
+            build = directory.with_name(f".{directory.name}.v{time.time_ns()}-{os.getpid()}")
+            os.rename(tmp, build)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(directory.parent)
+        _point(directory, build)
     index.directory = directory
     return directory
 
@@ -251,24 +316,153 @@ def _write_files(index: HybridIndex, target: Path) -> None:
     np.save(target / "sentence_vectors.npy", index.sentence_vectors, allow_pickle=False)
     faiss.write_index(index.faiss_index, str(target / "faiss.index"))
     index.bm25.save(target)
-    # the manifest goes last: a directory without one is never taken for an index
-    (target / MANIFEST).write_text(json.dumps(index.manifest, indent=2))
+    faiss.write_index(index.sentence_faiss, str(target / "sentence_faiss.index"))
+    (target / SENTENCE_BM25).mkdir()
+    index.sentence_bm25.save(target / SENTENCE_BM25)
+    (target / SENTENCE_TERMS).write_text(json.dumps(index.sentence_df, sort_keys=True))
 
 
-def _swap_in(new: Path, directory: Path) -> None:
-    """Replace `directory` by `new`; the old one is moved aside first and removed after."""
-    old = None
+# -- the pointer, the builds beside it, and what the manifest records of their files -----------
+
+_BUILD = re.compile(r"v(?P<ns>\d+)-\w+|old-\d+-(?P<old_ns>\d+)")  # .old-*: before the pointer
+
+
+def complete_builds(directory: Path) -> list[Path]:
+    """The complete builds beside the pointer `directory`, newest first (kept ones and leftovers)."""
+    directory = Path(directory)
+    prefix = f".{directory.name}."
+    builds = []
+    if directory.parent.is_dir():
+        for path in directory.parent.iterdir():
+            match = _BUILD.fullmatch(path.name[len(prefix):]) if path.name.startswith(prefix) else None
+            if match and (path / MANIFEST).is_file():
+                builds.append((int(match["ns"] or match["old_ns"]), path))
+    return [path for _, path in sorted(builds, reverse=True)]
+
+
+def resolve_index(directory: Path) -> Path:
+    """The directory holding the index `directory` names: itself (through the pointer) or, when
+    a crash left no pointer, the newest complete build beside it."""
+    directory = Path(directory)
     if directory.exists():
-        old = directory.with_name(f".{directory.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.rename(directory, old)
-    os.rename(new, directory)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        return directory
+    builds = complete_builds(directory)
+    if builds:
+        log.warning("%s is missing: using the newest complete build %s", directory, builds[0].name)
+        return builds[0]
+    return directory
+
+
+def remove_leftovers(directory: Path) -> list[str]:
+    """Remove killed builds' directories and every complete build but the served one; their names."""
+    directory = Path(directory)
+    served = resolve_index(directory).resolve()
+    prefix = f".{directory.name}."
+    removed = []
+    for path in sorted(directory.parent.iterdir()):
+        rest = path.name[len(prefix):] if path.name.startswith(prefix) else ""
+        leftover = rest.startswith(("building-", "link-"))
+        superseded = bool(_BUILD.fullmatch(rest)) and path.resolve() != served
+        if leftover or superseded:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path.name)
+    if removed:
+        log.info("removed %s beside %s", ", ".join(removed), directory)
+    return removed
+
+
+def _point(directory: Path, build: Path) -> None:
+    """Make the symlink `directory` name `build`, atomically, and make that durable."""
+    if directory.is_dir() and not directory.is_symlink():
+        # an index written before the pointer existed becomes the build kept for rollback
+        mtime = (directory / MANIFEST).stat().st_mtime_ns if (directory / MANIFEST).exists() else 0
+        os.rename(directory, directory.with_name(f".{directory.name}.v{mtime}-legacy"))
+        _fsync_dir(directory.parent)
+    link = directory.with_name(f".{directory.name}.link-{os.getpid()}")
+    link.unlink(missing_ok=True)
+    os.symlink(build.name, link)
+    os.replace(link, directory)
+    _fsync_dir(directory.parent)
+
+
+@contextmanager
+def _write_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on writing `directory`: builds in other processes wait their turn."""
+    with open(directory.with_name(f".{directory.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file, then every directory, under `root` (itself included)."""
+    for parent, _, names in os.walk(root, topdown=False):
+        for name in names:
+            fd = os.open(os.path.join(parent, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(parent))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_records(directory: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file of an index but its manifest, by path relative to it."""
+    directory = Path(directory)
+    records = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = path.relative_to(directory).as_posix()
+        if name != MANIFEST:
+            records[name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return records
+
+
+def check_files(directory: Path, manifest: dict[str, Any], hashes: bool = False) -> None:
+    """Check each file the manifest records against its size (and SHA-256 when `hashes`);
+    IndexDamagedError naming the first file that differs."""
+    directory = Path(directory)
+    records = manifest.get("files")
+    if not isinstance(records, dict):
+        raise IndexDamagedError(f"{directory}: the manifest records no file sizes and hashes "
+                                f"(an index from an older ragqa); rebuild with `ragqa index`")
+    for name, record in records.items():
+        path = directory / name
+        if not path.is_file():
+            problem = "is missing"
+        elif path.stat().st_size != record["size"]:
+            problem = f"has {path.stat().st_size} bytes, the manifest records {record['size']}"
+        elif hashes and _sha256(path) != record["sha256"]:
+            problem = "does not match the SHA-256 the manifest records"
+        else:
+            continue
+        raise IndexDamagedError(f"{directory}: index file {name} {problem}; "
+                                f"rebuild with `ragqa index`")
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest of the index at `directory`, or IndexMissingError."""
-    path = Path(directory) / MANIFEST
+    path = resolve_index(Path(directory)) / MANIFEST
     if not path.is_file():
         raise IndexMissingError(f"no index at {directory} (run `ragqa index`)")
     try:
@@ -280,7 +474,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def read_documents(directory: Path) -> dict[str, Document]:
     """The documents of the index at `directory`, by id, without loading anything else."""
     documents = {}
-    for line in (Path(directory) / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+    directory = resolve_index(Path(directory))
+    for line in (directory / "documents.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         record["doc_type"] = DocType(record["doc_type"])
         record["authors"] = tuple(record["authors"])
@@ -288,9 +483,47 @@ def read_documents(directory: Path) -> dict[str, Document]:
     return documents
 
 
-def load_index(directory: Path, embedder: Embedder | None = None) -> HybridIndex:
-    """Load an index, checking its format, model and dimension against this code and `embedder`."""
-    directory = Path(directory)
+def load_index(directory: Path, embedder: Embedder | None = None,
+               verify: bool = False) -> HybridIndex:
+    """Load an index, checking its files' sizes (and SHA-256 when `verify`) against the manifest
+    and its format, model and dimension against this code and `embedder`.
+
+    A damaged index is refused with IndexDamagedError naming the file, never a parser's traceback.
+    """
+    directory = resolve_index(Path(directory))
+    manifest = read_manifest(directory)
+    if manifest.get("format_version") == FORMAT_VERSION and "files" in manifest:
+        check_files(directory, manifest, hashes=verify)
+    try:
+        return _read_index(directory, embedder)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as exc:
+        check_files(directory, manifest, hashes=True)  # names the damaged file when a hash differs
+        raise IndexDamagedError(f"{directory}: the index cannot be read ({type(exc).__name__}: "
+                                f"{exc}); rebuild with `ragqa index`") from None
+
+
+def load_intact_index(directory: Path, embedder: Embedder | None = None,
+                      verify: bool = False) -> HybridIndex:
+    """The index `directory` names or, when its files are damaged, the newest intact build kept
+    beside it (the rollback copy); the first damage found when none is intact."""
+    try:
+        return load_index(directory, embedder, verify)
+    except IndexDamagedError as damaged:
+        served = resolve_index(Path(directory)).resolve()
+        for build in complete_builds(directory):
+            if build.resolve() == served:
+                continue
+            try:
+                index = load_index(build, embedder, verify)
+            except RagqaError:
+                continue
+            log.warning("%s; using the previous build %s", damaged, build.name)
+            return index
+        raise
+
+
+def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
+    """Parse the files of the index at `directory` (see load_index)."""
     manifest = read_manifest(directory)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexFormatError(
@@ -303,6 +536,8 @@ def load_index(directory: Path, embedder: Embedder | None = None) -> HybridIndex
             f"{directory}: built with model {model['name']} (dim {model['dim']}), but the loaded "
             f"model is {embedder.name} (dim {embedder.dim}); rebuild with `ragqa index --force`"
         )
+    if embedder is not None:
+        check_embedder(manifest, embedder.record, directory)
     params = IndexParams.from_json(manifest["params"])
     documents = read_documents(directory)
     chunks, chunk_keys = [], []
@@ -310,33 +545,67 @@ def load_index(directory: Path, embedder: Embedder | None = None) -> HybridIndex
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         chunks.append(Chunk(r["id"], r["doc_id"], r["char_start"], r["char_end"], text,
-                            tuple(r["section"]), tuple(r["sentence_ids"])))
+                            tuple(r["section"]), tuple(r["sentence_ids"]),
+                            tuple(r.get("pages", ()))))
         chunk_keys.append(r["key"])
     sentences, sentence_keys = [], []
     for line in (directory / "sentences.jsonl").read_text().splitlines():
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         sentences.append(Sentence(r["doc_id"], r["char_start"], r["char_end"], text,
-                                  tuple(r["section"])))
+                                  tuple(r["section"]), r.get("page"),
+                                  BlockKind.parse(r.get("kind", "prose"))))
         sentence_keys.append(r["key"])
     chunk_vectors = np.load(directory / "chunk_vectors.npy", allow_pickle=False)
     sentence_vectors = np.load(directory / "sentence_vectors.npy", allow_pickle=False)
-    faiss_index = faiss.read_index(str(directory / "faiss.index"))
-    if params.faiss is FaissKind.HNSW:
-        faiss_index.hnsw.efSearch = 128
-    if faiss_index.ntotal != len(chunks) or faiss_index.d != model["dim"]:
-        raise IndexFormatError(
-            f"{directory}: faiss.index holds {faiss_index.ntotal} vectors of dim {faiss_index.d}, "
-            f"expected {len(chunks)} of dim {model['dim']}; rebuild with `ragqa index --force`"
-        )
+    faiss_index = _read_faiss(directory / "faiss.index", params.faiss, len(chunks), model["dim"])
+    sentence_faiss = _read_faiss(directory / "sentence_faiss.index", params.faiss, len(sentences),
+                                 model["dim"])
     bm25 = load_scorer(params.bm25, directory, len(chunks))
+    sentence_bm25 = load_scorer(SENTENCE_BM25_BACKEND, directory / SENTENCE_BM25, len(sentences))
+    sentence_df = json.loads((directory / SENTENCE_TERMS).read_text())
     return HybridIndex(directory, manifest, documents, chunks, sentences, chunk_vectors,
-                       sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys)
+                       sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys,
+                       sentence_faiss, sentence_bm25, sentence_df)
+
+
+def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
+    """A FAISS file of the index, checked to hold one vector of the model's dimension per row."""
+    index = faiss.read_index(str(path))
+    if kind is FaissKind.HNSW:
+        index.hnsw.efSearch = 128
+    if index.ntotal != expected or index.d != dim:
+        raise IndexFormatError(
+            f"{path.parent}: {path.name} holds {index.ntotal} vectors of dim {index.d}, "
+            f"expected {expected} of dim {dim}; rebuild with `ragqa index --force`"
+        )
+    return index
+
+
+def embedder_record(manifest: dict[str, Any]) -> EmbedderRecord:
+    """The embedder an index was built by (torch for indexes from before it was recorded)."""
+    return EmbedderRecord.from_json(manifest.get("embedder"))
+
+
+def check_embedder(manifest: dict[str, Any], querying: EmbedderRecord, directory: Path) -> None:
+    """Refuse, naming both, an embedder whose query vectors do not fit the index's vectors."""
+    built = embedder_record(manifest)
+    reason = incompatibility(built, querying)
+    if reason is not None:
+        raise IndexFormatError(
+            f"{directory}: built by the {built.label()} embedder, which {querying.label()} cannot "
+            f"query ({reason}); use --embedder {built.option()} (RAGQA_EMBEDDER) or rebuild with "
+            f"`ragqa index --force --embedder {querying.option()}`")
 
 
 def staleness(directory: Path, documents: list[Document], params: IndexParams,
-              model_name: str) -> str | None:
-    """Why the index at `directory` must be rebuilt for these inputs, or None when it is fresh."""
+              model_name: str, embedder: EmbedderRecord | None = None,
+              verify: bool = False) -> str | None:
+    """Why the index at `directory` must be rebuilt for these inputs, or None when it is fresh.
+
+    A file that differs in size from the manifest's record (or in SHA-256, when `verify`) is a
+    reason: a damaged index is rebuilt, never called up to date.
+    """
     try:
         manifest = read_manifest(directory)
     except IndexMissingError:
@@ -347,8 +616,14 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         return f"index format {manifest.get('format_version')} != {FORMAT_VERSION}"
     if manifest.get("model", {}).get("name") != model_name:
         return f"model changed ({manifest.get('model', {}).get('name')} -> {model_name})"
+    if embedder is not None and incompatibility(embedder_record(manifest), embedder) is not None:
+        return f"embedder changed ({embedder_record(manifest).label()} -> {embedder.label()})"
     if manifest.get("params") != params.to_json():
         return "index parameters changed"
+    try:
+        check_files(resolve_index(Path(directory)), manifest, hashes=verify)
+    except IndexDamagedError as exc:
+        return str(exc)
     if manifest.get("corpus_fingerprint") != corpus_fingerprint(documents):
         return "corpus changed"
     return None
@@ -366,8 +641,10 @@ class BuildReport:
 def update_index(
     corpus: Path | list[Path], directory: Path, embedder: Embedder,
     params: IndexParams | None = None, force: bool = False, progress: bool = False,
+    verify: bool = False,
 ) -> BuildReport:
-    """Rebuild the index at `directory` if the corpus or parameters changed (or `force`).
+    """Rebuild the index at `directory` if the corpus or parameters changed, its files are
+    damaged (hashes checked when `verify`), or `force`.
 
     The corpus is read and validated first, the new index is built in memory and written beside
     the old one, and only then swapped in: any failure leaves the old index in place.
@@ -376,12 +653,14 @@ def update_index(
 
     params = params or IndexParams()
     documents = read_corpus(corpus)
-    reason = "forced" if force else staleness(directory, documents, params, embedder.name)
+    reason = "forced" if force else staleness(directory, documents, params, embedder.name,
+                                              embedder.record, verify)
     if reason is None:
         return BuildReport(False, "up to date", read_manifest(directory))
     previous = None
     try:
-        previous = load_index(directory)
+        # verified, so that a damaged file never lends its vectors to the new build
+        previous = load_intact_index(directory, verify=True)
     except (OSError, ValueError, KeyError, RagqaError) as exc:
         # an unreadable old index only costs the embedding cache
         log.info("no previous index to reuse at %s: %s", directory, exc)

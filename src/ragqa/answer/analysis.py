@@ -1,0 +1,224 @@
+"""Question analysis: what a question asks (subject, aspects, regimen, breadth), from its words alone.
+
+question text + its vector -> QuestionAnalysis, the value every later answer stage reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from ragqa.answer.aspects import Aspect, AspectBook
+from ragqa.answer.regimen import Regimen, RegimenTable
+from ragqa.answer.scoring import content_terms
+from ragqa.errors import InvalidQueryError
+
+MAX_QUESTION_CHARS = 2000
+
+# Terms of at least this length share a family with the corpus tokens of the same first letters
+# ("addictive" ~ "addiction"), a crude stemmer for rarity and coverage.
+FAMILY_PREFIX = 6
+# An everyday English word counts this much of its rarity toward a sentence's relevance: the
+# dense side understands it in other words ("thoughts" ~ "ideation"), a name it cannot.
+EVERYDAY_WEIGHT = 0.25
+# Words at least this frequent in general English (Zipf scale of the wordfreq package: 3.0 is
+# one per million words; "caffeine" 3.7, "vitamin" 4.0, "guideline" 3.3, while "metformin",
+# "sertraline" and "ketamine" fall below) are everyday words; rarer ones name something specific
+# that the evidence must cover.
+EVERYDAY_ZIPF = 3.0
+
+
+@dataclass(frozen=True)
+class SubjectTerm:
+    """A word of the question's subject with its rarity weight and corpus sentence count."""
+
+    term: str
+    weight: float
+    sentences: int
+    specific: bool
+
+
+@dataclass(frozen=True)
+class AskedRegimen:
+    """The dose regimen a question asks about, and the drug it asks it of."""
+
+    regimen: Regimen
+    drug: str | None
+
+    @property
+    def label(self) -> str:
+        """How the answer names what was asked ("microdosing of ketamine")."""
+        if self.regimen.drug == "*":
+            return f"{self.regimen.label} of {self.drug}" if self.drug else self.regimen.label
+        return self.regimen.label
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    """What the question asks: its subject, the aspects, a regimen, and whether it is broad."""
+
+    text: str
+    vector: np.ndarray
+    terms: frozenset[str]
+    subject: tuple[SubjectTerm, ...]
+    aspects: tuple[Aspect, ...]
+    regimen: AskedRegimen | None
+    drugs: tuple[str, ...]
+    broad: bool
+    statement: bool
+
+    @property
+    def narrow(self) -> bool:
+        """A narrow question gets a short answer on its aspect."""
+        return not self.broad
+
+
+class QuestionAnalyzer:
+    """Reads a question against the corpus's term counts and the aspect and regimen data.
+
+    >>> analyzer = QuestionAnalyzer(index.sentence_df, len(index.sentences))
+    >>> analysis = analyzer.analyze("Is ketamine addictive?", vector)
+    >>> [a.id for a in analysis.aspects]
+    ['harms']
+    """
+
+    def __init__(self, sentence_df: dict[str, int], sentences: int,
+                 table: RegimenTable | None = None, book: AspectBook | None = None) -> None:
+        self.df = sentence_df
+        self.sentences = max(1, sentences)
+        self.table = table or RegimenTable.default()
+        self.book = book or AspectBook.default()
+        warm_up()
+        self._families: dict[str, list[str]] = {}
+        for token in sentence_df:
+            word = _POSSESSIVE.sub("", token)
+            if len(word) >= FAMILY_PREFIX and word.isalpha():
+                self._families.setdefault(word[:FAMILY_PREFIX], []).append(token)
+
+    def analyze(self, question: str, vector: np.ndarray) -> QuestionAnalysis:
+        """The analysis of one (validated) question and its embedding."""
+        aspects = self.book.asked(question)
+        terms = frozenset(content_terms(question))
+        # aspect cues ("dose", "addictive") and regimen names ("microdosing") are what is asked
+        # about the subject, not the subject: the aspect and regimen checks judge them
+        cues = self.book.cue_words(question) | _words_in(question, self.table.naming_spans(question))
+        words = {_POSSESSIVE.sub("", t) for t in terms}
+        subject = tuple(
+            self._subject_term(t) for t in sorted(words)
+            if t not in cues and t not in self.book.passing_words and not t[0].isdigit()
+        )
+        drugs = tuple(dict.fromkeys(d for _, d in self.table.drugs_in(question)))
+        return QuestionAnalysis(
+            text=question, vector=vector, terms=terms, subject=subject, aspects=aspects,
+            regimen=self._regimen(question), drugs=drugs,
+            broad=self.book.is_broad(question), statement=not _is_question(question),
+        )
+
+    def family(self, term: str) -> list[str]:
+        """The corpus tokens that count as the term: itself, or those sharing its first letters,
+        and its abbreviation or expansion ('intramuscular' ~ 'im')."""
+        if len(term) >= FAMILY_PREFIX and term.isalpha():
+            found = list(self._families.get(term[:FAMILY_PREFIX], []))
+        else:
+            found = [term] if term in self.df else []
+        for other in abbreviations().get(term, ()):
+            if other in self.df and other not in found:
+                found.append(other)
+        return found
+
+    def _subject_term(self, term: str) -> SubjectTerm:
+        count = min(self.sentences, sum(self.df.get(t, 0) for t in self.family(term)))
+        specific = not is_everyday(term)
+        weight = math.log((self.sentences + 1) / (count + 0.5))
+        if not specific:
+            weight *= EVERYDAY_WEIGHT
+        return SubjectTerm(term, round(max(weight, 0.0), 4), count, specific)
+
+    def _regimen(self, question: str) -> AskedRegimen | None:
+        """The regimen a question asks about (microdosing first, then a dose, then a naming term)."""
+        regimen_drugs = {r.drug for r in self.table.regimens}
+        drugs = [d for _, d in self.table.drugs_in(question) if d in regimen_drugs]
+        drug = drugs[0] if drugs else None
+        hits = self.table.find(question, default_drug=drug)
+        for hit in hits:
+            if hit.regimen.id == self.table.microdose.id:
+                return AskedRegimen(hit.regimen, drug)
+        for hit in hits:
+            if hit.dose is not None:
+                return AskedRegimen(hit.regimen, hit.regimen.drug)
+        for hit in hits:
+            return AskedRegimen(hit.regimen, hit.regimen.drug)
+        return None
+
+
+_POSSESSIVE = re.compile(r"['\u2019]s$")
+
+
+def _words_in(text: str, spans: list[tuple[int, int]]) -> set[str]:
+    """The tokens of the text inside the spans."""
+    return {t for start, end in spans for t in content_terms(text[start:end])}
+
+
+def validate_question(question: str) -> str:
+    """The question stripped, or InvalidQueryError naming what is wrong."""
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidQueryError("question must not be empty")
+    question = question.strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQueryError(
+            f"question must be at most {MAX_QUESTION_CHARS} characters, got {len(question)}"
+        )
+    return question
+
+
+_QUESTION_START = re.compile(
+    r"^(?:is|are|was|were|do|does|did|can|could|should|would|will|may|might|must|has|have|had|"
+    r"what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+
+
+def _is_question(text: str) -> bool:
+    """Whether the text reads as a question (else it is a statement, such as a claim)."""
+    return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text.strip()))
+
+
+@lru_cache(maxsize=1)
+def abbreviations() -> dict[str, tuple[str, ...]]:
+    """Single-word abbreviations and expansions of `answer/data/abbreviations.json`, both ways,
+    as tokens: 'im' -> ('intramuscular',), 'intramuscular' -> ('im',)."""
+    data = json.loads(resources.files("ragqa.answer").joinpath("data/abbreviations.json").read_text())
+    pairs: dict[str, set[str]] = {}
+    for short, long in data["abbreviations"].items():
+        a, b = short.lower(), long.lower()
+        pairs.setdefault(a, set()).add(b)
+        pairs.setdefault(b, set()).add(a)
+    return {k: tuple(sorted(v)) for k, v in pairs.items()}
+
+
+@lru_cache(maxsize=4096)
+def is_everyday(word: str) -> bool:
+    """Whether a word is common in general English (wordfreq's Zipf frequency, bundled data).
+
+    The 'small' word list (words at Zipf 3 and above) decides the same as the full one at this
+    threshold and loads in half the time.
+    """
+    from wordfreq import zipf_frequency
+
+    parts = [p for p in word.split("-") if p]
+    if len(parts) > 1:  # a compound ("treatment-resistant") is as everyday as its parts
+        return all(is_everyday(p) for p in parts)
+    return zipf_frequency(word, "en", wordlist="small") >= EVERYDAY_ZIPF
+
+
+def warm_up() -> threading.Thread:
+    """Load the word frequencies in the background, so neither start-up nor a question waits."""
+    thread = threading.Thread(target=is_everyday, args=("the",), daemon=True,
+                              name="ragqa-wordfreq")
+    thread.start()
+    return thread

@@ -1,0 +1,91 @@
+"""Clinical aspects: what a question asks about (a dose, a harm, a time...) and which sentences speak to it.
+
+The aspects are data (`answer/data/aspects.json`), generic to clinical questions, not to one drug.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Aspect:
+    """One clinical aspect: the question wordings that ask it and the sentence wordings that answer it."""
+
+    id: str
+    heading: str
+    asks: tuple[re.Pattern[str], ...]
+    speaks: tuple[re.Pattern[str], ...]
+
+    def asked_by(self, question: str) -> bool:
+        """Whether the question asks about this aspect."""
+        return any(p.search(question) for p in self.asks)
+
+    def spoken_by(self, text: str) -> bool:
+        """Whether a sentence speaks to this aspect."""
+        return any(p.search(text) for p in self.speaks)
+
+
+@dataclass(frozen=True)
+class AspectBook:
+    """The aspects in display order, the overview cues and the question-frame words."""
+
+    aspects: tuple[Aspect, ...]
+    broad: tuple[re.Pattern[str], ...]
+    passing_words: frozenset[str]
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def default(cls) -> AspectBook:
+        """The aspects shipped in `answer/data/aspects.json`."""
+        data = json.loads(resources.files("ragqa.answer").joinpath("data/aspects.json").read_text())
+        return cls.from_json(data)
+
+    @classmethod
+    def from_json(cls, data: dict) -> AspectBook:
+        """Build from the JSON form (see the file's _comment for the fields)."""
+        def compile_all(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
+            return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+        aspects = tuple(Aspect(a["id"], a["heading"], compile_all(a["asks"]), compile_all(a["speaks"]))
+                        for a in data["aspects"])
+        return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]))
+
+    def asked(self, question: str) -> tuple[Aspect, ...]:
+        """The aspects a question asks about, in data order.
+
+        The last aspect of the data (efficacy) is the general one: "does it work" is read into many
+        questions, so it counts only when no more specific aspect is asked.
+        """
+        asked = tuple(a for a in self.aspects if a.asked_by(question))
+        general = self.aspects[-1]
+        if len(asked) > 1 and general in asked:
+            asked = tuple(a for a in asked if a is not general)
+        return asked
+
+    def is_broad(self, question: str) -> bool:
+        """Whether the question asks for an overview rather than one aspect."""
+        return any(p.search(question) for p in self.broad)
+
+    def cue_words(self, question: str) -> set[str]:
+        """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive")."""
+        words: set[str] = set()
+        for aspect in self.aspects:
+            for pattern in aspect.asks:
+                for match in pattern.finditer(question):
+                    words.update(w.lower() for w in re.findall(r"[\w-]+", _whole_words(question, match)))
+        return words
+
+
+def _whole_words(text: str, match: re.Match[str]) -> str:
+    """The matched text widened to whole words ('addict' in 'addictive' -> 'addictive')."""
+    start, end = match.start(), match.end()
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
+        start -= 1
+    while end < len(text) and (text[end].isalnum() or text[end] == "-"):
+        end += 1
+    return text[start:end]

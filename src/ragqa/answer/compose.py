@@ -1,0 +1,165 @@
+"""Composition: the selected statements, the regimen verdict and the references as one Answer.
+
+Selection + RegimenVerdict -> Answer (or Coverage -> an abstaining Answer). Every extract quotes
+its sentence verbatim with its document offsets; references are numbered by first citation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragqa.answer.analysis import QuestionAnalysis
+from ragqa.answer.contract import (
+    AbstentionRecord,
+    Answer,
+    Reference,
+    RegimenCheck,
+    RegimenEvidence,
+    RejectedPassage,
+    Section,
+    Statement,
+)
+from ragqa.answer.coverage import Coverage
+from ragqa.answer.evidence import Evidence
+from ragqa.answer.selection import Scored, Selection, Selector
+from ragqa.answer.verdict import RegimenJudge, RegimenVerdict, distinct_doses, note
+from ragqa.index.store import HybridIndex
+from ragqa.ingest.context import quote_span
+
+ABSTAIN_MESSAGE = "The corpus does not cover this question, so ragqa gives no clinical answer."
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """A statement written by ragqa: (text, doc ids cited right after it) parts."""
+
+    parts: list[tuple[str, list[str]]]
+
+
+class Composer:
+    """Turns the stages' values into the answer contract."""
+
+    def __init__(self, index: HybridIndex, selector: Selector, judge: RegimenJudge) -> None:
+        self.index = index
+        self.selector = selector
+        self.judge = judge
+        self._owner = index.sentence_chunk()
+
+    def answer(self, analysis: QuestionAnalysis, evidence: Evidence, selection: Selection,
+               verdict: RegimenVerdict) -> Answer:
+        """The answer: verdict note and lead quotes, then the groups, then the references."""
+        chosen = selection.all()
+        rows = self.judge.rows([s.candidate.sentence_id for s in chosen])
+        support_ids = {c.sentence_id for c in verdict.supporting}
+        support_docs = list(dict.fromkeys(
+            s.candidate.doc_id for s in chosen if s.candidate.sentence_id in support_ids))
+        segments = note(verdict, rows, support_docs)
+        bottom: list[Scored | _Segments] = [_Segments(segments)] if segments else []
+        bottom.extend(_Segments(self._image_note(s)) for s in selection.image_tables)
+        bottom.extend(selection.lead)
+        numbers: dict[str, int] = {}
+        for item in [*bottom, *(s for _, _, group in selection.groups for s in group)]:
+            for doc_id in _doc_ids(item):
+                numbers.setdefault(doc_id, len(numbers) + 1)
+        verdict_statements = [self._statement(item, numbers) for item in bottom]
+        check = RegimenCheck(
+            asked=verdict.asked.regimen.id if verdict.asked else None,
+            asked_label=verdict.asked.label if verdict.asked else None,
+            supported=verdict.supported,
+            evidence=[RegimenEvidence(regimen=r.regimen_id, label=r.label, doses=distinct_doses(r.doses),
+                                      routes=r.routes, citations=sorted(numbers[d] for d in r.doc_ids))
+                      for r in rows],
+            note=verdict_statements[0].text if segments else "The question names no dose regimen.",
+        )
+        return Answer(
+            question=analysis.text, abstained=False, bottom_line=verdict_statements,
+            sections=[Section(heading=heading, topic=topic,
+                              statements=[self._statement(s, numbers) for s in group])
+                      for heading, topic, group in selection.groups],
+            regimen_check=check,
+            references=[self._reference(doc_id, n) for doc_id, n in numbers.items()],
+            retrieved_doc_ids=_doc_order(evidence), index_version=self.index.version,
+            index_built_at=self.index.manifest.get("built_at"), timings_ms={},
+        )
+
+    def abstain(self, analysis: QuestionAnalysis, evidence: Evidence, coverage: Coverage,
+                searched: str, threshold: float) -> Answer:
+        """An answer that gives no clinical statement, with what was searched and found instead."""
+        qv = analysis.vector
+        closest = []
+        mentioned = [sid for m in coverage.uncovered for sid in m.sentence_ids]
+        for sid in mentioned:  # where the corpus mentions the subject in passing comes first
+            sentence = self.index.sentences[sid]
+            closest.append(RejectedPassage(
+                chunk_id=self.index.chunks[int(self._owner[sid])].id, doc_id=sentence.doc_id,
+                title=self.index.documents[sentence.doc_id].title,
+                score=round(float(self.index.sentence_vectors[sid] @ qv), 4), text=sentence.text[:400],
+            ))
+        for hit in evidence.chunks.hits[:5]:
+            chunk = self.index.chunks[hit.chunk_index]
+            closest.append(RejectedPassage(
+                chunk_id=chunk.id, doc_id=chunk.doc_id, title=self.index.documents[chunk.doc_id].title,
+                score=round(float(self.index.chunk_vectors[hit.chunk_index] @ qv), 4),
+                text=chunk.text[:400],
+            ))
+        label = analysis.regimen.label if analysis.regimen else None
+        return Answer(
+            question=analysis.text, abstained=True,
+            message=f"{ABSTAIN_MESSAGE} Why: {coverage.reason}.",
+            bottom_line=[], sections=[], references=[],
+            regimen_check=RegimenCheck(
+                asked=analysis.regimen.regimen.id if analysis.regimen else None, asked_label=label,
+                supported=None, evidence=[], note="No evidence was selected (the answer abstained).",
+            ),
+            abstention=AbstentionRecord(
+                reason=coverage.reason, searched=searched, query_terms=evidence.chunks.query_tokens,
+                threshold=threshold, best_score=round(evidence.best_chunk_similarity, 4),
+                closest=closest,
+            ),
+            retrieved_doc_ids=_doc_order(evidence), index_version=self.index.version,
+            index_built_at=self.index.manifest.get("built_at"), timings_ms={},
+        )
+
+    def _statement(self, item: Scored | _Segments, numbers: dict[str, int]) -> Statement:
+        if isinstance(item, _Segments):
+            text = "".join(
+                f"{part} [{', '.join(str(numbers[d]) for d in dict.fromkeys(docs))}]" if docs else part
+                for part, docs in item.parts
+            ) + "."
+            cited = {numbers[d] for _, docs in item.parts for d in docs}
+            return Statement(text=text, kind="system", citations=sorted(cited))
+        sentence = self.index.sentences[item.candidate.sentence_id]
+        # a sentence that leans on the one before it ("These ...", "Hence, ...") is quoted with it
+        span = quote_span(self.index.sentences, item.candidate.sentence_id)
+        text = self.index.documents[sentence.doc_id].text[span.start:span.end]
+        return Statement(
+            text=text, kind="extract", citations=[numbers[sentence.doc_id]],
+            doc_id=sentence.doc_id, chunk_id=self.index.chunks[item.candidate.chunk_index].id,
+            char_start=span.start, char_end=span.end, section=list(sentence.section),
+            page=sentence.page, regimen=self.selector.regimen_of(item), score=round(item.score, 4),
+        )
+
+    def _image_note(self, item: Scored) -> list[tuple[str, list[str]]]:
+        """What to say when the best evidence is a table the source shows only as an image."""
+        sentence = self.index.sentences[item.candidate.sentence_id]
+        caption = re.sub(r"\s*\(image in source\)", "", sentence.text).strip()
+        text = (f"The closest evidence in the source is a table shown only as an image, so its "
+                f"content cannot be quoted: {caption.rstrip('.')}")
+        return [(text, [sentence.doc_id])]
+
+    def _reference(self, doc_id: str, n: int) -> Reference:
+        doc = self.index.documents[doc_id]
+        return Reference(n=n, doc_id=doc.id, title=doc.title, publisher=doc.publisher, year=doc.year,
+                         doc_type=doc.doc_type.value, authors=list(doc.authors), url=doc.url,
+                         doi=doc.doi, pmid=doc.pmid)
+
+
+def _doc_ids(item: Scored | _Segments) -> list[str]:
+    if isinstance(item, _Segments):
+        return [d for _, docs in item.parts for d in docs]
+    return [item.candidate.doc_id]
+
+
+def _doc_order(evidence: Evidence) -> list[str]:
+    return list(dict.fromkeys(h.doc_id for h in evidence.chunks.hits))

@@ -1,0 +1,141 @@
+"""Abstention by coverage: can the gathered evidence answer what the question asks?
+
+QuestionAnalysis + Evidence -> Coverage. The question is answerable when the passages are near
+enough to it, and when the evidence that speaks to the asked aspect covers the question's specific
+subject words (names and technical terms, not everyday English), each weighted by how rare it is in
+the corpus (a drug named once weighs far more than "ketamine"). A subject the corpus mentions only
+in passing is reported with where it was found. Everyday words are left to the dense similarity:
+one the corpus lacks ("vitamin", "caffeine") never triggers abstention by itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragqa.answer.analysis import FAMILY_PREFIX, QuestionAnalysis, QuestionAnalyzer
+from ragqa.answer.evidence import Candidate, Evidence, FactBook
+from ragqa.index.store import HybridIndex
+
+
+@dataclass(frozen=True)
+class CoverageParams:
+    """Thresholds of the coverage check (calibration in the README)."""
+
+    min_relevance: float = 0.42
+    relative_floor: float = 0.75
+    min_coverage: float = 0.5
+    strong_match: float = 0.68
+    nearby: int = 60
+    mentions_shown: int = 3
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Where the corpus mentions an uncovered subject word."""
+
+    term: str
+    sentences: int
+    doc_ids: tuple[str, ...]
+    sentence_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The verdict of the coverage check: answerable or not, why, and what was found instead."""
+
+    answerable: bool
+    reason: str
+    coverage: float
+    uncovered: tuple[Mention, ...] = ()
+
+
+def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook,
+             relative_floor: float) -> list[Candidate]:
+    """The candidates near the best one that speak to the asked aspects (all near ones if none do,
+    or if the question is broad: an overview is not about one aspect)."""
+    best = evidence.best_similarity()
+    near = [c for c in evidence.candidates if c.similarity >= relative_floor * best]
+    if not analysis.aspects or analysis.broad:
+        return near
+    on_aspect = [c for c in near if facts.speaks_to(c.sentence_id, analysis.aspects)]
+    return on_aspect or near
+
+
+class CoverageCheck:
+    """Decides whether an analysed question can be answered from its evidence."""
+
+    def __init__(self, index: HybridIndex, analyzer: QuestionAnalyzer, facts: FactBook,
+                 params: CoverageParams | None = None) -> None:
+        self.index = index
+        self.analyzer = analyzer
+        self.facts = facts
+        self.params = params or CoverageParams()
+
+    def check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
+        """Answerable, or the reason not with the places the uncovered subject is mentioned."""
+        p = self.params
+        if not evidence.candidates:
+            return Coverage(False, "nothing was retrieved", 0.0)
+        if evidence.best_chunk_similarity < p.min_relevance:
+            return Coverage(False, f"the closest passage scores {evidence.best_chunk_similarity:.3f}, "
+                                   f"below the relevance threshold {p.min_relevance}", 0.0)
+        subject = [t for t in analysis.subject if t.specific and t.weight > 0]
+        total = sum(t.weight for t in subject)
+        if total == 0:
+            return Coverage(True, "the question names no specific subject word", 1.0)
+        if analysis.regimen is not None and analysis.regimen.drug is not None:
+            return Coverage(True, "the question asks about a dose regimen of a drug the regimen "
+                                  "table knows: the regimen check answers it", 1.0)
+        pool = relevant(evidence, analysis, self.facts, p.relative_floor)
+        covered = [t for t in subject if any(self._speaks_of(t.term, c, analysis) for c in pool)]
+        share = sum(t.weight for t in covered) / total
+        if share >= p.min_coverage:
+            return Coverage(True, f"the evidence covers {share:.2f} of the question's subject", share)
+        missing = sorted((t for t in subject if t not in covered), key=lambda t: -t.weight)
+        if all(t.sentences == 0 for t in missing) and evidence.best_similarity() >= p.strong_match:
+            # a word the corpus never uses may be said in other words ("IM" for
+            # "intramuscular"): a sentence this close to the question says it; a subject the
+            # corpus does name, but only in passing, is never let through this way
+            return Coverage(True, f"a sentence matches the question at "
+                                  f"{evidence.best_similarity():.3f}", share)
+        mentions = tuple(self._mention(t.term) for t in missing)
+        return Coverage(False, self._reason(analysis, mentions, share), share, mentions)
+
+    def _speaks_of(self, term: str, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
+        """Whether a sentence names the term and, when an aspect is asked, speaks to it near the
+        term (within `p.nearby` characters): "lithium or valproate" beside a ketamine dose does not
+        speak of valproate's dose."""
+        family = set(self.analyzer.family(term) or [term])
+        if not self.facts[candidate.sentence_id].terms & family:
+            return False
+        if not analysis.aspects or analysis.broad:
+            return True
+        text = self.index.sentences[candidate.sentence_id].text
+        lowered = text.lower()
+        stems = {f[:FAMILY_PREFIX] if len(f) >= FAMILY_PREFIX else f for f in family}
+        places = [m.start() for stem in stems for m in re.finditer(re.escape(stem), lowered)]
+        near = self.params.nearby
+        return any(pattern.search(text[max(0, at - near):at + near])
+                   for at in places for aspect in analysis.aspects for pattern in aspect.speaks)
+
+    def _mention(self, term: str) -> Mention:
+        family = self.analyzer.family(term)
+        if not family:
+            return Mention(term, 0, (), ())
+        scores = self.index.sentence_bm25.scores(family)
+        ids = [int(i) for i in scores.nonzero()[0]]
+        docs = tuple(dict.fromkeys(self.index.sentences[i].doc_id for i in ids))
+        return Mention(term, len(ids), docs, tuple(ids[: self.params.mentions_shown]))
+
+    def _reason(self, analysis: QuestionAnalysis, mentions: tuple[Mention, ...], share: float) -> str:
+        aspect = " and ".join(a.heading.lower() for a in analysis.aspects) or "this question"
+        parts = []
+        for m in mentions:
+            if m.sentences == 0:
+                parts.append(f"the corpus never mentions '{m.term}'")
+            else:
+                times = "once" if m.sentences == 1 else f"in {m.sentences} sentences"
+                parts.append(f"the corpus mentions '{m.term}' {times} (in {', '.join(m.doc_ids[:3])}), "
+                             f"but none of the evidence on {aspect} is about it")
+        return "; ".join(parts) + f" (subject coverage {share:.2f})"

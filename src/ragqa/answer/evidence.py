@@ -1,0 +1,191 @@
+"""Evidence gathering: the sentences that may answer a question, retrieved sentence-first.
+
+QuestionAnalysis -> Evidence. Sentences are retrieved directly (BM25 over sentences and dense over
+their vectors, fused); the chunks retrieved for the same question stay the unit of context and of
+the retrieved-documents list. A broad question also searches each overview topic's facet words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ragqa.answer.analysis import QuestionAnalysis
+from ragqa.answer.aspects import Aspect, AspectBook
+from ragqa.answer.regimen import RegimenHit, RegimenTable
+from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic, assign_topic, content_terms, specificity
+from ragqa.index.embed import Embedder
+from ragqa.index.store import HybridIndex
+from ragqa.ingest.layout import BlockKind
+from ragqa.retrieve import Filters, Mode, Retriever, SearchResult
+
+
+@dataclass(frozen=True)
+class SentenceFacts:
+    """What the answer stage derives from one sentence's text (computed once per index)."""
+
+    terms: frozenset[str]
+    specificity: float
+    regimens: tuple[RegimenHit, ...]
+    topic: Topic
+    touches: frozenset[str]
+    aspects: frozenset[str]
+
+
+class FactBook:
+    """Per-sentence facts of one index, computed on first use and kept (an index never changes)."""
+
+    def speaks_to(self, sid: int, aspects: tuple[Aspect, ...]) -> bool:
+        """Whether the sentence speaks to any of the aspects (True when none is asked)."""
+        return not aspects or any(a.id in self[sid].aspects for a in aspects)
+
+    def __init__(self, index: HybridIndex, table: RegimenTable, topics: tuple[Topic, ...],
+                 book: AspectBook) -> None:
+        self.index = index
+        self.table = table
+        self.topics = topics
+        self.book = book
+        self._facts: dict[int, SentenceFacts] = {}
+
+    def __getitem__(self, sid: int) -> SentenceFacts:
+        facts = self._facts.get(sid)
+        if facts is None:
+            text = self.index.sentences[sid].text
+            facts = SentenceFacts(
+                terms=frozenset(content_terms(text)),
+                specificity=specificity(text),
+                regimens=tuple(self.table.find(text)),
+                topic=assign_topic(text, self.topics),
+                touches=frozenset(t.id for t in self.topics if any(p.search(text) for p in t.patterns)),
+                aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
+            )
+            self._facts[sid] = facts
+        return facts
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that may answer the question, with where it sits and how near it is."""
+
+    sentence_id: int
+    chunk_index: int
+    doc_id: str
+    section: tuple[str, ...]
+    previous: int | None
+    next: int | None
+    similarity: float
+    rank: int
+    level: float
+    topic_hits: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The candidates of one question, the chunk search behind them and its best chunk similarity."""
+
+    chunks: SearchResult
+    candidates: tuple[Candidate, ...]
+    best_chunk_similarity: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def best_similarity(self) -> float:
+        """The highest similarity of any candidate sentence to the question."""
+        return max((c.similarity for c in self.candidates), default=0.0)
+
+
+@dataclass(frozen=True)
+class GatherParams:
+    """How much evidence is gathered."""
+
+    sentence_k: int = 40
+    facet_k: int = 8
+
+
+class EvidenceGatherer:
+    """Gathers candidate sentences for an analysed question from one index.
+
+    >>> evidence = EvidenceGatherer(index, retriever, facts, topics, embedder).gather(analysis)
+    """
+
+    def __init__(self, index: HybridIndex, retriever: Retriever, facts: FactBook,
+                 topics: tuple[Topic, ...], embedder: Embedder,
+                 params: GatherParams | None = None) -> None:
+        self.index = index
+        self.retriever = retriever
+        self.facts = facts
+        self.topics = topics
+        self.embedder = embedder
+        self.params = params or GatherParams()
+        self._owner = index.sentence_chunk()
+        self._levels = {d.id: EVIDENCE_LEVEL.get(d.doc_type.value, 0.5) for d in index.documents.values()}
+        self._facet_vectors: dict[str, np.ndarray] = {}
+
+    def gather(self, analysis: QuestionAnalysis, mode: Mode = Mode.HYBRID, k: int = 8,
+               filters: Filters | None = None) -> Evidence:
+        """Chunks for context, then sentences: the question's own search, plus topic facets if broad."""
+        qv = analysis.vector
+        chunks = self.retriever.search(analysis.text, k=k, mode=mode, filters=filters, query_vector=qv)
+        found = self.retriever.search_sentences(analysis.text, qv, self.params.sentence_k, mode, filters)
+        ranks: dict[int, int] = {h.sentence_id: h.rank for h in found.hits}
+        topic_hits: dict[int, set[str]] = {}
+        if analysis.broad or analysis.regimen is not None:
+            for topic, query, vector in self._facet_queries(analysis):
+                facet = self.retriever.search_sentences(query, vector, self.params.facet_k, mode, filters)
+                for hit in facet.hits:
+                    if topic.id in self.facts[hit.sentence_id].touches:
+                        ranks.setdefault(hit.sentence_id, self.params.sentence_k + hit.rank)
+                        topic_hits.setdefault(hit.sentence_id, set()).add(topic.id)
+        for hit in chunks.hits[:3]:  # the best chunks' sentences: context the sentence search may miss
+            for sid in self.index.chunks[hit.chunk_index].sentence_ids:
+                ranks.setdefault(sid, self.params.sentence_k + hit.rank)
+        # reference-list entries and table header lines are never evidence; an image-only table's
+        # caption stays, so the answer can say that its best evidence is an image in the source
+        sentences = self.index.sentences
+        ranks = {sid: r for sid, r in ranks.items()
+                 if sentences[sid].quotable or sentences[sid].kind is BlockKind.IMAGE_TABLE}
+        ids = np.fromiter(ranks, dtype=np.int64, count=len(ranks))
+        similarities = self.index.sentence_vectors[ids] @ qv if len(ids) else np.zeros(0)
+        candidates = tuple(
+            self._candidate(int(sid), float(sim), ranks[int(sid)],
+                            frozenset(topic_hits.get(int(sid), ())))
+            for sid, sim in zip(ids, similarities)
+        )
+        best_chunk = max((float(self.index.chunk_vectors[h.chunk_index] @ qv) for h in chunks.hits),
+                         default=0.0)
+        timings = {f"retrieve_{n}": v for n, v in {**chunks.timings_ms, **found.timings_ms}.items()}
+        return Evidence(chunks, candidates, best_chunk, timings)
+
+    def _candidate(self, sid: int, similarity: float, rank: int,
+                   topic_hits: frozenset[str]) -> Candidate:
+        sentence = self.index.sentences[sid]
+        sentences = self.index.sentences
+        previous = sid - 1 if sid > 0 and sentences[sid - 1].doc_id == sentence.doc_id else None
+        following = sid + 1 if sid + 1 < len(sentences) and sentences[sid + 1].doc_id == sentence.doc_id \
+            else None
+        return Candidate(sid, int(self._owner[sid]), sentence.doc_id, sentence.section, previous,
+                         following, similarity, rank, self._levels[sentence.doc_id], topic_hits)
+
+    def _facet_queries(self, analysis: QuestionAnalysis) -> list[tuple[Topic, str, np.ndarray]]:
+        """(topic, query text, query vector) per facet: the question's meaning plus the facet's words.
+
+        The facet words are embedded once (cached) and added to the question's vector, so an
+        overview costs no model call beyond the question's own.
+        """
+        subject = " ".join(analysis.drugs) or " ".join(t.term for t in analysis.subject)
+        facets = [(t, f) for t in self.topics for f in t.facets]
+        if analysis.regimen is not None:
+            regimen_topic = next((t for t in self.topics if t.id == "regimen"), None)
+            if regimen_topic is not None:
+                facets.append((regimen_topic, f"{analysis.regimen.label} studied"))
+        if not analysis.broad:  # a narrow regimen question only looks for what the regimen studied
+            facets = [(t, f) for t, f in facets if t.id == "regimen"]
+        missing = [f for _, f in facets if f not in self._facet_vectors]
+        if missing:
+            self._facet_vectors.update(zip(missing, self.embedder.embed(missing)))
+        queries = []
+        for topic, words in facets:
+            vector = analysis.vector + self._facet_vectors[words]
+            vector = vector / (np.linalg.norm(vector) or 1.0)
+            queries.append((topic, f"{subject} {words}".strip(), vector.astype(np.float32)))
+        return queries

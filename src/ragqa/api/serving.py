@@ -1,0 +1,147 @@
+"""uvicorn with bounds: a deadline for each request's headers and a cap on open connections.
+
+uvicorn alone keeps a connection that sends nothing, or trickles its headers, open for as long as
+the client likes; enough of them exhaust the process's file descriptors and then nothing is
+served. Here each connection has `header_timeout` seconds to deliver a request's headers (from
+when it opens, and again after each response), and when `max_connections` are open a new
+connection closes the oldest one that is not being answered, as nginx reuses its idle keep-alive
+connections; when every open connection is being answered, the new one gets a 503.
+
+    >>> run(create_app(settings), settings)       # what `ragqa serve` does
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import resource
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ragqa.config import Settings
+
+log = logging.getLogger(__name__)
+
+# asyncio accepts up to `backlog` connections in one go, before any of them reaches the protocol
+# (and so the cap): the listen backlog is kept short, and room for two such batches is kept free
+# besides the descriptors that the process opens for other things (index files, logs).
+ACCEPT_BACKLOG = 128
+RESERVED_FDS = 64 + 2 * ACCEPT_BACKLOG
+_BUSY_BODY = json.dumps({"status": 503, "code": "service_unavailable", "fields": [],
+                         "message": "every connection is busy; retry shortly"}).encode()
+BUSY_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                 b"retry-after: 1\r\nconnection: close\r\n"
+                 b"content-length: %d\r\n\r\n" % len(_BUSY_BODY)) + _BUSY_BODY
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a header deadline and a cap on open connections."""
+
+    _opened = itertools.count()
+
+    def __init__(self, *args: Any, header_timeout: float, max_connections: int,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.opened = next(self._opened)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._started: object = None  # the request cycle whose headers arrived last
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[arg-type]
+        if len(self.connections) > self.max_connections and not self._close_oldest_idle():
+            self.transport.write(BUSY_RESPONSE)
+            self.transport.close()
+            return
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not self._started:  # a request's headers are complete
+            self._started = self.cycle
+            self._disarm()
+        # uvicorn stops reading while it answers a request; read on once the whole request is in
+        # and nothing else is buffered, so that a client that closes is noticed at once and its
+        # queued question dropped (a pipelined request still stops the reading)
+        cycle = self.cycle
+        if (cycle is not None and not cycle.more_body and not cycle.response_complete
+                and not self.conn.trailing_data[0] and not self.transport.is_closing()):
+            self.flow.resume_reading()
+
+    def on_response_complete(self) -> None:
+        self._arm()  # the next request's headers are due in time too (a pipelined one disarms)
+        super().on_response_complete()
+
+    def idle(self) -> bool:
+        """No request on this connection is being answered (none yet, or headers still coming)."""
+        return self.cycle is None or self.cycle.response_complete
+
+    def _close_oldest_idle(self) -> bool:
+        idle = [c for c in self.connections
+                if c is not self and isinstance(c, BoundedH11Protocol) and c.idle()
+                and not c.transport.is_closing()]
+        if not idle:
+            return False
+        min(idle, key=lambda c: c.opened).transport.close()
+        return True
+
+    def _arm(self) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self._deadline = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _headers_late(self) -> None:
+        self._deadline = None
+        if self.idle():
+            self.transport.close()
+
+
+def connection_cap(settings: Settings) -> int:
+    """settings.max_connections, lowered to what the file-descriptor limit leaves room for.
+
+    The soft limit is raised to the hard one first, as servers commonly do.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, settings.max_connections * 2)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 32
+    room = soft - in_use - RESERVED_FDS
+    cap = max(1, min(settings.max_connections, room))
+    if cap < settings.max_connections:
+        log.warning("at most %d connections (file-descriptor limit %d), not %d", cap, soft,
+                    settings.max_connections)
+    return cap
+
+
+def run(app: Any, settings: Settings) -> None:
+    """Serve `app` under uvicorn on settings.host:settings.port with the settings' bounds."""
+    from functools import partial
+
+    import uvicorn
+
+    protocol = partial(BoundedH11Protocol, header_timeout=settings.header_timeout,
+                       max_connections=connection_cap(settings))
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            http=protocol,  # type: ignore[arg-type]
+                            backlog=ACCEPT_BACKLOG,
+                            timeout_keep_alive=settings.keep_alive_timeout)
+    uvicorn.Server(config).run()

@@ -1,0 +1,112 @@
+"""Answers that answer the question: scope, lead and abstention on the real default index (slow)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.answer.contract_checks import assert_contract
+
+pytestmark = pytest.mark.slow
+
+ABUSE = re.compile(r"abuse|dependen|addict|misuse", re.IGNORECASE)
+
+
+def extracts(answer):
+    return [s for s in answer.statements() if s.kind == "extract"]
+
+
+def test_is_ketamine_addictive_leads_with_abuse_and_dependence(default_engine, default_index):
+    answer = default_engine.ask("Is ketamine addictive?")
+    assert not answer.abstained
+    lead = [s for s in answer.bottom_line if s.kind == "extract"]
+    assert lead and all(ABUSE.search(s.text) for s in lead), [s.text for s in lead]
+    quoted = extracts(answer)
+    assert len(quoted) <= 8
+    assert sum(bool(ABUSE.search(s.text)) for s in quoted) / len(quoted) >= 0.5
+    assert_contract(answer, default_index)
+
+
+def test_sertraline_dose_abstains_and_says_what_was_found(default_engine):
+    answer = default_engine.ask("What is the dose of sertraline for depression?")
+    assert answer.abstained
+    reason = answer.abstention.reason
+    assert "mentions 'sertraline'" in reason and "none of the evidence on dose" in reason
+    # the record leads with where the corpus names sertraline in passing (TRANSFORM-2 among them)
+    passing = [p.text for p in answer.abstention.closest if "sertraline" in p.text]
+    assert passing and any("TRANSFORM-2" in text for text in passing)
+    assert "sertraline" in answer.message
+
+
+def test_direct_dose_question_puts_the_dose_in_the_bottom_line(default_engine, default_index):
+    answer = default_engine.ask("What dose of ketamine is used for treatment-resistant depression?")
+    lead = " ".join(s.text for s in answer.bottom_line if s.kind == "extract")
+    assert re.search(r"0\.5 ?mg/kg", lead), lead
+    assert len(extracts(answer)) <= 8
+    assert_contract(answer, default_index)
+
+
+@pytest.mark.parametrize("question", [
+    "Would tiny weekly doses of ketamine help me?",
+    "Can ketamine in doses too small to feel lift my mood?",
+    "I microdosed ketamine last month; does that work for depression?",
+    "What about sub-perceptual amounts of ketamine for anxiety?",
+])
+def test_microdosing_in_other_words_gets_the_regimen_verdict_first(default_engine, question):
+    answer = default_engine.ask(question)
+    assert not answer.abstained
+    assert answer.regimen_check.asked == "microdose" and answer.regimen_check.supported is False
+    assert answer.bottom_line[0].text.startswith("None of the retrieved sources studied microdosing")
+    assert len(extracts(answer)) <= 10
+
+
+@pytest.mark.parametrize("question", [
+    "Is ketamine addictive like caffeine?",
+    "Should I take my vitamins as usual while on ketamine for depression?",
+])
+def test_everyday_words_the_corpus_lacks_do_not_abstain_by_themselves(default_engine, question):
+    assert not default_engine.ask(question).abstained
+
+
+@pytest.mark.parametrize("question", [
+    "Is metformin effective for depression?",
+    "What is the maximum dose of duloxetine?",
+])
+def test_a_subject_the_corpus_lacks_or_names_in_passing_abstains(default_engine, question):
+    answer = default_engine.ask(question)
+    assert answer.abstained and answer.abstention.closest
+
+
+GUIDELINE_QUESTIONS = [
+    "What is the light therapy protocol for seasonal depression?",
+    "What does the guideline say about pharmacogenomic testing?",
+    "Where does rTMS sit in the treatment of depression?",
+    "How many sessions of cognitive behavioural therapy are recommended for depression?",
+    "What should be done when a first antidepressant does not work?",
+    "Is exercise recommended for depression?",
+    "Which antidepressants have a higher risk of liver problems?",
+    "What are the recommendations for selecting the initial treatment of depression?",
+]
+
+
+@pytest.mark.parametrize("question", GUIDELINE_QUESTIONS)
+def test_guideline_answers_quote_with_context_and_section(default_engine, default_index, question):
+    from ragqa.ingest.context import dangles
+
+    answer = default_engine.ask(question)
+    assert not answer.abstained
+    quoted = extracts(answer)
+    assert any(s.doc_id == "lam-2024-canmat-2023-mdd-guideline" for s in quoted)
+    for statement in quoted:
+        assert not dangles(statement.text), statement.text
+        if statement.doc_id == "lam-2024-canmat-2023-mdd-guideline":
+            assert statement.section, statement.text
+    assert_contract(answer, default_index)
+
+
+def test_an_image_only_table_is_named_not_guessed(default_engine):
+    answer = default_engine.ask(
+        "What are the recommendations for selecting the initial treatment of depression?")
+    notes = [s.text for s in answer.bottom_line if s.kind == "system"]
+    assert any("shown only as an image" in text and "Table 3.1" in text for text in notes), notes

@@ -1,0 +1,115 @@
+"""Slow, idle and vanishing clients against a real, bounded uvicorn (fake embedder)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import time
+from contextlib import ExitStack
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.reliability.conftest import bounded_server
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "What dose of ketamine is used for depression?"
+
+
+def connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closed `sock` (reading whatever it sent), or None if it did not."""
+    started = time.monotonic()
+    sock.settimeout(0.1)
+    while time.monotonic() - started < seconds:
+        try:
+            if sock.recv(65536) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return time.monotonic() - started
+    return None
+
+
+def ask_request(question: str = QUESTION) -> bytes:
+    body = json.dumps({"question": question}).encode()
+    return (b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+
+def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(fake_index, tmp_path):
+    with bounded_server(fake_index, tmp_path / "log", header_timeout=1) as url, \
+            connect(url) as idle:
+        assert closed_within(idle, 5) is not None
+
+
+def test_headers_trickled_in_are_cut_at_the_header_timeout(fake_index, tmp_path):
+    with bounded_server(fake_index, tmp_path / "log", header_timeout=1) as url, \
+            connect(url) as slow:
+        started = time.monotonic()
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        cut = None
+        for _ in range(40):  # a header byte every 0.1 s, for up to 4 s
+            try:
+                slow.sendall(b"X")
+            except (BrokenPipeError, ConnectionResetError):
+                cut = time.monotonic() - started
+                break
+            if closed_within(slow, 0.1) is not None:
+                cut = time.monotonic() - started
+                break
+        assert cut is not None and cut < 3, cut
+
+
+def test_a_body_trickled_in_gets_408_at_the_body_timeout(fake_index, tmp_path):
+    with bounded_server(fake_index, tmp_path / "log", body_timeout=1) as url, \
+            connect(url) as slow:
+        slow.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"question\": ")
+        slow.settimeout(5)
+        reply = b""
+        while chunk := slow.recv(65536):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert b"did not arrive within 1 s" in reply
+
+
+def test_idle_connections_beyond_the_descriptor_limit_leave_healthz_answering(fake_index,
+                                                                              tmp_path):
+    log = tmp_path / "log"
+    with bounded_server(fake_index, log, nofile=512, header_timeout=60) as url, \
+            ExitStack() as held:
+        for _ in range(700):
+            held.enter_context(connect(url))
+        started = time.monotonic()
+        response = httpx.get(f"{url}/healthz", timeout=5)
+        assert response.status_code == 200
+        assert time.monotonic() - started < 1
+    assert "Too many open files" not in log.read_text()
+
+
+def test_a_storm_of_abandoned_questions_does_not_delay_the_next(fake_index, tmp_path):
+    with bounded_server(fake_index, tmp_path / "log", embed_delay=0.1) as url, \
+            httpx.Client(base_url=url, timeout=60) as http:
+        unloaded = []
+        for _ in range(5):
+            started = time.monotonic()
+            assert http.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+            unloaded.append(time.monotonic() - started)
+        for _ in range(100):
+            with connect(url) as abandoned:
+                abandoned.sendall(ask_request())
+        time.sleep(0.2)  # the server reads the questions and sees their clients go
+        started = time.monotonic()
+        assert http.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+        after = time.monotonic() - started
+        # each abandoned question answered would have cost 0.1 s: 100 of them 5 s on 2 workers
+        assert after < statistics.median(unloaded) + 0.5, (after, unloaded)
