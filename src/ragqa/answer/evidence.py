@@ -77,7 +77,7 @@ class Candidate:
     similarity: float
     rank: int
     level: float
-    topic_hits: frozenset[str] = frozenset()
+    facets: tuple[tuple[str, int], ...] = ()  # (facet key "topic:words", rank in that facet search)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,9 @@ class GatherParams:
     """How much evidence is gathered."""
 
     sentence_k: int = 40
-    facet_k: int = 8
+    broad_sentence_k: int = 200
+    facet_k: int = 12
+    facet_chunks: int = 4
 
 
 class EvidenceGatherer:
@@ -126,19 +128,32 @@ class EvidenceGatherer:
         """Chunks for context, then sentences: the question's own search, plus topic facets if broad."""
         qv = analysis.vector
         chunks = self.retriever.search(analysis.text, k=k, mode=mode, filters=filters, query_vector=qv)
-        found = self.retriever.search_sentences(analysis.text, qv, self.params.sentence_k, mode, filters)
+        depth = self.params.sentence_k
+        found = self.retriever.search_sentences(analysis.text, qv, depth, mode, filters)
         ranks: dict[int, int] = {h.sentence_id: h.rank for h in found.hits}
-        topic_hits: dict[int, set[str]] = {}
+        if analysis.broad and mode is not Mode.BM25:
+            # an overview reaches further: the sentences nearest in meaning, beyond the fused top
+            near = self.retriever.search_sentences(analysis.text, qv, self.params.broad_sentence_k,
+                                                   Mode.DENSE, filters)
+            for hit in near.hits:
+                ranks.setdefault(hit.sentence_id, depth + hit.rank)
+        facets: dict[int, list[tuple[str, int]]] = {}
         if analysis.broad or analysis.regimen is not None:
-            for topic, query, vector in self._facet_queries(analysis):
-                facet = self.retriever.search_sentences(query, vector, self.params.facet_k, mode, filters)
-                for hit in facet.hits:
-                    if topic.id in self.facts[hit.sentence_id].touches:
-                        ranks.setdefault(hit.sentence_id, self.params.sentence_k + hit.rank)
-                        topic_hits.setdefault(hit.sentence_id, set()).add(topic.id)
-        for hit in chunks.hits[:3]:  # the best chunks' sentences: context the sentence search may miss
+            for topic, key, query, vector in self._facet_queries(analysis):
+                # the facet's best sentences, then the sentences of its best chunks
+                found_f = self.retriever.search_sentences(query, vector, self.params.facet_k, mode,
+                                                          filters)
+                hits = [h.sentence_id for h in found_f.hits]
+                chunked = self.retriever.search(query, k=self.params.facet_chunks, mode=mode,
+                                                filters=filters, query_vector=vector)
+                hits += [sid for h in chunked.hits for sid in self.index.chunks[h.chunk_index].sentence_ids]
+                for rank, sid in enumerate(dict.fromkeys(hits), start=1):
+                    if topic.id in self.facts[sid].touches:
+                        ranks.setdefault(sid, depth + rank)
+                        facets.setdefault(sid, []).append((key, rank))
+        for hit in chunks.hits:  # the retrieved chunks' sentences: context the sentence search may miss
             for sid in self.index.chunks[hit.chunk_index].sentence_ids:
-                ranks.setdefault(sid, self.params.sentence_k + hit.rank)
+                ranks.setdefault(sid, depth + hit.rank)
         # reference-list entries and table header lines are never evidence; an image-only table's
         # caption stays, so the answer can say that its best evidence is an image in the source
         sentences = self.index.sentences
@@ -148,7 +163,7 @@ class EvidenceGatherer:
         similarities = self.index.sentence_vectors[ids] @ qv if len(ids) else np.zeros(0)
         candidates = tuple(
             self._candidate(int(sid), float(sim), ranks[int(sid)],
-                            frozenset(topic_hits.get(int(sid), ())))
+                            tuple(facets.get(int(sid), ())))
             for sid, sim in zip(ids, similarities)
         )
         best_chunk = max((float(self.index.chunk_vectors[h.chunk_index] @ qv) for h in chunks.hits),
@@ -157,17 +172,18 @@ class EvidenceGatherer:
         return Evidence(chunks, candidates, best_chunk, timings)
 
     def _candidate(self, sid: int, similarity: float, rank: int,
-                   topic_hits: frozenset[str]) -> Candidate:
+                   facets: tuple[tuple[str, int], ...]) -> Candidate:
         sentence = self.index.sentences[sid]
         sentences = self.index.sentences
         previous = sid - 1 if sid > 0 and sentences[sid - 1].doc_id == sentence.doc_id else None
         following = sid + 1 if sid + 1 < len(sentences) and sentences[sid + 1].doc_id == sentence.doc_id \
             else None
         return Candidate(sid, int(self._owner[sid]), sentence.doc_id, sentence.section, previous,
-                         following, similarity, rank, self._levels[sentence.doc_id], topic_hits)
+                         following, similarity, rank, self._levels[sentence.doc_id], facets)
 
-    def _facet_queries(self, analysis: QuestionAnalysis) -> list[tuple[Topic, str, np.ndarray]]:
-        """(topic, query text, query vector) per facet: the question's meaning plus the facet's words.
+    def _facet_queries(self, analysis: QuestionAnalysis) -> list[tuple[Topic, str, str, np.ndarray]]:
+        """(topic, facet key, query text, query vector) per facet: the question's meaning plus the
+        facet's words.
 
         The facet words are embedded once (cached) and added to the question's vector, so an
         overview costs no model call beyond the question's own.
@@ -178,6 +194,12 @@ class EvidenceGatherer:
             regimen_topic = next((t for t in self.topics if t.id == "regimen"), None)
             if regimen_topic is not None:
                 facets.append((regimen_topic, f"{analysis.regimen.label} studied"))
+                # what the regimen's own literature studied: the drugs the table has it for
+                regimen = analysis.regimen.regimen
+                studied = sorted({r.drug for r in self.facts.table.regimens if r.group == regimen.group})
+                if regimen.drug == "*" and studied:
+                    names = " and ".join(n.upper() if len(n) <= 3 else n for n in studied)
+                    facets.append((regimen_topic, f"{regimen.label} studies of {names}"))
         if not analysis.broad:  # a narrow regimen question only looks for what the regimen studied
             facets = [(t, f) for t, f in facets if t.id == "regimen"]
         missing = [f for _, f in facets if f not in self._facet_vectors]
@@ -187,5 +209,6 @@ class EvidenceGatherer:
         for topic, words in facets:
             vector = analysis.vector + self._facet_vectors[words]
             vector = vector / (np.linalg.norm(vector) or 1.0)
-            queries.append((topic, f"{subject} {words}".strip(), vector.astype(np.float32)))
+            queries.append((topic, f"{topic.id}:{words}", f"{subject} {words}".strip(),
+                            vector.astype(np.float32)))
         return queries

@@ -37,7 +37,8 @@ class SelectionParams:
     lead_margin: float = 0.1
     lead_size: int = 2
     narrow_max: int = 6
-    duplicate: float = 0.9
+    narrow_min: int = 3
+    duplicate: float = 0.95
     broad_max: int = 10
     broad_floor: float = 0.5
     diversity: float = 0.3
@@ -139,6 +140,12 @@ class Selector:
             if s.score < best - margin:
                 continue
             self._add(chosen, s, p.narrow_max)
+        # the bottom line and a few supporting statements: fill up from the next ones on the aspect
+        for s in pool:
+            if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
+                break
+            if s.on_aspect:
+                self._add(chosen, s, p.narrow_max)
         if verdict.asked is not None:
             self._add_regimen_evidence(chosen, pool, verdict, per_regimen=1, limit=p.narrow_max + 2)
         return sorted(chosen, key=lambda s: -s.score)
@@ -153,14 +160,13 @@ class Selector:
         chosen = [pool[i] for i in picks]
         floor = max(p.min_similarity, p.broad_floor * max(s.candidate.similarity for s in pool))
         slots = {t.id: t.slots or p.per_topic for t in self.topics}
-        for topic in self.topics:
-            found = [s for s in pool if topic.id in s.candidate.topic_hits and s.candidate.similarity >= floor]
-            taken = sum(1 for s in chosen if topic.id in s.candidate.topic_hits)
-            for s in found:
-                if taken >= slots[topic.id]:
-                    break
-                if s not in chosen and self._add(chosen, s, limit=None):
-                    taken += 1
+        keys = sorted({key for s in pool for key, _ in s.candidate.facets})
+        for key in keys:  # each facet search contributes its best sentences, so no topic is crowded out
+            found = sorted((s for s in pool if s.candidate.similarity >= floor
+                            and any(k == key for k, _ in s.candidate.facets)),
+                           key=lambda s: dict(s.candidate.facets)[key])
+            for s in found[:slots[key.split(":", 1)[0]]]:
+                self._add(chosen, s, limit=None)
         if verdict.asked is not None:
             self._add_regimen_evidence(chosen, pool, verdict, p.per_regimen, limit=None)
         else:
