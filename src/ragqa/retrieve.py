@@ -273,6 +273,8 @@ class MilvusBackend(SearchBackend):
                mode: Mode, filters: Filters | None, rrf_k: int | None) -> list[Candidates]:
         from ragqa.index.milvus import query_text
 
+        if filters is not None and filters.doc_type == ():
+            return [Candidates({}, {}) for _ in tokens]  # no type admitted (`in []` upsets Milvus)
         prefix = "" if kind is Kind.CHUNKS else "sentence_"
         expr = filter_expression(filters)
         texts = [query_text(t) for t in tokens]

@@ -95,7 +95,7 @@ def connect(uri: str, token: str | None = None):
     A local path starts the embedded engine on that file; its parent directory is created.
     """
     try:
-        from pymilvus import MilvusClient
+        from pymilvus import MilvusClient, MilvusException
     except ImportError:
         raise IndexMissingError("the Milvus backend needs pymilvus and milvus-lite: "
                                 "pip install 'ragqa[milvus]'") from None
@@ -108,7 +108,7 @@ def connect(uri: str, token: str | None = None):
         if client is None:
             try:
                 client = MilvusClient(uri=uri, token=token or "")
-            except Exception as exc:  # pymilvus raises its own and grpc errors alike
+            except MilvusException as exc:
                 raise IndexMissingError(f"cannot connect to Milvus at {uri}: {exc}") from None
             _clients[(uri, token)] = client
         return client
@@ -179,9 +179,11 @@ class MilvusStore:
 
     def _read_alias(self, alias: str) -> str | None:
         if self.mode is AliasMode.SERVER:
+            from pymilvus import MilvusException
+
             try:
                 return self.client.describe_alias(alias).get("collection_name")
-            except Exception:  # MilvusException: the alias does not exist
+            except MilvusException:  # the alias does not exist
                 return None
         if not self.client.has_collection(self._pointer_table):
             return None
@@ -209,11 +211,11 @@ class MilvusStore:
     def _with_collection(self, kind: Kind, call: Callable[[str], T]) -> T:
         """Run `call` on the served collection; once more on a fresh resolution if it has gone
         (dropped by a re-index between resolving and searching)."""
+        from pymilvus import MilvusException
+
         try:
             return call(self._resolve(kind))
-        except IndexMissingError:
-            raise
-        except Exception as exc:
+        except MilvusException as exc:
             log.info("Milvus %s search failed (%s): resolving the alias again", kind.value, exc)
             return call(self._resolve(kind, fresh=True))
 
@@ -241,24 +243,21 @@ class MilvusStore:
         """BM25 and dense top-n fused by Milvus's RRFRanker(rrf_k): the top-k (key, score)."""
         from pymilvus import AnnSearchRequest, RRFRanker
 
-        data = [np.asarray(v, dtype=np.float32).tolist() for v in vectors]
-        results: list[list[tuple[str, float]]] = [[] for _ in texts]
-        # a query without BM25 tokens fuses its dense ranking alone, as ragqa's own RRF does
-        groups = {True: [i for i, t in enumerate(texts) if t],
-                  False: [i for i, t in enumerate(texts) if not t]}
-        for lexical, rows in groups.items():
-            if not rows:
-                continue
-            requests = [AnnSearchRequest(data=[data[i] for i in rows], anns_field="dense",
-                                         param={"metric_type": "IP"}, limit=n, expr=expr or "")]
-            if lexical:
-                requests.insert(0, AnnSearchRequest(
-                    data=[texts[i] for i in rows], anns_field="sparse",
-                    param={"metric_type": "BM25"}, limit=n, expr=expr or ""))
-            found = self._with_collection(kind, lambda name: _pairs(self.client.hybrid_search(
-                name, reqs=requests, ranker=RRFRanker(rrf_k), limit=k, output_fields=[])))
-            for i, pairs in zip(rows, found):
-                results[i] = pairs
+        # one request per query: milvus-lite 2.5.1 mis-ranks a batched (nq > 1) hybrid_search,
+        # fusing the ranks of all queries together
+        results = []
+        for text, vector in zip(texts, vectors):
+            requests = [AnnSearchRequest(data=[np.asarray(vector, dtype=np.float32).tolist()],
+                                         anns_field="dense", param={"metric_type": "IP"},
+                                         limit=n, expr=expr or "")]
+            if text:  # a query without BM25 tokens fuses its dense ranking alone, as ragqa does
+                requests.insert(0, AnnSearchRequest(data=[text], anns_field="sparse",
+                                                    param={"metric_type": "BM25"}, limit=n,
+                                                    expr=expr or ""))
+            [pairs] = self._with_collection(kind, lambda name, reqs=requests: _pairs(
+                self.client.hybrid_search(name, reqs=reqs, ranker=RRFRanker(rrf_k), limit=k,
+                                          output_fields=[])))
+            results.append(pairs)
         return results
 
     # -- publishing ---------------------------------------------------------------------------
