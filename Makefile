@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	# The CPU build of torch first: a bare `torch` would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	# The ONNX embedder's files, exported once from the installed model's weights and verified
+	# against torch (RAGQA_ONNX_CACHE, default .cache/onnx); `ragqa` would otherwise do it on first use.
+	$(BIN)/ragqa export-onnx
 	touch $(STAMP)
 
 index: install
@@ -55,4 +58,4 @@ lint: install
 	$(BIN)/ruff check src tests eval
 
 clean:
-	rm -rf $(VENV) indexes/default
+	rm -rf $(VENV) indexes/default .cache/onnx

@@ -12,10 +12,11 @@ from ragqa.config import get_settings
 from ragqa.errors import RagqaError
 
 
-def _load_embedder(all_cores: bool = False):
-    from ragqa.index.embed import SentenceTransformerEmbedder
+def _load_embedder(args: argparse.Namespace, all_cores: bool = False):
+    """The embedder of --embedder, else of the settings (RAGQA_EMBEDDER; onnx by default)."""
+    from ragqa.index.embed import load_embedder
 
-    return SentenceTransformerEmbedder.from_settings(get_settings(), all_cores=all_cores)
+    return load_embedder(get_settings(), getattr(args, "embedder", None), all_cores=all_cores)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -32,7 +33,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         bm25=BM25Backend.parse(args.bm25),
     )
     corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
-    report = update_index(corpus, Path(args.index_dir), _load_embedder(all_cores=True), params,
+    _print_read_report(corpus)
+    report = update_index(corpus, Path(args.index_dir), _load_embedder(args, all_cores=True), params,
                           force=args.force, progress=True, verify=args.verify)
     _print_build(args, report)
     if backend is Backend.MILVUS:
@@ -83,12 +85,21 @@ def _publish_to_milvus(args: argparse.Namespace) -> None:
           f"{', '.join(report.dropped) or 'nothing'}")
 
 
+def _print_read_report(corpus: list[Path]) -> None:
+    """Per HTML/PDF file, what the reader took (sections, sentences, tables, pages) and skipped."""
+    from ragqa.ingest.documents import read_corpus
+    from ragqa.ingest.reading import read_summaries
+
+    for line in read_summaries(read_corpus(corpus)):
+        print(line)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Print the top chunks for a query."""
     from ragqa.index.store import load_index
     from ragqa.retrieve import Backend, Mode, Retriever, open_backend
 
-    embedder = _load_embedder()
+    embedder = _load_embedder(args)
     index = load_index(Path(args.index_dir), embedder)
     backend = open_backend(index, Backend.parse(args.backend))
     result = Retriever(index, embedder, backend=backend).search(args.query, k=args.k,
@@ -114,15 +125,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine(index_dir: str, backend: str | None = None):
+def _engine(args: argparse.Namespace):
     from ragqa.answer.engine import AnswerEngine
     from ragqa.index.store import load_index
     from ragqa.retrieve import Backend, open_backend
 
-    embedder = _load_embedder()
-    engine = AnswerEngine(load_index(Path(index_dir), embedder), embedder)
-    if backend is not None:  # the engine's retriever took the settings' backend
-        engine.retriever.backend = open_backend(engine.index, Backend.parse(backend))
+    embedder = _load_embedder(args)
+    engine = AnswerEngine(load_index(Path(args.index_dir), embedder), embedder)
+    if getattr(args, "backend", None) is not None:  # the engine's retriever took the settings'
+        engine.retriever.backend = open_backend(engine.index, Backend.parse(args.backend))
     return engine
 
 
@@ -130,7 +141,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question with quoted, cited evidence."""
     from ragqa.answer.render import to_markdown
 
-    answer = _engine(args.index_dir, args.backend).ask(args.question, top_k=args.k)
+    answer = _engine(args).ask(args.question, top_k=args.k)
     print(answer.model_dump_json(indent=2) if args.json else to_markdown(answer))
     return 0
 
@@ -178,11 +189,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API and the web page."""
     from ragqa.api.app import serve
 
-    settings = get_settings().model_copy(
-        update={"host": args.host, "port": args.port, "index_dir": Path(args.index_dir)}
-    )
-    serve(settings)
+    update = {"host": args.host, "port": args.port, "index_dir": Path(args.index_dir)}
+    if args.embedder:
+        update["embedder"] = args.embedder
+    serve(get_settings().model_copy(update=update))
     return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    """Export the model to ONNX (fp32 and int8) from its local weights, verified against torch."""
+    from ragqa.index.onnx_embed import export_onnx
+
+    settings = get_settings()
+    report = export_onnx(settings.model, settings.onnx_cache, force=args.force)
+    done = f"exported {', '.join(report.exported)} in {report.seconds:.1f} s" if report.exported \
+        else "already exported and verified"
+    print(f"ONNX model in {report.folder}: {done}")
+    for precision, entry in report.files.items():
+        print(f"  {precision}: {entry['file']} sha256 {entry['sha256'][:12]}, max |difference| to "
+              f"torch {entry['max_abs_diff_to_torch']:.2e}, mean cosine "
+              f"{entry['mean_cosine_to_torch']:.6f}")
+    return 0
+
+
+def add_embedder_argument(parser: argparse.ArgumentParser) -> None:
+    """--embedder torch | onnx | onnx-int8 (default: the RAGQA_EMBEDDER setting, onnx)."""
+    parser.add_argument("--embedder", default=None,
+                        help="torch | onnx | onnx-int8 (default: RAGQA_EMBEDDER, else onnx); "
+                             "onnx-int8 only with an index it built")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=settings.backend,
                    help="inprocess | milvus: also publish the build to Milvus collections "
                         "(RAGQA_MILVUS_URI) and switch their aliases (default: RAGQA_BACKEND)")
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="rank chunks for a query")
@@ -215,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.add_argument("--backend", default=settings.backend,
                    help="inprocess | milvus (default: RAGQA_BACKEND)")
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question from the index")
@@ -224,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.add_argument("--backend", default=None,
                    help="inprocess | milvus (default: RAGQA_BACKEND)")
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("show", help="print a document of the index")
@@ -246,7 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=settings.host)
     p.add_argument("--port", type=int, default=settings.port)
     p.add_argument("--index-dir", default=str(settings.index_dir))
+    add_embedder_argument(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export-onnx", help="export the model to ONNX (fp32, int8), verified "
+                                           "against torch (make install runs it)")
+    p.add_argument("--force", action="store_true", help="export again even if already done")
+    p.set_defaults(func=cmd_export_onnx)
 
     from ragqa.evaluation.commands import (
         add_bench_arguments,

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ONNX_CACHE = PROJECT_ROOT / ".cache" / "onnx"
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,15 @@ class Settings(BaseSettings):
     # the 2 cores (a query embedding takes ~18 ms with 1 thread, ~480 ms when oversubscribed);
     # `ragqa index` uses every core instead.
     torch_threads: int | None = 1
+    # which embedder computes vectors: onnx (default; verified equal to torch, no torch needed at
+    # run time), torch (sentence-transformers), or onnx-int8 (faster, not identical: only with an
+    # index it built itself). See ragqa.index.embed.
+    embedder: str = "onnx"
+    # where the ONNX files exported from the model's weights are kept (made by `make install` or
+    # on first use)
+    onnx_cache: Path = ONNX_CACHE
+    # onnxruntime threads per query embedding (indexing uses every core)
+    onnx_threads: int = 1
 
     # Where retrieval runs (README, "Retrieval on Milvus"): `inprocess` (BM25 and FAISS in this
     # process) or `milvus`; the Milvus URI is a local file for the embedded engine (milvus-lite)

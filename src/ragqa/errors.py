@@ -43,3 +43,7 @@ class DocumentNotFoundError(RagqaError):
 
 class SuiteError(RagqaError):
     """An eval suite is malformed: the message names the file, the line and the field."""
+
+
+class EmbedderMismatchError(RagqaError):
+    """An embedder cannot be used: its ONNX file fails verification, or it does not fit the index."""

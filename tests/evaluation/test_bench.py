@@ -108,3 +108,32 @@ def test_render_bench_states_targets_met_and_missed():
     assert ("synthetic-100k, BM25 rank_bm25: ask p50 400.0 ms against the target of 150 ms: "
             "missed by 250.0 ms (2.7×); the slowest stage is bm25 (99.0 ms p50).") in text
     assert "vectors derived" in text
+
+
+def test_render_bench_shows_embedders_serve_start_and_the_encode_ratio():
+    stat = {"n": 5, "p50": 8.0, "p95": 9.0, "mean": 8.0, "max": 9.0}
+    variant = {"load_s": 0.5, "rss_added_mb": 120.0, "embed": stat, "batch_texts_per_s": 80.0,
+               "max_abs_diff_to_torch": 2e-7, "mean_cosine_to_torch": 1.0,
+               "top10_overlap_with_torch": 1.0, "ask": stat}
+    corpus = {"counts": {"documents": 2, "chunks": 10, "sentences": 30}, "embedder": "onnx",
+              "build": {"seconds": 0.25, "chunks_per_s": 40.0, "cpu_seconds": 0.4,
+                        "peak_rss_mb": 300.0, "embedded": {"chunks": 10, "sentences": 30}},
+              "latency": {"rank_bm25": _timing(8.0, "answer")},
+              "variants": {"torch": {**variant, "embed": {**stat, "p50": 20.0}},
+                           "onnx-int8": {**variant, "build_s": 3.0,
+                                         "mean_cosine_to_torch": 0.993}},
+              "st_ratio": {"ask_p50_ms": 8.0, "st_encode_p50_ms": 20.0, "ratio": 0.4}}
+    result = {
+        "started_at": "2026-01-01T00:00:00Z", "seconds": 60.0,
+        "machine": {"cpus": 2, "python": "3.11", "platform": "Linux"},
+        "targets_ms": {"default": 10.0}, "corpora": {"default": corpus}, "notes": [],
+        "serve": {"onnx": {"runs": 3, "ready_s": 1.2, "ready_s_all": [1.1, 1.2, 1.4],
+                           "rss_mb": 260.0, "peak_rss_mb": 270.0}},
+    }
+    text = render_bench(result, "ragqa bench")
+    assert "| default | onnx | 2 | 10 | 30 | 0.2 | 40.0 | 120.0 | 0.4 |" in text
+    assert "| onnx-int8 | 0.50 | 120 | 8.0 / 9.0 | — | 80.0 | 2.0e-07 | 0.9930 | 1.000 |" in text
+    assert ("default: ask p50 8.0 ms / one sentence-transformers encode p50 20.0 ms (same "
+            "process) = 0.40 against the target of 0.5: met.") in text
+    assert ("`ragqa serve --embedder onnx` ready after 1.20 s (median of 3) against the target "
+            "of 2 s: met.") in text

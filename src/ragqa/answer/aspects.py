@@ -56,8 +56,16 @@ class AspectBook:
         return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]))
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
-        """The aspects a question asks about, in data order."""
-        return tuple(a for a in self.aspects if a.asked_by(question))
+        """The aspects a question asks about, in data order.
+
+        The last aspect of the data (efficacy) is the general one: "does it work" is read into many
+        questions, so it counts only when no more specific aspect is asked.
+        """
+        asked = tuple(a for a in self.aspects if a.asked_by(question))
+        general = self.aspects[-1]
+        if len(asked) > 1 and general in asked:
+            asked = tuple(a for a in asked if a is not general)
+        return asked
 
     def is_broad(self, question: str) -> bool:
         """Whether the question asks for an overview rather than one aspect."""

@@ -120,6 +120,7 @@ class RegimenTable:
         self._micro_dose = _alternation(micro["dose"])
         self._micro_window = int(micro["window"])
         self.negation = re.compile("|".join(data["negations"]), re.IGNORECASE)
+        self.study = re.compile(r"\b(?:" + "|".join(data["study_words"]) + r")\b", re.IGNORECASE)
         self.by_id = {r.id: r for r in self.regimens} | {self.microdose.id: self.microdose}
 
     @classmethod

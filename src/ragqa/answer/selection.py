@@ -24,7 +24,8 @@ from ragqa.index.store import HybridIndex
 class SelectionParams:
     """Weights of the relevance score and the bounds of the adaptive cut."""
 
-    similarity: float = 0.6
+    similarity: float = 0.55
+    rank: float = 0.1
     subject: float = 0.2
     aspect: float = 0.12
     level: float = 0.04
@@ -32,7 +33,7 @@ class SelectionParams:
     min_similarity: float = 0.25
     narrow_margin: float = 0.08
     off_aspect_margin: float = 0.03
-    lead_margin: float = 0.04
+    lead_margin: float = 0.1
     lead_size: int = 2
     narrow_max: int = 6
     duplicate: float = 0.9
@@ -62,6 +63,11 @@ class Selection:
     def all(self) -> list[Scored]:
         """Every selected statement, bottom line first."""
         return [*self.lead, *(s for _, _, group in self.groups for s in group)]
+
+
+def rank_score(rank: int) -> float:
+    """The retrieval rank as a score: 1 for the top sentence, decaying with rank."""
+    return 1.0 / (1.0 + 0.25 * (rank - 1))
 
 
 class Selector:
@@ -109,8 +115,8 @@ class Selector:
                 if total else 0.0
             text = self.index.sentences[c.sentence_id].text
             on_aspect = not analysis.aspects or any(a.spoken_by(text) for a in analysis.aspects)
-            score = (p.similarity * c.similarity + p.subject * subject + p.aspect * on_aspect
-                     + p.level * c.level + p.specificity * facts.specificity)
+            score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
+                     + p.aspect * on_aspect + p.level * c.level + p.specificity * facts.specificity)
             out.append(Scored(c, score, on_aspect))
         return out
 
@@ -228,14 +234,17 @@ class Selector:
         else:
             about = [s for s in statements
                      if any(t.search(texts[s.candidate.sentence_id]) for t in regimen.terms)]
-        if drug is not None:
-            names = table.drug_names[drug]
-            about.sort(key=lambda s: not names.search(texts[s.candidate.sentence_id]))
+        # a sentence saying the regimen was not studied answers the question best, then one on the drug
+        names = table.drug_names[drug] if drug is not None else None
+        negated = {s.candidate.sentence_id for s in about
+                   if table.negation.search(texts[s.candidate.sentence_id])}
+        about.sort(key=lambda s: (s.candidate.sentence_id not in negated,
+                                  names is not None and not names.search(texts[s.candidate.sentence_id])))
         return about
 
     def _lead(self, chosen: list[Scored], analysis: QuestionAnalysis,
               verdict: RegimenVerdict) -> list[Scored]:
-        """The bottom line's quotes: the most direct sentences, from different documents.
+        """The bottom line's quotes: the most direct sentences (from different documents if broad).
 
         When the asked regimen is unsupported, a sentence that itself speaks of that regimen (one
         saying microdoses were never studied, say) leads.
@@ -251,6 +260,7 @@ class Selector:
         for s in ordered[1:]:
             if len(lead) >= p.lead_size or s.score < lead[0].score - p.lead_margin:
                 break
-            if all(s.candidate.doc_id != o.candidate.doc_id for o in lead):
+            # an overview's bottom line draws on different sources; a narrow answer's on the best
+            if analysis.narrow or all(s.candidate.doc_id != o.candidate.doc_id for o in lead):
                 lead.append(s)
         return lead

@@ -61,7 +61,7 @@ class RegimenJudge:
     def _supports(self, asked: AskedRegimen, hit: RegimenHit, text: str) -> bool:
         """Whether one regimen found in an evidence sentence studies the asked regimen."""
         regimen = asked.regimen
-        if hit.negated and hit.dose is None:
+        if hit.dose is None and (hit.negated or not self.table.study.search(text)):
             return False
         if regimen.id == self.table.microdose.id:
             if hit.regimen.group != regimen.group:

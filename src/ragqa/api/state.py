@@ -17,7 +17,7 @@ from enum import Enum
 from ragqa.answer.engine import AnswerEngine
 from ragqa.config import Settings
 from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
-from ragqa.index.embed import Embedder, SentenceTransformerEmbedder
+from ragqa.index.embed import Embedder, load_embedder
 from ragqa.index.store import load_index, load_intact_index, update_index
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class ServiceState:
         if self.engine is not None:
             return
         if self.embedder is None:
-            self.embedder = SentenceTransformerEmbedder.from_settings(self.settings)
+            self.embedder = load_embedder(self.settings)
         try:
             index = load_intact_index(self.settings.index_dir, self.embedder)
         except (IndexMissingError, IndexFormatError) as exc:

@@ -25,11 +25,54 @@ from ragqa.errors import InvalidQueryError
 EVAL_OUT = PROJECT_ROOT / "eval" / "out"
 
 
-def load_embedder():
-    """The real embedding model (tests replace this with a fake)."""
-    from ragqa.index.embed import SentenceTransformerEmbedder
+def load_embedder(kind: str | None = None, all_cores: bool = False):
+    """The settings' embedder, or the one `kind` names (tests replace this with a fake)."""
+    from ragqa.index.embed import load_embedder as load
 
-    return SentenceTransformerEmbedder.from_settings(get_settings())
+    return load(get_settings(), kind, all_cores=all_cores)
+
+
+def parse_embedders(value: str | None) -> list[str]:
+    """'torch,onnx,onnx-int8' -> the embedder names, checked, in order, duplicates dropped."""
+    from ragqa.index.embed import EmbedderKind
+
+    kinds: list[str] = []
+    for name in (part.strip() for part in (value or "").split(",")):
+        if name and EmbedderKind.parse(name).value not in kinds:
+            kinds.append(EmbedderKind.parse(name).value)
+    return kinds
+
+
+def index_for(embedder, index_dir: Path, kind: str):
+    """The index at `index_dir` if `embedder` may query it, else a sibling built by `embedder`.
+
+    An int8 embedder only queries an index it built: `<index_dir>+onnx-int8` is built from the
+    same documents and parameters (once; kept up to date like any index) and used instead.
+    """
+    from ragqa.index.embed import incompatibility
+    from ragqa.index.store import (
+        IndexParams,
+        build_index,
+        embedder_record,
+        load_index,
+        read_documents,
+        read_manifest,
+        save_index,
+        staleness,
+    )
+
+    manifest = read_manifest(index_dir)
+    if incompatibility(embedder_record(manifest), embedder.record) is None:
+        return load_index(index_dir, embedder)
+    sibling = index_dir.with_name(f"{index_dir.name}+{kind}")
+    documents = list(read_documents(index_dir).values())
+    params = IndexParams.from_json(manifest["params"])
+    reason = staleness(sibling, documents, params, embedder.name, embedder.record)
+    if reason is not None:
+        print(f"eval: building {sibling} with the {kind} embedder ({reason})", file=sys.stderr)
+        save_index(build_index(documents, load_embedder(kind, all_cores=True), params,
+                               progress=True), sibling)
+    return load_index(sibling, embedder)
 
 
 def command_line() -> str:
@@ -125,6 +168,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a case labelled `relevant` fails below this statement precision")
     parser.add_argument("--published", help="JSON file of published figures on the same corpus, "
                                             "shown beside the modes (eval/datasets/*.json)")
+    parser.add_argument("--embedders", help="comma-separated embedders to compare: torch,onnx,"
+                                            "onnx-int8 (default: the RAGQA_EMBEDDER setting "
+                                            "alone); onnx-int8 runs on its own index, built "
+                                            "beside --index-dir from the same documents")
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -137,7 +184,7 @@ def eval_command(args: argparse.Namespace) -> int:
         update_results,
         write_report,
     )
-    from ragqa.evaluation.runner import run_eval
+    from ragqa.evaluation.runner import merge_reports, run_eval
     from ragqa.evaluation.suite import load_suite
     from ragqa.index.store import load_index
 
@@ -148,13 +195,28 @@ def eval_command(args: argparse.Namespace) -> int:
     cases = load_suite(suite_path)
     modes = parse_modes(getattr(args, "modes", None) or "hybrid")
     name = getattr(args, "name", None) or suite_name(suite_path)
-    embedder = load_embedder()
-    index = load_index(Path(args.index_dir), embedder)
-    backends = open_backends(parse_backends(getattr(args, "backends", None)), index,
-                             lambda message: print(message, file=sys.stderr))
-    report = run_eval(cases, index, embedder=embedder, modes=modes,
-                      top_k=getattr(args, "top_k", None), suite_name=str(args.suite),
-                      min_precision=getattr(args, "min_precision", 0.6), backends=backends)
+    kinds = parse_embedders(getattr(args, "embedders", None))
+    min_precision = getattr(args, "min_precision", 0.6)
+    if not kinds:
+        embedder = load_embedder()
+        index = load_index(Path(args.index_dir), embedder)
+        backends = open_backends(parse_backends(getattr(args, "backends", None)), index,
+                                 lambda message: print(message, file=sys.stderr))
+        report = run_eval(cases, index, embedder=embedder, modes=modes,
+                          top_k=getattr(args, "top_k", None), suite_name=str(args.suite),
+                          min_precision=min_precision, backends=backends)
+    else:  # one run per embedder, side by side as "<mode> <embedder>" columns
+        if getattr(args, "backends", None):
+            raise InvalidQueryError("--backends and --embedders are one dimension at a time")
+        reports = {}
+        for kind in kinds:
+            embedder = load_embedder(kind)
+            index = index_for(embedder, Path(args.index_dir), kind)
+            reports[kind] = run_eval(cases, index, embedder=embedder, modes=modes,
+                                     top_k=getattr(args, "top_k", None),
+                                     suite_name=str(args.suite), min_precision=min_precision)
+            del embedder, index
+        report = merge_reports(reports)
     if getattr(args, "published", None):
         report = replace(report, reference_points=load_reference_points(Path(args.published)))
     out = Path(args.out) if getattr(args, "out", None) else EVAL_OUT / name

@@ -206,10 +206,15 @@ def _index_line(report: EvalReport) -> str:
     index = report.index
     counts = index.get("counts") or {}
     params = index.get("params") or {}
-    return (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
+    line = (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
             f"{counts.get('chunks')} chunks, BM25 {params.get('bm25')}, "
             f"FAISS {params.get('faiss')}, "
             f"model {index.get('model')}, built {index.get('built_at')})")
+    runs = index.get("by_embedder")
+    if runs:  # one run per embedder: which index each queried
+        line += "; embedders: " + ", ".join(
+            f"{label} on index `{run.get('version')}`" for label, run in runs.items())
+    return line
 
 
 METRIC_NOTES = """\

@@ -485,6 +485,7 @@ def index_summary(index: HybridIndex) -> dict[str, Any]:
         "version": index.version,
         "built_at": manifest.get("built_at"),
         "model": manifest.get("model", {}).get("name"),
+        "embedder": manifest.get("embedder"),
         "params": manifest.get("params"),
         "counts": manifest.get("counts"),
     }
@@ -562,4 +563,30 @@ def run_eval(
         started_at=started_at, seconds=round(time.perf_counter() - started, 3),
         results=tuple(results),
         aggregates={m: aggregate_mode([r for r in results if r.mode == m]) for m in mode_names},
+    )
+
+
+def merge_reports(reports: dict[str, EvalReport]) -> EvalReport:
+    """Reports of the same suite under several embedders as one, modes named "<mode> <embedder>".
+
+    The index summary is the first report's, with every run's index version and embedder listed.
+    """
+    if not reports:
+        raise RagqaError("merge_reports needs at least one report")
+    first = next(iter(reports.values()))
+    results: list[CaseResult] = []
+    aggregates: dict[str, ModeAggregates] = {}
+    modes: list[str] = []
+    for label, report in reports.items():
+        for mode in report.modes:
+            modes.append(f"{mode} {label}")
+            aggregates[f"{mode} {label}"] = report.aggregates[mode]
+        results += [replace(r, mode=f"{r.mode} {label}") for r in report.results]
+    index = {**first.index, "by_embedder": {
+        label: {"version": r.index.get("version"), "directory": r.index.get("directory"),
+                "embedder": r.index.get("embedder")} for label, r in reports.items()}}
+    return EvalReport(
+        suite=first.suite, cases=first.cases, modes=tuple(modes), index=index,
+        started_at=first.started_at, seconds=round(sum(r.seconds for r in reports.values()), 3),
+        results=tuple(results), aggregates=aggregates,
     )

@@ -5,7 +5,8 @@ Layout of `indexes/<name>/`:
                            and every other file's size and SHA-256
     documents.jsonl        every document's metadata and canonical text
     chunks.jsonl           chunk spans, sections, sentence ids, embedding keys
-    sentences.jsonl        sentence spans and embedding keys
+    sentences.jsonl        sentence spans, sections, kinds (prose, table row, reference, ...),
+                           pages (PDF) and embedding keys
     chunk_vectors.npy      normalised chunk embeddings (float32), row i = chunk i
     sentence_vectors.npy   normalised sentence embeddings, row i = sentence i
     faiss.index            FAISS inner-product index over chunk_vectors
@@ -46,10 +47,11 @@ import numpy as np
 
 from ragqa.errors import IndexDamagedError, IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
-from ragqa.index.embed import Embedder
+from ragqa.index.embed import Embedder, EmbedderRecord, incompatibility
 from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
 from ragqa.ingest.chunker import Chunk, Chunker, ChunkingParams, Sentence
 from ragqa.ingest.documents import DocType, Document, corpus_fingerprint
+from ragqa.ingest.layout import BlockKind
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +159,16 @@ def build_index(
     sentence_keys = [_key(s.text) for s in sentences]
 
     cache: dict[str, np.ndarray] = {}
-    if previous is not None and previous.manifest["model"]["name"] == embedder.name:
+    if (previous is not None and previous.manifest["model"]["name"] == embedder.name
+            and incompatibility(embedder_record(previous.manifest), embedder.record) is None):
         cache.update(zip(previous.chunk_keys, previous.chunk_vectors))
         cache.update(zip(previous.sentence_keys, previous.sentence_vectors))
-    chunk_vectors, chunk_new = _embed_cached(embedder, chunk_texts, chunk_keys, cache, progress)
-    sentence_vectors, sentence_new = _embed_cached(
-        embedder, [s.text for s in sentences], sentence_keys, cache, progress
-    )
+    # chunks and sentences in one pass: a text both are gets embedded once, and the embedder can
+    # sort every text by length into full batches
+    vectors, chunk_new, sentence_new = _embed_cached(
+        embedder, [chunk_texts, [s.text for s in sentences]], [chunk_keys, sentence_keys], cache,
+        progress)
+    chunk_vectors, sentence_vectors = vectors
 
     faiss_index = _build_faiss(chunk_vectors, embedder.dim, params.faiss)
     bm25 = build_scorer(params.bm25, [tokenize(t) for t in chunk_texts])
@@ -176,10 +181,12 @@ def build_index(
     manifest = {
         "format_version": FORMAT_VERSION,
         "index_version": hashlib.sha1(
-            f"{fingerprint}{json.dumps(params.to_json(), sort_keys=True)}{embedder.name}".encode()
+            f"{fingerprint}{json.dumps(params.to_json(), sort_keys=True)}{embedder.name}"
+            f"{'' if embedder.record.precision == 'fp32' else embedder.record.precision}".encode()
         ).hexdigest()[:12],
         "corpus_fingerprint": fingerprint,
         "model": {"name": embedder.name, "dim": embedder.dim},
+        "embedder": embedder.record.to_json(),
         "params": params.to_json(),
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         "embedded": {"chunks": chunk_new, "sentences": sentence_new},
@@ -201,21 +208,31 @@ def term_frequencies(token_lists: list[list[str]]) -> dict[str, int]:
 
 
 def _embed_cached(
-    embedder: Embedder, texts: list[str], keys: list[str], cache: dict[str, np.ndarray],
-    progress: bool,
-) -> tuple[np.ndarray, int]:
-    """Vectors for texts, embedding only keys missing from the cache; returns (vectors, n_embedded)."""
+    embedder: Embedder, texts: list[list[str]], keys: list[list[str]],
+    cache: dict[str, np.ndarray], progress: bool,
+) -> tuple[list[np.ndarray], int, int]:
+    """Vectors for each list of texts, embedding only keys missing from the cache, all in one call.
+
+    Returns (one array per list, texts embedded for the first list, for the second).
+    """
     missing: dict[str, str] = {}
-    for key, text in zip(keys, texts):
-        if key not in cache and key not in missing:
-            missing[key] = text
+    counts = []
+    for group_texts, group_keys in zip(texts, keys):
+        before = len(missing)
+        for key, text in zip(group_keys, group_texts):
+            if key not in cache and key not in missing:
+                missing[key] = text
+        counts.append(len(missing) - before)
     if missing:
         fresh = embedder.embed(list(missing.values()), show_progress=progress)
         cache.update(zip(missing, fresh))
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for i, key in enumerate(keys):
-        vectors[i] = cache[key]
-    return vectors, len(missing)
+    arrays = []
+    for group_keys in keys:
+        vectors = np.zeros((len(group_keys), embedder.dim), dtype=np.float32)
+        for i, key in enumerate(group_keys):
+            vectors[i] = cache[key]
+        arrays.append(vectors)
+    return arrays, *counts
 
 
 def _build_faiss(vectors: np.ndarray, dim: int, kind: FaissKind):
@@ -517,6 +534,8 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
             f"{directory}: built with model {model['name']} (dim {model['dim']}), but the loaded "
             f"model is {embedder.name} (dim {embedder.dim}); rebuild with `ragqa index --force`"
         )
+    if embedder is not None:
+        check_embedder(manifest, embedder.record, directory)
     params = IndexParams.from_json(manifest["params"])
     documents = read_documents(directory)
     chunks, chunk_keys = [], []
@@ -524,14 +543,16 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         chunks.append(Chunk(r["id"], r["doc_id"], r["char_start"], r["char_end"], text,
-                            tuple(r["section"]), tuple(r["sentence_ids"])))
+                            tuple(r["section"]), tuple(r["sentence_ids"]),
+                            tuple(r.get("pages", ()))))
         chunk_keys.append(r["key"])
     sentences, sentence_keys = [], []
     for line in (directory / "sentences.jsonl").read_text().splitlines():
         r = json.loads(line)
         text = documents[r["doc_id"]].text[r["char_start"]:r["char_end"]]
         sentences.append(Sentence(r["doc_id"], r["char_start"], r["char_end"], text,
-                                  tuple(r["section"])))
+                                  tuple(r["section"]), r.get("page"),
+                                  BlockKind.parse(r.get("kind", "prose"))))
         sentence_keys.append(r["key"])
     chunk_vectors = np.load(directory / "chunk_vectors.npy", allow_pickle=False)
     sentence_vectors = np.load(directory / "sentence_vectors.npy", allow_pickle=False)
@@ -559,8 +580,25 @@ def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
     return index
 
 
+def embedder_record(manifest: dict[str, Any]) -> EmbedderRecord:
+    """The embedder an index was built by (torch for indexes from before it was recorded)."""
+    return EmbedderRecord.from_json(manifest.get("embedder"))
+
+
+def check_embedder(manifest: dict[str, Any], querying: EmbedderRecord, directory: Path) -> None:
+    """Refuse, naming both, an embedder whose query vectors do not fit the index's vectors."""
+    built = embedder_record(manifest)
+    reason = incompatibility(built, querying)
+    if reason is not None:
+        raise IndexFormatError(
+            f"{directory}: built by the {built.label()} embedder, which {querying.label()} cannot "
+            f"query ({reason}); use --embedder {built.option()} (RAGQA_EMBEDDER) or rebuild with "
+            f"`ragqa index --force --embedder {querying.option()}`")
+
+
 def staleness(directory: Path, documents: list[Document], params: IndexParams,
-              model_name: str, verify: bool = False) -> str | None:
+              model_name: str, embedder: EmbedderRecord | None = None,
+              verify: bool = False) -> str | None:
     """Why the index at `directory` must be rebuilt for these inputs, or None when it is fresh.
 
     A file that differs in size from the manifest's record (or in SHA-256, when `verify`) is a
@@ -576,6 +614,8 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         return f"index format {manifest.get('format_version')} != {FORMAT_VERSION}"
     if manifest.get("model", {}).get("name") != model_name:
         return f"model changed ({manifest.get('model', {}).get('name')} -> {model_name})"
+    if embedder is not None and incompatibility(embedder_record(manifest), embedder) is not None:
+        return f"embedder changed ({embedder_record(manifest).label()} -> {embedder.label()})"
     if manifest.get("params") != params.to_json():
         return "index parameters changed"
     try:
@@ -611,7 +651,8 @@ def update_index(
 
     params = params or IndexParams()
     documents = read_corpus(corpus)
-    reason = "forced" if force else staleness(directory, documents, params, embedder.name, verify)
+    reason = "forced" if force else staleness(directory, documents, params, embedder.name,
+                                              embedder.record, verify)
     if reason is None:
         return BuildReport(False, "up to date", read_manifest(directory))
     previous = None

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from ragqa.errors import InvalidQueryError
 from ragqa.ingest.documents import Document
-from ragqa.ingest.sentences import paragraphs, split_sentences
+from ragqa.ingest.layout import Block, BlockKind
+from ragqa.ingest.sentences import Span, paragraphs, split_sentences
 
 _PIECES = re.compile(r"\w+|[^\w\s]")
 
@@ -28,6 +29,14 @@ class Sentence:
     char_end: int
     text: str
     section: tuple[str, ...]
+    page: int | None = None  # PDF documents: the page the sentence starts on
+    kind: BlockKind = BlockKind.PROSE  # table row, list item, reference, ...
+
+    @property
+    def quotable(self) -> bool:
+        """Whether an answer may quote this sentence (not a reference entry, an image-table
+        marker or a bare table header)."""
+        return self.kind.quotable
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,19 @@ class Chunk:
     text: str
     section: tuple[str, ...]
     sentence_ids: tuple[int, ...]
+    pages: tuple[int, ...] = ()  # PDF documents: the pages the chunk spans
 
     def embed_text(self, title: str) -> str:
         """What the embedder sees: title and section give a passage its context."""
         heading = " > ".join(self.section)
         return " | ".join(part for part in (title, heading, self.text) if part)
+
+
+def document_blocks(doc: Document) -> list[Block]:
+    """A document's blocks: its reader's layout, or the paragraphs under its `#` headings."""
+    if doc.layout:
+        return list(doc.layout)
+    return [Block(p.span.start, p.span.end, p.section) for p in paragraphs(doc.text)]
 
 
 @dataclass(frozen=True)
@@ -89,22 +106,30 @@ class Chunker:
 
     def _chunk_document(self, doc: Document, sentences: list[Sentence], chunks: list[Chunk]) -> None:
         sections: list[tuple[tuple[str, ...], list[int]]] = []
-        for block in paragraphs(doc.text):
-            if not sections or sections[-1][0] != block.section:
-                sections.append((block.section, []))
-            for span in split_sentences(doc.text, block.span):
-                sections[-1][1].append(len(sentences))
-                sentences.append(
-                    Sentence(doc.id, span.start, span.end, doc.text[span.start:span.end], block.section)
-                )
+        for block in document_blocks(doc):
+            if block.kind is BlockKind.REFERENCE:
+                chunkable = False  # kept as sentences the answer can filter out, never retrieved
+            else:
+                chunkable = True
+                if not sections or sections[-1][0] != block.section:
+                    sections.append((block.section, []))
+            spans = ([Span(block.start, block.end)] if block.kind.whole
+                     else split_sentences(doc.text, Span(block.start, block.end)))
+            for span in spans:
+                if chunkable:
+                    sections[-1][1].append(len(sentences))
+                sentences.append(Sentence(doc.id, span.start, span.end,
+                                          doc.text[span.start:span.end], block.section,
+                                          block.page, block.kind))
         for section, ids in sections:
             for group in self._pack(ids, sentences):
                 first, last = sentences[group[0]], sentences[group[-1]]
                 text = doc.text[first.char_start:last.char_end]
                 digest = hashlib.sha1(f"{first.char_start}:{text}".encode()).hexdigest()[:12]
+                pages = tuple(sorted({p for j in group if (p := sentences[j].page) is not None}))
                 chunks.append(
                     Chunk(f"{doc.id}#{digest}", doc.id, first.char_start, last.char_end, text,
-                          section, tuple(group))
+                          section, tuple(group), pages)
                 )
 
     def _pack(self, ids: list[int], sentences: list[Sentence]) -> list[list[int]]:

@@ -1,4 +1,9 @@
-"""Read corpus documents from Markdown (YAML front matter) and JSONL files."""
+"""Read corpus documents: Markdown (YAML front matter), JSONL, HTML and PDF files.
+
+HTML and PDF files take their metadata from the file where they can (citation meta tags, the PDF's
+document information) and from a sidecar `<file>.meta.yaml` where they cannot (the id and the
+document type, at least); the sidecar's fields are the front matter's.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 import yaml
 
 from ragqa.errors import CorpusError
+from ragqa.ingest.layout import Block, ReadReport
 
 
 class DocType(str, Enum):
@@ -95,7 +101,7 @@ DOC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 REQUIRED_FIELDS = ("id", "title", "doc_type")
 # publisher and year are optional: an abstract from a data set may come without them, and a
 # document never gets metadata its source does not have
-OPTIONAL_FIELDS = ("publisher", "year", "authors", "url", "doi", "pmid", "provenance")
+OPTIONAL_FIELDS = ("publisher", "year", "authors", "url", "doi", "pmid", "pmcid", "provenance")
 KNOWN_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS + ("text", "sections"))
 
 
@@ -113,8 +119,14 @@ class Document:
     url: str | None = None
     doi: str | None = None
     pmid: str | None = None
+    pmcid: str | None = None
     provenance: Provenance | None = None
     source: str = field(default="", compare=False)
+    # HTML and PDF documents: each block's section path, kind and page (empty for Markdown/JSONL,
+    # whose `#` headings give the sections); used when chunking, not stored with the index
+    layout: tuple[Block, ...] = field(default=(), compare=False, repr=False)
+    # what the reader took from the file and left out, for `ragqa index` to report
+    report: ReadReport | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # An index stores provenance as JSON; rebuild the typed value when read back.
@@ -126,8 +138,8 @@ class Document:
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the text, as JSON-ready values."""
-        data = asdict(self)
-        data.pop("text")
+        data = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("text", "layout", "report")}
         data["doc_type"] = self.doc_type.value
         data["authors"] = list(self.authors)
         data["provenance"] = self.provenance.to_json() if self.provenance else None
@@ -139,8 +151,10 @@ class Document:
 
     @property
     def content_hash(self) -> str:
-        """A stable hash of text and metadata (the source path excluded)."""
+        """A stable hash of text, metadata and layout (the source path excluded)."""
         payload = {k: v for k, v in self.to_json().items() if k != "source"}
+        if self.layout:
+            payload["layout"] = [block.to_json() for block in self.layout]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -181,7 +195,7 @@ def document_from_record(record: dict[str, Any], where: str, line_of: dict[str, 
     if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
         raise fail("authors", "must be a list of names")
     optional: dict[str, str | None] = {}
-    for name in ("url", "doi", "pmid"):
+    for name in ("url", "doi", "pmid", "pmcid"):
         value = record.get(name)
         if value is not None and not isinstance(value, (str, int)):
             raise fail(name, f"must be a string, got {type(value).__name__}")
@@ -276,8 +290,92 @@ def _read_text(path: Path) -> str:
         raise CorpusError(f"{path}:1: field 'encoding': not UTF-8 ({exc.reason})") from None
 
 
-CORPUS_SUFFIXES = (".md", ".jsonl")
+SIDECAR_SUFFIX = ".meta.yaml"
+_UNSAFE_ID = re.compile(r"[^a-z0-9._-]+")
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """The fields of `<file>.meta.yaml` beside `path`, or {} when there is none."""
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return {}
+    try:
+        record = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise CorpusError(f"{sidecar}:{mark.line + 1 if mark else 1}: field 'sidecar': invalid "
+                          f"YAML ({exc})") from None
+    if not isinstance(record, dict):
+        raise CorpusError(f"{sidecar}:1: field 'sidecar': expected 'key: value' lines")
+    if "text" in record or "sections" in record:
+        raise CorpusError(f"{sidecar}:1: field 'text': the text comes from {path.name}")
+    return record
+
+
+def _document_from_file(path: Path, found: dict[str, Any], text: str, layout: tuple[Block, ...],
+                        report: ReadReport) -> Document:
+    """A Document from what a reader found in the file, completed by its sidecar."""
+    sidecar = read_sidecar(path)
+    record = {**sidecar, **{k: v for k, v in found.items() if v not in (None, "", [])}}
+    record.setdefault("id", _UNSAFE_ID.sub("-", path.stem.lower()).strip("-._"))
+    for name in sidecar.keys() & {"id", "doc_type"}:
+        record[name] = sidecar[name]  # the sidecar decides what the file cannot say
+    missing = [name for name in REQUIRED_FIELDS if record.get(name) in (None, "")]
+    if missing:
+        raise CorpusError(
+            f"{path}:1: field '{missing[0]}': missing (not in the file's metadata; add it to "
+            f"{path.name}{SIDECAR_SUFFIX})"
+        )
+    record["text"] = text
+    doc = document_from_record(record, str(path), {"": 1})
+    # document_from_record strips the text; the layout's offsets point into it as built
+    if doc.text != text:
+        raise CorpusError(f"{path}:1: field 'text': canonical text has surrounding whitespace")
+    return replace(doc, layout=layout, report=report)
+
+
+def read_html(path: Path) -> Document:
+    """Read one saved web page (.html/.htm): article text, sections, tables; chrome dropped."""
+    from ragqa.ingest.html import read_html_file
+
+    page = read_html_file(path)
+    if not page.layout:
+        raise CorpusError(
+            f"{path}:1: field 'text': no article text found "
+            f"({page.report.chrome_skipped} chrome elements skipped)"
+        )
+    return _document_from_file(path, page.metadata, page.text, page.layout, page.report)
+
+
+def read_pdf(path: Path) -> Document:
+    """Read one PDF: text with the page of every block, headings from font sizes."""
+    from ragqa.ingest.pdf import read_pdf_file
+
+    parsed = read_pdf_file(path)
+    if not parsed.layout:
+        raise CorpusError(f"{path}:1: field 'text': no text found in {parsed.report.pages} "
+                          f"page(s) (a scanned PDF needs OCR first)")
+    return _document_from_file(path, parsed.metadata, parsed.text, parsed.layout, parsed.report)
+
+
+READERS: dict[str, Callable[[Path], list[Document]]] = {
+    ".md": lambda path: [read_markdown(path)],
+    ".jsonl": lambda path: list(read_jsonl(path)),
+    ".html": lambda path: [read_html(path)],
+    ".htm": lambda path: [read_html(path)],
+    ".pdf": lambda path: [read_pdf(path)],
+}
+CORPUS_SUFFIXES = tuple(READERS)
 SKIPPED_NAMES = frozenset({"README.md"})
+
+
+def read_file(path: Path) -> list[Document]:
+    """The documents of one corpus file, read by the reader its extension names."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise CorpusError(f"{path}:1: field 'format': unknown extension (known: "
+                          f"{', '.join(CORPUS_SUFFIXES)})")
+    return reader(path)
 
 
 def corpus_files(path: Path) -> list[Path]:
@@ -288,7 +386,7 @@ def corpus_files(path: Path) -> list[Path]:
         return [path]
     return sorted(
         p for p in path.rglob("*")
-        if p.is_file() and p.suffix in CORPUS_SUFFIXES and p.name not in SKIPPED_NAMES
+        if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES and p.name not in SKIPPED_NAMES
     )
 
 
@@ -299,7 +397,7 @@ def read_corpus(paths: Path | Iterable[Path]) -> list[Document]:
     seen: dict[str, str] = {}
     for root in roots:
         for file in corpus_files(root):
-            docs = [read_markdown(file)] if file.suffix == ".md" else list(read_jsonl(file))
+            docs = read_file(file)
             for doc in docs:
                 if doc.id in seen:
                     raise CorpusError(
@@ -308,7 +406,9 @@ def read_corpus(paths: Path | Iterable[Path]) -> list[Document]:
                 seen[doc.id] = doc.source
                 documents.append(doc)
     if not documents:
-        raise CorpusError(f"{', '.join(map(str, roots))}: no documents found (.md or .jsonl)")
+        raise CorpusError(
+            f"{', '.join(map(str, roots))}: no documents found ({', '.join(CORPUS_SUFFIXES)})"
+        )
     return documents
 
 

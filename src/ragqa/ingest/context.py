@@ -1,0 +1,86 @@
+"""Context-safe quote spans: a quote never opens with a word that points at a sentence left out.
+
+Real guidelines are not written to be quoted one sentence at a time: "These antidepressants can
+increase blood levels of ...", "Hence, the recommendation has been adjusted to ...". `quote_span`
+widens a sentence to the contiguous run of sentences of its section that it depends on, and gives
+a table row its table's header line; `dangles` is the check the tests (and the answer stage) run
+on every quote. The opening words are data: `data/dependent_openers.yaml`.
+
+>>> span = quote_span(sentences, 12)            # sentences of one document, in text order
+>>> doc.text[span.start:span.end]               # a verbatim, self-contained quote
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from ragqa.ingest.chunker import Sentence
+from ragqa.ingest.layout import BlockKind
+
+MAX_LOOKBACK = 3  # sentences a quote may reach back; a longer chain is quoted from its 4th link
+_LEADING = re.compile(r"^[\s\"'\u201c\u2018(\[]+")
+
+
+@dataclass(frozen=True)
+class QuoteSpan:
+    """What to quote for a sentence: text[start:end] (contiguous, verbatim) and, for a table row,
+    the span of its table's header line, to show with it."""
+
+    doc_id: str
+    start: int
+    end: int
+    first: int  # index of the first sentence of the span
+    last: int  # index of the last sentence (the one asked for)
+    header: tuple[int, int] | None = None
+
+
+@lru_cache(maxsize=1)
+def _opener() -> re.Pattern[str]:
+    raw = yaml.safe_load(resources.files("ragqa.ingest").joinpath("data/dependent_openers.yaml")
+                         .read_text(encoding="utf-8"))
+    phrases = [*raw["pronouns"], *raw["connectives"], *raw["comparatives"]]
+    nouns = raw["anaphoric_nouns"]
+    alternatives = [re.escape(p) for p in sorted(phrases, key=len, reverse=True)]
+    # "the trial" opens a sentence capitalised; "the trial showed" but not "the trial of X"
+    noun_alternatives = [re.escape(n[:1].upper() + n[1:]) + r"(?!\s+(?:of|in|by|from|called|named)\b)"
+                         for n in sorted(nouns, key=len, reverse=True)]
+    return re.compile(r"^(?:" + "|".join(alternatives + noun_alternatives) + r")\b(?![-'])")
+
+
+def dangles(text: str) -> bool:
+    """Whether `text` opens with a pronoun or connective that needs the sentence before it."""
+    return bool(_opener().match(_LEADING.sub("", text)))
+
+
+def quote_span(sentences: Sequence[Sentence], index: int) -> QuoteSpan:
+    """The contiguous span to quote for sentences[index]: reaching back, within its section and
+    document, to the sentence a dangling opener leans on; a table row carries its header line."""
+    target = sentences[index]
+    first = index
+    while (dangles(sentences[first].text) and first > 0 and index - first < MAX_LOOKBACK
+           and _same_run(sentences[first - 1], target)):
+        first -= 1
+    header = None
+    if target.kind is BlockKind.TABLE_ROW:
+        j = index - 1
+        while j >= 0 and sentences[j].kind is BlockKind.TABLE_ROW and _same_run(sentences[j], target):
+            j -= 1
+        if j >= 0 and sentences[j].kind is BlockKind.TABLE_HEADER and _same_run(sentences[j], target):
+            header = (sentences[j].char_start, sentences[j].char_end)
+    return QuoteSpan(target.doc_id, sentences[first].char_start, target.char_end, first, index,
+                     header)
+
+
+def _same_run(sentence: Sentence, target: Sentence) -> bool:
+    """Whether `sentence` may join a quote of `target`: same document, section and kind family."""
+    if sentence.doc_id != target.doc_id or sentence.section != target.section:
+        return False
+    if target.kind is BlockKind.TABLE_ROW:
+        return sentence.kind in (BlockKind.TABLE_ROW, BlockKind.TABLE_HEADER)
+    return sentence.kind.quotable and sentence.kind is not BlockKind.TABLE_ROW

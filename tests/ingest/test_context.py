@@ -1,0 +1,101 @@
+"""Context-safe quote spans: a dependent sentence is quoted with the one it leans on."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragqa.ingest.chunker import Chunker, Sentence
+from ragqa.ingest.context import MAX_LOOKBACK, dangles, quote_span
+from ragqa.ingest.documents import DocType, Document
+from ragqa.ingest.layout import BlockKind, TextBuilder
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("These antidepressants can increase blood levels of other drugs.", True),
+        ("Hence, the recommendation has been adjusted to second line.", True),
+        ("However, no dissenting opinions were identified.", True),
+        ("In contrast, failure to achieve remission is associated with burden.", True),
+        ("It is also worth noting that residual symptoms are common.", True),
+        ("This evidence places bright light therapy as a second-line treatment.", True),
+        ("The trial found a response rate of 50%.", True),
+        ("\u201cThese\u201d symptoms should be identified.", True),
+        ("Thus ketamine was superior.", True),
+        ("The trial of esketamine in TRD found a response rate of 50%.", False),
+        ("In the Zarate 2006 trial, ketamine 0.5 mg/kg IV improved depression.", False),
+        ("Light therapy is first-line monotherapy for seasonal depression.", False),
+        ("Thiazides are not antidepressants.", False),
+        ("Italy and Canada publish guidelines.", False),
+        ("Therapists deliver CBT.", False),
+        ("There is no consensus on the best strategy for stopping antidepressants.", False),
+    ],
+)
+def test_dangles(text, expected):
+    assert dangles(text) is expected
+
+
+def document(*sections: tuple[str, list[str]]) -> Document:
+    out = TextBuilder()
+    for heading, paragraphs in sections:
+        out.heading(1, heading)
+        for paragraph in paragraphs:
+            out.block(paragraph)
+    return Document(id="d", title="T", text=out.text, publisher="P", year=2024,
+                    doc_type=DocType.GUIDELINE, layout=tuple(out.blocks))
+
+
+def test_a_dependent_sentence_is_quoted_from_the_sentence_it_leans_on():
+    paragraph = ("Fluvoxamine inhibits CYP1A2. These antidepressants can increase blood levels "
+                 "of clozapine. Hence, monitoring is advised.")
+    doc = document(("Drugs", [paragraph]))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, 2)
+    quote = doc.text[span.start:span.end]
+    assert quote == ("Fluvoxamine inhibits CYP1A2. These antidepressants can increase blood levels "
+                     "of clozapine. Hence, monitoring is advised.")
+    assert (span.first, span.last) == (0, 2) and not dangles(quote)
+    assert quote_span(sentences, 0).start == sentences[0].char_start  # stands alone: unchanged
+
+
+def test_a_quote_never_reaches_into_the_previous_section():
+    doc = document(("A", ["Ketamine is an NMDA antagonist."]), ("B", ["It is fast."]))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, 1)
+    assert doc.text[span.start:span.end] == "It is fast."
+    assert dangles(doc.text[span.start:span.end])  # the caller must drop it, not quote it
+
+
+def test_a_chain_of_dependent_sentences_is_bounded():
+    chain = ["Ketamine was studied."] + ["Then it was studied again."] * (MAX_LOOKBACK + 2)
+    doc = document(("A", [" ".join(chain)]))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, len(sentences) - 1)
+    assert span.last - span.first == MAX_LOOKBACK
+
+
+def test_a_table_row_is_quoted_with_its_header_line():
+    out = TextBuilder()
+    out.heading(1, "Treatment")
+    section = ("Treatment", "Table 1. Lines.")
+    out.line("Table 1. Lines.")
+    out.block("Line | Criteria", BlockKind.TABLE_HEADER, section=section, tight=True)
+    out.block("Line: First | Criteria: Level 1", BlockKind.TABLE_ROW, section=section, tight=True)
+    out.block("Line: Second | Criteria: Level 3", BlockKind.TABLE_ROW, section=section, tight=True)
+    doc = Document(id="d", title="T", text=out.text, publisher="P", year=2024,
+                   doc_type=DocType.GUIDELINE, layout=tuple(out.blocks))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, 2)
+    assert doc.text[span.start:span.end] == "Line: Second | Criteria: Level 3"
+    assert span.header is not None
+    assert doc.text[span.header[0]:span.header[1]] == "Line | Criteria"
+
+
+def sentence(text: str, section=("S",), kind=BlockKind.PROSE, start=0) -> Sentence:
+    return Sentence("d", start, start + len(text), text, section, None, kind)
+
+
+def test_a_reference_entry_is_never_pulled_into_a_quote():
+    first = sentence("Smith A. A trial. 2020.", kind=BlockKind.REFERENCE)
+    second = sentence("These results held.", start=30)
+    assert quote_span([first, second], 1).first == 1
