@@ -58,4 +58,4 @@ lint: install
 	$(BIN)/ruff check src tests eval
 
 clean:
-	rm -rf $(VENV) indexes/default .cache/onnx
+	rm -rf $(VENV) indexes/default indexes/.default.* .cache/onnx

@@ -31,8 +31,11 @@ def test_is_ketamine_addictive_leads_with_abuse_and_dependence(default_engine, d
 def test_sertraline_dose_abstains_and_says_what_was_found(default_engine):
     answer = default_engine.ask("What is the dose of sertraline for depression?")
     assert answer.abstained
-    assert "sertraline" in answer.abstention.reason and "once" in answer.abstention.reason
-    assert "TRANSFORM-2" in answer.abstention.closest[0].text
+    reason = answer.abstention.reason
+    assert "mentions 'sertraline'" in reason and "none of the evidence on dose" in reason
+    # the record leads with where the corpus names sertraline in passing (TRANSFORM-2 among them)
+    passing = [p.text for p in answer.abstention.closest if "sertraline" in p.text]
+    assert passing and any("TRANSFORM-2" in text for text in passing)
     assert "sertraline" in answer.message
 
 
@@ -73,3 +76,37 @@ def test_everyday_words_the_corpus_lacks_do_not_abstain_by_themselves(default_en
 def test_a_subject_the_corpus_lacks_or_names_in_passing_abstains(default_engine, question):
     answer = default_engine.ask(question)
     assert answer.abstained and answer.abstention.closest
+
+
+GUIDELINE_QUESTIONS = [
+    "What is the light therapy protocol for seasonal depression?",
+    "What does the guideline say about pharmacogenomic testing?",
+    "Where does rTMS sit in the treatment of depression?",
+    "How many sessions of cognitive behavioural therapy are recommended for depression?",
+    "What should be done when a first antidepressant does not work?",
+    "Is exercise recommended for depression?",
+    "Which antidepressants have a higher risk of liver problems?",
+    "What are the recommendations for selecting the initial treatment of depression?",
+]
+
+
+@pytest.mark.parametrize("question", GUIDELINE_QUESTIONS)
+def test_guideline_answers_quote_with_context_and_section(default_engine, default_index, question):
+    from ragqa.ingest.context import dangles
+
+    answer = default_engine.ask(question)
+    assert not answer.abstained
+    quoted = extracts(answer)
+    assert any(s.doc_id == "lam-2024-canmat-2023-mdd-guideline" for s in quoted)
+    for statement in quoted:
+        assert not dangles(statement.text), statement.text
+        if statement.doc_id == "lam-2024-canmat-2023-mdd-guideline":
+            assert statement.section, statement.text
+    assert_contract(answer, default_index)
+
+
+def test_an_image_only_table_is_named_not_guessed(default_engine):
+    answer = default_engine.ask(
+        "What are the recommendations for selecting the initial treatment of depression?")
+    notes = [s.text for s in answer.bottom_line if s.kind == "system"]
+    assert any("shown only as an image" in text and "Table 3.1" in text for text in notes), notes

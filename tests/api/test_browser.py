@@ -90,3 +90,28 @@ def test_an_uncovered_question_shows_the_abstention(browser, corpus_server):
         assert page.is_visible("#disclaimer")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(("path", "ready", "expected"), [
+    ("/docs", ".opblock-summary-path", "/v1/ask"),
+    ("/redoc", "[data-section-id]", "Answer a question"),
+])
+def test_api_docs_render_offline(browser, corpus_server, path, ready, expected):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    elsewhere: list[str] = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(corpus_server.url):
+            route.continue_()
+        else:  # as on an offline machine: nothing outside the server loads
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    try:
+        page.goto(corpus_server.url + path)
+        page.wait_for_selector(ready, timeout=30_000)
+        assert expected in page.inner_text("body")
+        assert not [url for url in elsewhere if not url.startswith("data:")], elsewhere
+    finally:
+        page.close()

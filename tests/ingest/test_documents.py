@@ -15,6 +15,7 @@ from ragqa.ingest.documents import (
     Provenance,
     corpus_fingerprint,
     read_corpus,
+    read_markdown,
 )
 
 GOOD_MD = """---
@@ -165,3 +166,16 @@ def test_year_and_publisher_are_optional_but_checked_when_given(tmp_path):
     write(tmp_path / "c.jsonl", json.dumps({**bare, "year": "2001"}) + "\n")
     with pytest.raises(CorpusError, match=r"c.jsonl:1: field 'year'"):
         read_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(("front_matter", "line", "words"), [
+    ('id: x\ntitle: "unclosed\npublisher: P\nyear: 2020\ndoc_type: rct\n', 3, "quoted scalar"),
+    ("id: x\ntitle: ok\npublisher: P: Q\nyear: 2020\ndoc_type: rct\n", 4, "mapping values"),
+    ("id: x\nauthors: [A, B\nyear: 2020\ndoc_type: rct\n", 3, "flow sequence"),
+])
+def test_a_yaml_error_points_at_the_line_at_fault(tmp_path, front_matter, line, words):
+    path = tmp_path / "broken.md"
+    path.write_text(f"---\n{front_matter}---\n\nText.\n")
+    with pytest.raises(CorpusError, match=rf"broken\.md:{line}: .*{words}") as exc:
+        read_markdown(path)
+    assert "\n" not in str(exc.value)

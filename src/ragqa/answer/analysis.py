@@ -5,11 +5,13 @@ question text + its vector -> QuestionAnalysis, the value every later answer sta
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -26,10 +28,11 @@ FAMILY_PREFIX = 6
 # An everyday English word counts this much of its rarity toward a sentence's relevance: the
 # dense side understands it in other words ("thoughts" ~ "ideation"), a name it cannot.
 EVERYDAY_WEIGHT = 0.25
-# Words at least this frequent in general English (Zipf scale of the wordfreq package: 3.5 is
-# about 3 per million words; "caffeine" 3.7, "vitamin" 4.0, "metformin" 2.6, "sertraline" 2.1)
-# are everyday words; rarer ones name something specific that the evidence must cover.
-EVERYDAY_ZIPF = 3.5
+# Words at least this frequent in general English (Zipf scale of the wordfreq package: 3.0 is
+# one per million words; "caffeine" 3.7, "vitamin" 4.0, "guideline" 3.3, while "metformin",
+# "sertraline" and "ketamine" fall below) are everyday words; rarer ones name something specific
+# that the evidence must cover.
+EVERYDAY_ZIPF = 3.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,9 @@ class QuestionAnalyzer:
         warm_up()
         self._families: dict[str, list[str]] = {}
         for token in sentence_df:
-            if len(token) >= FAMILY_PREFIX and token.isalpha():
-                self._families.setdefault(token[:FAMILY_PREFIX], []).append(token)
+            word = _POSSESSIVE.sub("", token)
+            if len(word) >= FAMILY_PREFIX and word.isalpha():
+                self._families.setdefault(word[:FAMILY_PREFIX], []).append(token)
 
     def analyze(self, question: str, vector: np.ndarray) -> QuestionAnalysis:
         """The analysis of one (validated) question and its embedding."""
@@ -118,10 +122,16 @@ class QuestionAnalyzer:
         )
 
     def family(self, term: str) -> list[str]:
-        """The corpus tokens that count as the term: itself, or those sharing its first letters."""
+        """The corpus tokens that count as the term: itself, or those sharing its first letters,
+        and its abbreviation or expansion ('intramuscular' ~ 'im')."""
         if len(term) >= FAMILY_PREFIX and term.isalpha():
-            return self._families.get(term[:FAMILY_PREFIX], [])
-        return [term] if term in self.df else []
+            found = list(self._families.get(term[:FAMILY_PREFIX], []))
+        else:
+            found = [term] if term in self.df else []
+        for other in abbreviations().get(term, ()):
+            if other in self.df and other not in found:
+                found.append(other)
+        return found
 
     def _subject_term(self, term: str) -> SubjectTerm:
         count = min(self.sentences, sum(self.df.get(t, 0) for t in self.family(term)))
@@ -176,6 +186,19 @@ _QUESTION_START = re.compile(
 def _is_question(text: str) -> bool:
     """Whether the text reads as a question (else it is a statement, such as a claim)."""
     return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text.strip()))
+
+
+@lru_cache(maxsize=1)
+def abbreviations() -> dict[str, tuple[str, ...]]:
+    """Single-word abbreviations and expansions of `answer/data/abbreviations.json`, both ways,
+    as tokens: 'im' -> ('intramuscular',), 'intramuscular' -> ('im',)."""
+    data = json.loads(resources.files("ragqa.answer").joinpath("data/abbreviations.json").read_text())
+    pairs: dict[str, set[str]] = {}
+    for short, long in data["abbreviations"].items():
+        a, b = short.lower(), long.lower()
+        pairs.setdefault(a, set()).add(b)
+        pairs.setdefault(b, set()).add(a)
+    return {k: tuple(sorted(v)) for k, v in pairs.items()}
 
 
 @lru_cache(maxsize=4096)

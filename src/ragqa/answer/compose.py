@@ -6,6 +6,7 @@ its sentence verbatim with its document offsets; references are numbered by firs
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ragqa.answer.analysis import QuestionAnalysis
@@ -24,6 +25,7 @@ from ragqa.answer.evidence import Evidence
 from ragqa.answer.selection import Scored, Selection, Selector
 from ragqa.answer.verdict import RegimenJudge, RegimenVerdict, distinct_doses, note
 from ragqa.index.store import HybridIndex
+from ragqa.ingest.context import quote_span
 
 ABSTAIN_MESSAGE = "The corpus does not cover this question, so ragqa gives no clinical answer."
 
@@ -54,6 +56,7 @@ class Composer:
             s.candidate.doc_id for s in chosen if s.candidate.sentence_id in support_ids))
         segments = note(verdict, rows, support_docs)
         bottom: list[Scored | _Segments] = [_Segments(segments)] if segments else []
+        bottom.extend(_Segments(self._image_note(s)) for s in selection.image_tables)
         bottom.extend(selection.lead)
         numbers: dict[str, int] = {}
         for item in [*bottom, *(s for _, _, group in selection.groups for s in group)]:
@@ -127,12 +130,23 @@ class Composer:
             cited = {numbers[d] for _, docs in item.parts for d in docs}
             return Statement(text=text, kind="system", citations=sorted(cited))
         sentence = self.index.sentences[item.candidate.sentence_id]
+        # a sentence that leans on the one before it ("These ...", "Hence, ...") is quoted with it
+        span = quote_span(self.index.sentences, item.candidate.sentence_id)
+        text = self.index.documents[sentence.doc_id].text[span.start:span.end]
         return Statement(
-            text=sentence.text, kind="extract", citations=[numbers[sentence.doc_id]],
+            text=text, kind="extract", citations=[numbers[sentence.doc_id]],
             doc_id=sentence.doc_id, chunk_id=self.index.chunks[item.candidate.chunk_index].id,
-            char_start=sentence.char_start, char_end=sentence.char_end,
-            regimen=self.selector.regimen_of(item), score=round(item.score, 4),
+            char_start=span.start, char_end=span.end, section=list(sentence.section),
+            page=sentence.page, regimen=self.selector.regimen_of(item), score=round(item.score, 4),
         )
+
+    def _image_note(self, item: Scored) -> list[tuple[str, list[str]]]:
+        """What to say when the best evidence is a table the source shows only as an image."""
+        sentence = self.index.sentences[item.candidate.sentence_id]
+        caption = re.sub(r"\s*\(image in source\)", "", sentence.text).strip()
+        text = (f"The closest evidence in the source is a table shown only as an image, so its "
+                f"content cannot be quoted: {caption.rstrip('.')}")
+        return [(text, [sentence.doc_id])]
 
     def _reference(self, doc_id: str, n: int) -> Reference:
         doc = self.index.documents[doc_id]

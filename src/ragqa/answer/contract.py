@@ -25,6 +25,8 @@ class Statement(BaseModel):
     chunk_id: str | None = None
     char_start: int | None = None
     char_end: int | None = None
+    section: list[str] = Field(default_factory=list)
+    page: int | None = None
     regimen: str | None = None
     score: float | None = None
 

@@ -10,9 +10,10 @@ one the corpus lacks ("vitamin", "caffeine") never triggers abstention by itself
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer
+from ragqa.answer.analysis import FAMILY_PREFIX, QuestionAnalysis, QuestionAnalyzer
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.index.store import HybridIndex
 
@@ -25,6 +26,7 @@ class CoverageParams:
     relative_floor: float = 0.75
     min_coverage: float = 0.5
     strong_match: float = 0.68
+    nearby: int = 60
     mentions_shown: int = 3
 
 
@@ -48,7 +50,7 @@ class Coverage:
     uncovered: tuple[Mention, ...] = ()
 
 
-def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook, index: HybridIndex,
+def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook,
              relative_floor: float) -> list[Candidate]:
     """The candidates near the best one that speak to the asked aspects (all near ones if none do,
     or if the question is broad: an overview is not about one aspect)."""
@@ -56,8 +58,7 @@ def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook, in
     near = [c for c in evidence.candidates if c.similarity >= relative_floor * best]
     if not analysis.aspects or analysis.broad:
         return near
-    on_aspect = [c for c in near
-                 if any(a.spoken_by(index.sentences[c.sentence_id].text) for a in analysis.aspects)]
+    on_aspect = [c for c in near if facts.speaks_to(c.sentence_id, analysis.aspects)]
     return on_aspect or near
 
 
@@ -83,23 +84,40 @@ class CoverageCheck:
         total = sum(t.weight for t in subject)
         if total == 0:
             return Coverage(True, "the question names no specific subject word", 1.0)
-        if analysis.regimen is not None:
-            return Coverage(True, "the question asks about a dose regimen: the regimen check "
-                                  "answers it", 1.0)
-        if evidence.best_similarity() >= p.strong_match:
-            # a sentence this close says what the question asks in other words ("IM" for
-            # "intramuscular"); a subject named only in passing stays well below it
-            return Coverage(True, f"a sentence matches the question at "
-                                  f"{evidence.best_similarity():.3f}", 1.0)
-        pool = relevant(evidence, analysis, self.facts, self.index, p.relative_floor)
-        terms = set().union(*(self.facts[c.sentence_id].terms for c in pool)) if pool else set()
-        covered = [t for t in subject if terms & set(self.analyzer.family(t.term) or [t.term])]
+        if analysis.regimen is not None and analysis.regimen.drug is not None:
+            return Coverage(True, "the question asks about a dose regimen of a drug the regimen "
+                                  "table knows: the regimen check answers it", 1.0)
+        pool = relevant(evidence, analysis, self.facts, p.relative_floor)
+        covered = [t for t in subject if any(self._speaks_of(t.term, c, analysis) for c in pool)]
         share = sum(t.weight for t in covered) / total
         if share >= p.min_coverage:
             return Coverage(True, f"the evidence covers {share:.2f} of the question's subject", share)
         missing = sorted((t for t in subject if t not in covered), key=lambda t: -t.weight)
+        if all(t.sentences == 0 for t in missing) and evidence.best_similarity() >= p.strong_match:
+            # a word the corpus never uses may be said in other words ("IM" for
+            # "intramuscular"): a sentence this close to the question says it; a subject the
+            # corpus does name, but only in passing, is never let through this way
+            return Coverage(True, f"a sentence matches the question at "
+                                  f"{evidence.best_similarity():.3f}", share)
         mentions = tuple(self._mention(t.term) for t in missing)
         return Coverage(False, self._reason(analysis, mentions, share), share, mentions)
+
+    def _speaks_of(self, term: str, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
+        """Whether a sentence names the term and, when an aspect is asked, speaks to it near the
+        term (within `p.nearby` characters): "lithium or valproate" beside a ketamine dose does not
+        speak of valproate's dose."""
+        family = set(self.analyzer.family(term) or [term])
+        if not self.facts[candidate.sentence_id].terms & family:
+            return False
+        if not analysis.aspects or analysis.broad:
+            return True
+        text = self.index.sentences[candidate.sentence_id].text
+        lowered = text.lower()
+        stems = {f[:FAMILY_PREFIX] if len(f) >= FAMILY_PREFIX else f for f in family}
+        places = [m.start() for stem in stems for m in re.finditer(re.escape(stem), lowered)]
+        near = self.params.nearby
+        return any(pattern.search(text[max(0, at - near):at + near])
+                   for at in places for aspect in analysis.aspects for pattern in aspect.speaks)
 
     def _mention(self, term: str) -> Mention:
         family = self.analyzer.family(term)

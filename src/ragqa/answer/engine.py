@@ -65,8 +65,9 @@ class AnswerEngine:
         self.params = params or AnswerParams()
         table = table or RegimenTable.default()
         topics = topics or default_topics()
+        aspects = aspects or AspectBook.default()
         self.retriever = Retriever(index, embedder)
-        facts = FactBook(index, table, topics)
+        facts = FactBook(index, table, topics, aspects)
         self.analyzer = QuestionAnalyzer(index.sentence_df, len(index.sentences), table, aspects)
         self.gatherer = EvidenceGatherer(index, self.retriever, facts, topics, embedder,
                                          self.params.gather)

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis
+from ragqa.answer.aspects import Aspect, AspectBook
 from ragqa.answer.regimen import RegimenHit, RegimenTable
 from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic, assign_topic, content_terms, specificity
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
+from ragqa.ingest.layout import BlockKind
 from ragqa.retrieve import Filters, Mode, Retriever, SearchResult
 
 
@@ -28,15 +30,22 @@ class SentenceFacts:
     regimens: tuple[RegimenHit, ...]
     topic: Topic
     touches: frozenset[str]
+    aspects: frozenset[str]
 
 
 class FactBook:
     """Per-sentence facts of one index, computed on first use and kept (an index never changes)."""
 
-    def __init__(self, index: HybridIndex, table: RegimenTable, topics: tuple[Topic, ...]) -> None:
+    def speaks_to(self, sid: int, aspects: tuple[Aspect, ...]) -> bool:
+        """Whether the sentence speaks to any of the aspects (True when none is asked)."""
+        return not aspects or any(a.id in self[sid].aspects for a in aspects)
+
+    def __init__(self, index: HybridIndex, table: RegimenTable, topics: tuple[Topic, ...],
+                 book: AspectBook) -> None:
         self.index = index
         self.table = table
         self.topics = topics
+        self.book = book
         self._facts: dict[int, SentenceFacts] = {}
 
     def __getitem__(self, sid: int) -> SentenceFacts:
@@ -49,6 +58,7 @@ class FactBook:
                 regimens=tuple(self.table.find(text)),
                 topic=assign_topic(text, self.topics),
                 touches=frozenset(t.id for t in self.topics if any(p.search(text) for p in t.patterns)),
+                aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
             )
             self._facts[sid] = facts
         return facts
@@ -129,6 +139,11 @@ class EvidenceGatherer:
         for hit in chunks.hits[:3]:  # the best chunks' sentences: context the sentence search may miss
             for sid in self.index.chunks[hit.chunk_index].sentence_ids:
                 ranks.setdefault(sid, self.params.sentence_k + hit.rank)
+        # reference-list entries and table header lines are never evidence; an image-only table's
+        # caption stays, so the answer can say that its best evidence is an image in the source
+        sentences = self.index.sentences
+        ranks = {sid: r for sid, r in ranks.items()
+                 if sentences[sid].quotable or sentences[sid].kind is BlockKind.IMAGE_TABLE}
         ids = np.fromiter(ranks, dtype=np.int64, count=len(ranks))
         similarities = self.index.sentence_vectors[ids] @ qv if len(ids) else np.zeros(0)
         candidates = tuple(

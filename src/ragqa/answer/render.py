@@ -9,7 +9,10 @@ def _line(statement: Statement) -> str:
     if statement.kind == "system":
         return f"{statement.text} *(written by ragqa from the cited dose mentions)*"
     cites = "".join(f"[{n}]" for n in statement.citations)
-    return f"{statement.text} {cites}"
+    where = " > ".join(statement.section)
+    if statement.page is not None:
+        where = f"{where}, p. {statement.page}" if where else f"p. {statement.page}"
+    return f"{statement.text} {cites}" + (f" *({where})*" if where else "")
 
 
 def to_markdown(answer: Answer) -> str:

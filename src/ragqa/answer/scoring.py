@@ -1,4 +1,4 @@
-"""Scoring parts of evidence selection: sentence scores, lexical overlap, specificity, MMR, topics."""
+"""Scoring parts of evidence selection: content terms, specificity, MMR, overview topics."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ragqa.index.tokenize import STOPWORDS, tokenize
 EVIDENCE_LEVEL = {
     "guideline": 1.0, "meta_analysis": 1.0, "consensus": 0.9, "systematic_review": 0.9,
     "label": 0.85, "rct": 0.75, "review": 0.6, "other": 0.5,
-    "secondary_summary": 0.55,  # online medical-answer services' summaries: below primary evidence
+    "secondary_summary": 0.7,  # online medical-answer services' summaries: below guidelines, trials, meta-analyses
 }
 
 # Question words that carry no topic: they must not count toward lexical overlap.
@@ -25,48 +25,9 @@ QUESTION_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Weights:
-    """The weights of the sentence score: semantic, lexical, chunk rank, evidence level."""
-
-    semantic: float = 0.55
-    lexical: float = 0.2
-    rank: float = 0.1
-    level: float = 0.15
-    specificity: float = 0.1
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence of a retrieved chunk with its score parts."""
-
-    sentence_id: int
-    chunk_index: int
-    chunk_rank: int
-    similarity: float
-    lexical: float
-    level: float
-    score: float
-
-
 def content_terms(text: str) -> set[str]:
     """The topic-bearing tokens of a text (no stopwords, no question words)."""
     return {t for t in tokenize(text) if t not in STOPWORDS and t not in QUESTION_WORDS}
-
-
-def lexical_overlap(question_terms: set[str], sentence_terms: set[str]) -> float:
-    """Share of the question's content terms that the sentence contains."""
-    if not question_terms:
-        return 0.0
-    return len(question_terms & sentence_terms) / len(question_terms)
-
-
-def combine(weights: Weights, similarity: float, lexical: float, rank: int, level: float,
-            figures: float = 0.0) -> float:
-    """The sentence score: a weighted sum of its parts (rank 1 -> 1.0, decaying)."""
-    return (weights.semantic * similarity + weights.lexical * lexical
-            + weights.rank / (1.0 + 0.25 * (rank - 1)) + weights.level * level
-            + weights.specificity * figures)
 
 
 _FIGURE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|mg|mcg|µg|hours?|minutes?|days?|weeks?)|\bd = |[A-Z]{2,}-\d|\b[A-Z]{3,}\b")

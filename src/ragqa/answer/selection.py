@@ -18,6 +18,7 @@ from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import Topic, mmr
 from ragqa.answer.verdict import RegimenVerdict
 from ragqa.index.store import HybridIndex
+from ragqa.ingest.layout import BlockKind
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Selection:
 
     lead: tuple[Scored, ...]
     groups: tuple[tuple[str, str, tuple[Scored, ...]], ...]
+    image_tables: tuple[Scored, ...] = ()
 
     def all(self) -> list[Scored]:
         """Every selected statement, bottom line first."""
@@ -84,8 +86,13 @@ class Selector:
     def select(self, analysis: QuestionAnalysis, evidence: Evidence,
                verdict: RegimenVerdict) -> Selection:
         """The statements to quote for this question."""
-        scored = sorted(self.score(analysis, evidence), key=lambda s: -s.score)
+        everything = sorted(self.score(analysis, evidence), key=lambda s: -s.score)
+        image = [s for s in everything if self._is_image_table(s)]
+        scored = [s for s in everything if not self._is_image_table(s)]
         pool = [s for s in scored if s.candidate.similarity >= self.params.min_similarity] or scored[:3]
+        # a table that exists only as an image, ranked with the best quotable evidence, is named
+        best = pool[0].score if pool else 0.0
+        images = tuple(s for s in image if s.score >= best - self.params.lead_margin)[:1]
         if analysis.broad:
             chosen = self._overview(pool, verdict)
         else:
@@ -98,7 +105,7 @@ class Selector:
             heading = analysis.aspects[0].heading if analysis.aspects else "Supporting evidence"
             groups = ((heading, analysis.aspects[0].id if analysis.aspects else "other", tuple(rest)),) \
                 if rest else ()
-        return Selection(tuple(lead), groups)
+        return Selection(tuple(lead), groups, images)
 
     # -- scoring --------------------------------------------------------------------------------
 
@@ -113,8 +120,7 @@ class Selector:
             facts = self.facts[c.sentence_id]
             subject = (sum(w for t, w in weights.items() if facts.terms & families[t]) / total) \
                 if total else 0.0
-            text = self.index.sentences[c.sentence_id].text
-            on_aspect = not analysis.aspects or any(a.spoken_by(text) for a in analysis.aspects)
+            on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
                      + p.aspect * on_aspect + p.level * c.level + p.specificity * facts.specificity)
             out.append(Scored(c, score, on_aspect))
@@ -181,6 +187,9 @@ class Selector:
         return tuple(sections)
 
     # -- shared ---------------------------------------------------------------------------------
+
+    def _is_image_table(self, s: Scored) -> bool:
+        return self.index.sentences[s.candidate.sentence_id].kind is BlockKind.IMAGE_TABLE
 
     def regimen_of(self, s: Scored) -> str | None:
         """The dose-bearing regimen a statement names, if any."""

@@ -25,9 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ragqa import __version__
 from ragqa.answer.engine import AnswerEngine
 from ragqa.api import errors
-from ragqa.api.admission import Admission, ClientGoneError
+from ragqa.api.admission import Admission
 from ragqa.api.body import RequestBody
-from ragqa.api.routes import router
+from ragqa.api.routes import QUEUED_ROUTES, router
 from ragqa.api.schemas import MAX_BODY_BYTES
 from ragqa.api.serving import run
 from ragqa.api.state import ServiceState
@@ -43,6 +43,15 @@ DOCS_ASSETS = Path(str(files("fastapi_offline") / "static"))
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                                "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+# The docs pages run Swagger UI's and ReDoc's inline start-up scripts and styles, and load nothing
+# from elsewhere (ReDoc's footer logo would come from its CDN: the browser does not even ask).
+DOCS_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                               "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                               "worker-src 'self' blob:; object-src 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
 }
 
@@ -64,6 +73,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         app.state.admission = Admission(COMPUTE_SLOTS, settings.queue_length,
                                         settings.request_timeout)
         await run_in_threadpool(state.load)
+        app.openapi()  # built once now, not by the first request that reads a body
         yield
 
     app = FastAPI(
@@ -74,11 +84,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     app.state.service = state
     app.add_middleware(RequestBody, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout,
-                       openapi=app.openapi)
+                       openapi=app.openapi, queued=QUEUED_ROUTES)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(RagqaError, errors.ragqa_error)
-    app.add_exception_handler(ClientGoneError, errors.client_gone)
     app.add_exception_handler(Exception, errors.unexpected_error)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -90,18 +99,22 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json", title="ragqa API",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon.png")
+        page.headers.update(DOCS_HEADERS)
+        return page
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title="ragqa API",
+        page = get_redoc_html(openapi_url="/openapi.json", title="ragqa API",
                               redoc_js_url="/docs-assets/redoc.standalone.js",
                               redoc_favicon_url="/docs-assets/favicon.png",
                               with_google_fonts=False)
+        page.headers.update(DOCS_HEADERS)
+        return page
 
     return app
 

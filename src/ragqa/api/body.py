@@ -1,4 +1,5 @@
-"""Reading request bodies: a size limit, a read deadline, and JSON that the routes can trust.
+"""Reading request bodies: a size limit, a read deadline, JSON that the routes can trust, and
+then, for the routes that compute, a place in the admission queue (ragqa.api.admission).
 
 The body (at most `max_bytes`) is read before the app runs, within `timeout` seconds, so the
 limit holds for chunked uploads and for clients whose Content-Length understates the body, and a
@@ -6,6 +7,9 @@ client that trickles its body cannot hold a worker. For a route that takes a JSO
 that is not sent as JSON gets a 415, and one that is not UTF-8, nests deeper than
 MAX_JSON_DEPTH, holds a number longer than MAX_NUMBER_DIGITS or a NaN gets a 400 naming the
 problem; malformed JSON is left to the route's validation (a 422 naming the position).
+
+Admission happens here, before any routing or validation, so that a question whose client has
+gone costs little more than reading it.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from starlette.datastructures import Headers
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ragqa.api.admission import Admission, ClientGoneError
 from ragqa.api.errors import error_response
 from ragqa.api.schemas import FieldError
+from ragqa.errors import OverloadedError
 
 MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 100
@@ -90,11 +96,13 @@ class RequestBody:
     """ASGI middleware: read each HTTP body within limits, then hand it on (see module doc)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout: float,
-                 openapi: Callable[[], dict[str, Any]]) -> None:
+                 openapi: Callable[[], dict[str, Any]],
+                 queued: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.openapi = openapi
+        self.queued = queued  # (method, path) of the routes that wait for a compute worker
         self._json_routes: list[tuple[str, re.Pattern[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -128,7 +136,19 @@ class RequestBody:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        if (scope["method"], scope["path"]) not in self.queued:
+            await self.app(scope, replay, send)
+            return
+        admission: Admission = scope["app"].state.admission
+        try:
+            async with admission.slot(receive):
+                await self.app(scope, replay, send)
+        except ClientGoneError:
+            return  # nobody to answer
+        except OverloadedError as exc:
+            response = error_response(503, str(exc),
+                                      headers={"Retry-After": str(exc.retry_after)})
+            await response(scope, receive, send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         body = bytearray()

@@ -1,5 +1,4 @@
-"""FastAPI dependencies: the service state, the engine in use, the admission queue, settings and
-the admin check."""
+"""FastAPI dependencies: the service state, the engine in use, settings and the admin check."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragqa.answer.engine import AnswerEngine
-from ragqa.api.admission import Admission
 from ragqa.api.state import ServiceState
 from ragqa.config import Settings
 from ragqa.errors import IndexMissingError
@@ -42,13 +40,6 @@ async def get_engine(state: StateDep) -> AnswerEngine:
 
 EngineDep = Annotated[AnswerEngine, Depends(get_engine)]
 
-
-async def get_admission(request: Request) -> Admission:
-    """The worker slots and bounded queue that answering and searching share (made at start-up)."""
-    return request.app.state.admission
-
-
-AdmissionDep = Annotated[Admission, Depends(get_admission)]
 
 _bearer = HTTPBearer(auto_error=False, description="The RAGQA_ADMIN_TOKEN setting.")
 

@@ -6,7 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,8 +33,6 @@ ERROR_STATUS: dict[type[RagqaError], int] = {
 }
 # A request with thousands of unknown keys gets this many field errors, and a count of the rest.
 MAX_FIELD_ERRORS = 20
-# Not a status any client sees: the client has gone (nginx's "client closed request").
-CLIENT_GONE = 499
 
 
 def error_response(status: int, message: str, fields: list[FieldError] | None = None,
@@ -87,11 +85,6 @@ async def ragqa_error(request: Request, exc: Exception) -> JSONResponse:
     headers = ({"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError)
                else None)
     return error_response(status, str(exc), headers=headers)
-
-
-async def client_gone(request: Request, exc: Exception) -> Response:
-    """Nobody is listening: an empty response, for the access log."""
-    return Response(status_code=CLIENT_GONE)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -6,11 +6,11 @@ from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from ragqa.answer.contract import Answer
-from ragqa.api.deps import AdminDep, AdmissionDep, EngineDep, StateDep
+from ragqa.api.deps import AdminDep, EngineDep, StateDep
 from ragqa.api.schemas import (
     AskRequest,
     DocumentDetail,
@@ -37,6 +37,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 router = APIRouter()
+# The routes that compute: each waits for a worker in the admission queue (ragqa.api.admission),
+# which is what bounds how many run at once.
+QUEUED_ROUTES = frozenset({("POST", "/v1/ask"), ("GET", "/v1/search")})
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -58,23 +61,19 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
 
 @router.post("/v1/ask", response_model=Answer, tags=["answers"],
              responses=_errors(400, 408, 413, 415, 422, 503))
-async def ask(request: AskRequest, engine: EngineDep, admission: AdmissionDep,
-              http: Request) -> Answer:
+async def ask(request: AskRequest, engine: EngineDep) -> Answer:
     """Answer a question with quoted, cited sentences (or abstain and say why)."""
     filters = request.filters.to_filters() if request.filters else None
     work = partial(engine.ask, request.question, request.top_k, filters)
-    async with admission.slot(http.receive):
-        return await to_thread.run_sync(work)
+    return await to_thread.run_sync(work)
 
 
 @router.get("/v1/search", response_model=SearchResponse, tags=["answers"],
             responses=_errors(422, 503))
-async def search(params: Annotated[SearchParams, Query()], engine: EngineDep,
-                 admission: AdmissionDep, http: Request) -> SearchResponse:
+async def search(params: Annotated[SearchParams, Query()], engine: EngineDep) -> SearchResponse:
     """The top-k chunks for a query, with both retrievers' ranks and scores."""
     work = partial(engine.retriever.search, params.q, params.k, params.mode)
-    async with admission.slot(http.receive):
-        result = await to_thread.run_sync(work)
+    result = await to_thread.run_sync(work)
     index = engine.index
     hits = []
     for hit in result.hits:

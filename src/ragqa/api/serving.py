@@ -69,6 +69,13 @@ class BoundedH11Protocol(H11Protocol):
         if self.cycle is not self._started:  # a request's headers are complete
             self._started = self.cycle
             self._disarm()
+        # uvicorn stops reading while it answers a request; read on once the whole request is in
+        # and nothing else is buffered, so that a client that closes is noticed at once and its
+        # queued question dropped (a pipelined request still stops the reading)
+        cycle = self.cycle
+        if (cycle is not None and not cycle.more_body and not cycle.response_complete
+                and not self.conn.trailing_data[0] and not self.transport.is_closing()):
+            self.flow.resume_reading()
 
     def on_response_complete(self) -> None:
         self._arm()  # the next request's headers are due in time too (a pipelined one disarms)

@@ -366,8 +366,10 @@ def aggregate(results: Sequence[CaseResult]) -> Aggregate:
 
     def median_rank(ranks: list[int | None]) -> float | None:
         # a lead sentence not found in the ranking counts as ranked past its end
-        known = [float(r) if r is not None else float("inf") for r in ranks]
-        return metrics.percentile(known, 50) if known else None
+        if not any(r is not None for r in ranks):
+            return None
+        known = sorted(float(r) if r is not None else float("inf") for r in ranks)
+        return known[(len(known) - 1) // 2]  # the lower median: no interpolation with "not ranked"
 
     return Aggregate(
         cases=len(results),

@@ -23,7 +23,7 @@ import faiss
 import numpy as np
 
 from ragqa.index.bm25 import BM25Backend, build_scorer
-from ragqa.index.store import HybridIndex, IndexParams, term_frequencies
+from ragqa.index.store import SENTENCE_BM25_BACKEND, HybridIndex, IndexParams, term_frequencies
 from ragqa.index.tokenize import tokenize
 from ragqa.ingest.chunker import Chunk, Chunker, Sentence
 from ragqa.ingest.documents import DocType, Document
@@ -170,7 +170,7 @@ def synthetic_index(source: HybridIndex, params: SyntheticParams,
     sentence_faiss = faiss.IndexFlatIP(sentence_vectors.shape[1])
     sentence_faiss.add(np.ascontiguousarray(sentence_vectors, dtype=np.float32))
     sentence_token_lists = sentence_tokens(sentences)
-    sentence_bm25 = build_scorer(index_params.bm25, sentence_token_lists)
+    sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, sentence_token_lists)
     manifest = {
         "format_version": source.manifest.get("format_version"),
         "index_version": f"synthetic-{params.chunks}-{params.seed}",
@@ -202,11 +202,10 @@ def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
 
 def with_bm25(index: HybridIndex, backend: BM25Backend,
               tokens: list[list[str]] | None = None) -> HybridIndex:
-    """The same index scored by another BM25 backend, built from the chunks' and sentences' tokens."""
+    """The same index with its chunks scored by another BM25 backend (sentences stay on bm25s)."""
     from dataclasses import replace
 
     if tokens is None:
         tokens = chunk_tokens(index.chunks, index.documents)
     manifest = {**index.manifest, "params": {**index.manifest["params"], "bm25": backend.value}}
-    return replace(index, manifest=manifest, bm25=build_scorer(backend, tokens),
-                   sentence_bm25=build_scorer(backend, sentence_tokens(index.sentences)))
+    return replace(index, manifest=manifest, bm25=build_scorer(backend, tokens))

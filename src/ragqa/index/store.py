@@ -12,7 +12,8 @@ Layout of `indexes/<name>/`:
     faiss.index            FAISS inner-product index over chunk_vectors
     bm25_tokens.json | bm25s/   the BM25 side over chunks (see ragqa.index.bm25)
     sentence_faiss.index   FAISS inner-product index over sentence_vectors
-    sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first)
+    sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first); always
+                           bm25s: an answer scores every sentence, and rank-bm25 does it in Python
     sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
 
 `indexes/<name>` itself is a symlink, the one pointer to the build being served: each build is
@@ -55,9 +56,10 @@ from ragqa.ingest.layout import BlockKind
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 SENTENCE_BM25 = "sentence_bm25"
+SENTENCE_BM25_BACKEND = BM25Backend.BM25S
 SENTENCE_TERMS = "sentence_terms.json"
 
 
@@ -174,7 +176,7 @@ def build_index(
     bm25 = build_scorer(params.bm25, [tokenize(t) for t in chunk_texts])
     sentence_faiss = _build_faiss(sentence_vectors, embedder.dim, params.faiss)
     sentence_tokens = [tokenize(s.text) for s in sentences]
-    sentence_bm25 = build_scorer(params.bm25, sentence_tokens)
+    sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, sentence_tokens)
     sentence_df = term_frequencies(sentence_tokens)
     fingerprint = corpus_fingerprint(documents)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -560,7 +562,7 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
     sentence_faiss = _read_faiss(directory / "sentence_faiss.index", params.faiss, len(sentences),
                                  model["dim"])
     bm25 = load_scorer(params.bm25, directory, len(chunks))
-    sentence_bm25 = load_scorer(params.bm25, directory / SENTENCE_BM25, len(sentences))
+    sentence_bm25 = load_scorer(SENTENCE_BM25_BACKEND, directory / SENTENCE_BM25, len(sentences))
     sentence_df = json.loads((directory / SENTENCE_TERMS).read_text())
     return HybridIndex(directory, manifest, documents, chunks, sentences, chunk_vectors,
                        sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys,

@@ -240,6 +240,9 @@ def _canonical_text(record: dict[str, Any], fail: Callable[[str, str], CorpusErr
     return text.strip()
 
 
+# YAML constructs whose errors are found after the line that opened them (an unclosed quote or
+# bracket runs on into the next keys): the error points at the opening line.
+_OPENED_CONSTRUCTS = ("quoted scalar", "flow sequence", "flow mapping")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 
 
@@ -254,8 +257,15 @@ def read_markdown(path: Path) -> Document:
         record = yaml.safe_load(header)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        opened = getattr(exc, "context_mark", None)
+        context = getattr(exc, "context", None) or ""
+        if opened is not None and (mark is None or mark.line >= header.count("\n")
+                                   or any(what in context for what in _OPENED_CONSTRUCTS)):
+            mark = opened  # an unclosed quote or bracket: where it opened, not where it ran out
         line = mark.line + 2 if mark else 1
-        raise CorpusError(f"{path}:{line}: field 'front matter': invalid YAML ({exc})") from None
+        problem = " ".join(part for part in (getattr(exc, "context", None),
+                                             getattr(exc, "problem", None)) if part) or str(exc)
+        raise CorpusError(f"{path}:{line}: field 'front matter': invalid YAML ({problem})") from None
     if not isinstance(record, dict):
         raise CorpusError(f"{path}:2: field 'front matter': expected 'key: value' lines")
     if "text" in record or "sections" in record:

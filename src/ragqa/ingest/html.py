@@ -1,11 +1,14 @@
 """Read a saved web page (an article or guideline) into canonical text, layout and metadata.
 
 lxml was chosen over trafilatura and selectolax by `eval/ingest_readers.py` on the CANMAT 2023
-page: trafilatura keeps the prose but loses every heading marker and table caption, reads the
-hidden French abstract and glues footnote marks to words ("clinical supporta"); selectolax parses
-as fast but has no element tails, which this walk over mixed content needs. A structural walk over
-lxml's tree keeps headings, lists, tables (with their captions) and reading order, and drops the
-site's chrome by the rules in `data/html_chrome.yaml`.
+page (92 headings, 225 paragraphs, 133 list items, 12 HTML tables): all three keep the paragraphs
+in order, and trafilatura's Markdown keeps the headings too, but it splits 9 of the 133 list items,
+labels no table row with its column headers, keeps the hidden French abstract and the references'
+"Google Scholar" links, drops table captions, and returns a string whose structure would have to
+be parsed back; selectolax's text output marks 39 headings and leaves "Open in a new tab", and it
+has no element tails for a walk over mixed content. A structural walk over lxml's tree marks all
+92 headings, keeps 95 list items apart, labels 9 of the 12 first table rows with every header (all
+12 on one line) and leaves no chrome, by the rules in `data/html_chrome.yaml`.
 """
 
 from __future__ import annotations

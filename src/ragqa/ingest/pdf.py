@@ -1,10 +1,10 @@
 """Read a PDF into canonical text with the page of every block and headings from font sizes.
 
 pypdfium2 was chosen over pdfplumber by `eval/ingest_readers.py` on the CANMAT 2023 page printed
-to PDF by Chromium: both recover every probe sentence in reading order, but pdfplumber took about
-70 times longer (20.7 s against 0.3 s for 55 pages on this machine) and scatters superscripts onto
-lines of their own ("Raymond W Lam" / "1,*,"); pdfium reports each character's font size, which
-is all heading detection needs here.
+to PDF by Chromium (55 pages): both find the same 219 of 225 paragraphs in reading order, but
+pdfplumber took 39 s against pypdfium2's 0.7 s on this machine and puts superscripts on lines of
+their own ("Raymond W Lam" / "1,*,"); pdfium reports each character's font size and font name,
+which is all heading detection needs here (92 of 92 headings marked, 2.3 s for the whole reader).
 """
 
 from __future__ import annotations

@@ -116,6 +116,9 @@ function renderStatement(statement) {
   if (statement.kind === "extract") {
     item.append(el("span", { className: "text", text: statement.text }));
     for (const n of statement.citations) item.append(" ", citationButton(n, statement));
+    const where = (statement.section || []).join(" > ") +
+      (Number.isInteger(statement.page) ? `${statement.section && statement.section.length ? ", " : ""}p. ${statement.page}` : "");
+    if (where) item.append(" ", el("span", { className: "section-path", text: `(${where})` }));
     return item;
   }
   // ragqa's own sentences carry their citations inline as "[1, 2]": make those clickable
