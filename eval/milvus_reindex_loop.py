@@ -44,7 +44,7 @@ def main() -> int:
     store = MilvusStore.open(uri, "reindex_loop", settings.milvus_token)
     store.drop_all()
     store.publish(index)
-    dropped = sorted(index.documents)[0]
+    dropped = min(index.documents)
     smaller = build_index([d for d in index.documents.values() if d.id != dropped], embedder,
                           previous=index)
     questions = [case.question for case in load_suite(Path(args.suite))]
