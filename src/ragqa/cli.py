@@ -24,7 +24,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     from ragqa.index.bm25 import BM25Backend
     from ragqa.index.store import FaissKind, IndexParams, update_index
     from ragqa.ingest.chunker import ChunkingParams
+    from ragqa.retrieve import Backend
 
+    backend = Backend.parse(args.backend)
     params = IndexParams(
         chunking=ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap),
         faiss=FaissKind.parse(args.faiss),
@@ -34,11 +36,19 @@ def cmd_index(args: argparse.Namespace) -> int:
     _print_read_report(corpus)
     report = update_index(corpus, Path(args.index_dir), _load_embedder(args, all_cores=True), params,
                           force=args.force, progress=True, verify=args.verify)
+    _print_build(args, report)
+    if backend is Backend.MILVUS:
+        _publish_to_milvus(args)
+    return 0
+
+
+def _print_build(args: argparse.Namespace, report) -> None:
+    """What `ragqa index` built: counts, embeddings reused, and the diff."""
     manifest = report.manifest
     if not report.rebuilt:
         checked = (f", {len(manifest['files'])} files match their SHA-256" if args.verify else "")
         print(f"index {args.index_dir} is up to date (version {manifest['index_version']}{checked})")
-        return 0
+        return
     counts, diff = manifest["counts"], manifest["diff"]
     print(f"built index {args.index_dir} (version {manifest['index_version']}, {report.reason}) in "
           f"{manifest['build_seconds']:.1f} s: {counts['documents']} documents, "
@@ -52,7 +62,27 @@ def cmd_index(args: argparse.Namespace) -> int:
     for label in ("added", "removed", "changed"):
         if docs[label] and len(docs[label]) <= 20:
             print(f"  {label}: {', '.join(docs[label])}")
-    return 0
+
+
+def _publish_to_milvus(args: argparse.Namespace) -> None:
+    """Write the index build just made (or found up to date) into Milvus collections beside the
+    served ones and switch the aliases, unless Milvus already serves this version."""
+    from ragqa.index.milvus import ensure_published
+    from ragqa.index.store import load_index
+    from ragqa.retrieve import milvus_store
+
+    settings = get_settings()
+    index = load_index(Path(args.index_dir))
+    store = milvus_store(settings, Path(args.index_dir).name)
+    report = (store.publish(index, print) if args.force else
+              ensure_published(store, index, print))
+    if report is None:
+        print(f"milvus {settings.milvus_uri}: already serves version {index.version}")
+        return
+    rows = ", ".join(f"{n:,} {kind}" for kind, n in report.rows.items())
+    print(f"milvus {settings.milvus_uri}: published version {index.version} ({rows}) in "
+          f"{report.seconds:.1f} s; aliases switched in {report.switch_ms:.0f} ms; dropped "
+          f"{', '.join(report.dropped) or 'nothing'}")
 
 
 def _print_read_report(corpus: list[Path]) -> None:
@@ -67,11 +97,13 @@ def _print_read_report(corpus: list[Path]) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     """Print the top chunks for a query."""
     from ragqa.index.store import load_index
-    from ragqa.retrieve import Mode, Retriever
+    from ragqa.retrieve import Backend, Mode, Retriever, open_backend
 
     embedder = _load_embedder(args)
     index = load_index(Path(args.index_dir), embedder)
-    result = Retriever(index, embedder).search(args.query, k=args.k, mode=Mode.parse(args.mode))
+    backend = open_backend(index, Backend.parse(args.backend))
+    result = Retriever(index, embedder, backend=backend).search(args.query, k=args.k,
+                                                                 mode=Mode.parse(args.mode))
     rows = []
     for hit in result.hits:
         chunk = index.chunks[hit.chunk_index]
@@ -96,9 +128,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _engine(args: argparse.Namespace):
     from ragqa.answer.engine import AnswerEngine
     from ragqa.index.store import load_index
+    from ragqa.retrieve import Backend, open_backend
 
     embedder = _load_embedder(args)
-    return AnswerEngine(load_index(Path(args.index_dir), embedder), embedder)
+    engine = AnswerEngine(load_index(Path(args.index_dir), embedder), embedder)
+    if getattr(args, "backend", None) is not None:  # the engine's retriever took the settings'
+        engine.retriever.backend = open_backend(engine.index, Backend.parse(args.backend))
+    return engine
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -200,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, default=1, help="sentences repeated between chunks")
     p.add_argument("--faiss", default="flat", help="flat | hnsw")
     p.add_argument("--bm25", default="rank_bm25", help="rank_bm25 | bm25s")
+    p.add_argument("--backend", default=settings.backend,
+                   help="inprocess | milvus: also publish the build to Milvus collections "
+                        "(RAGQA_MILVUS_URI) and switch their aliases (default: RAGQA_BACKEND)")
     add_embedder_argument(p)
     p.set_defaults(func=cmd_index)
 
@@ -209,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="hybrid", help="hybrid | bm25 | dense")
     p.add_argument("--json", action="store_true")
     p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--backend", default=settings.backend,
+                   help="inprocess | milvus (default: RAGQA_BACKEND)")
     add_embedder_argument(p)
     p.set_defaults(func=cmd_search)
 
@@ -217,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="chunks to retrieve (1-50)")
     p.add_argument("--json", action="store_true", help="print the JSON contract")
     p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--backend", default=None,
+                   help="inprocess | milvus (default: RAGQA_BACKEND)")
     add_embedder_argument(p)
     p.set_defaults(func=cmd_ask)
 

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # onnxruntime threads per query embedding (indexing uses every core)
     onnx_threads: int = 1
 
+    # Where retrieval runs (README, "Retrieval on Milvus"): `inprocess` (BM25 and FAISS in this
+    # process) or `milvus`; the Milvus URI is a local file for the embedded engine (milvus-lite)
+    # or http://host:19530 for a standalone server or a cluster, with an optional token.
+    backend: str = "inprocess"
+    milvus_uri: str = str(PROJECT_ROOT / "indexes" / "milvus.db")
+    milvus_token: str | None = None
+
     # Bounds of `ragqa serve` (README, "Serving with bounds"): seconds a connection has to send a
     # request's headers, and then its body; seconds an idle keep-alive connection stays open;
     # open connections at most (the oldest idle one makes room for a new one); questions waiting

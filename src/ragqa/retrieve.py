@@ -3,13 +3,21 @@
 Chunks are the unit of the search API and of context; the answer stage retrieves sentences
 directly (the same two retrievers and fusion over the sentence index), so a sentence that answers
 the question is found even when its chunk as a whole ranks low.
+
+Where the two retrievers run is a backend (`Backend`, set by RAGQA_BACKEND): in this process
+(BM25 and FAISS in memory, the default) or in Milvus (ragqa.index.milvus: BM25, vector search and
+RRF inside the engine). The Retriever fuses and shapes the results the same way for both.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -17,8 +25,15 @@ import numpy as np
 from ragqa.errors import InvalidQueryError
 from ragqa.index.bm25 import BM25Scorer
 from ragqa.index.embed import Embedder
+from ragqa.index.milvus import Kind
 from ragqa.index.store import HybridIndex
 from ragqa.index.tokenize import tokenize
+
+if TYPE_CHECKING:
+    from ragqa.config import Settings
+    from ragqa.index.milvus import MilvusStore
+
+log = logging.getLogger(__name__)
 
 
 class Mode(str, Enum):
@@ -50,6 +65,21 @@ class Fusion(str, Enum):
             return cls(value)
         except ValueError:
             raise InvalidQueryError(f"fusion must be rrf or weighted, got {value!r}") from None
+
+
+class Backend(str, Enum):
+    """Where BM25 and dense search run: in this process, or in Milvus."""
+
+    INPROCESS = "inprocess"
+    MILVUS = "milvus"
+
+    @classmethod
+    def parse(cls, value: str) -> Backend:
+        """Parse a backend name, naming the allowed ones on error."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidQueryError(f"backend must be inprocess or milvus, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -151,8 +181,180 @@ def _timed(timings: dict[str, float], name: str, fn: Callable, *args):
     return result
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """One query's candidates from a backend: each retriever's rows with scores, best first, and
+    the engine's own fused ranking when the backend fused them (None: the Retriever fuses)."""
+
+    bm25: dict[int, float]
+    dense: dict[int, float]
+    fused: dict[int, float] | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class SearchBackend(ABC):
+    """Runs BM25 and dense search over the chunks or the sentences of one loaded index."""
+
+    backend: Backend
+
+    @abstractmethod
+    def search(self, kind: Kind, tokens: list[list[str]], vectors: np.ndarray, n: int, k: int,
+               mode: Mode, filters: Filters | None, rrf_k: int | None) -> list[Candidates]:
+        """Per query (tokens and vector), each retriever's top-n rows of `kind` (chunk or
+        sentence positions in the index); given `rrf_k`, a backend that fuses in its engine
+        returns that fusion's top k instead."""
+
+
+class InProcessBackend(SearchBackend):
+    """BM25 (rank-bm25 or bm25s) and FAISS over the arrays of the loaded index."""
+
+    backend = Backend.INPROCESS
+
+    def __init__(self, index: HybridIndex) -> None:
+        self.index = index
+        self._doc_types = {
+            Kind.CHUNKS: np.array([index.documents[c.doc_id].doc_type.value for c in index.chunks]),
+            Kind.SENTENCES: np.array(
+                [index.documents[s.doc_id].doc_type.value for s in index.sentences]),
+        }
+        # a document without a year is NaN, which no year filter admits
+        self._years = {
+            Kind.CHUNKS: _years([index.documents[c.doc_id].year for c in index.chunks]),
+            Kind.SENTENCES: _years([index.documents[s.doc_id].year for s in index.sentences]),
+        }
+
+    def search(self, kind: Kind, tokens: list[list[str]], vectors: np.ndarray, n: int, k: int,
+               mode: Mode, filters: Filters | None, rrf_k: int | None) -> list[Candidates]:
+        chunks = kind is Kind.CHUNKS
+        prefix = "" if chunks else "sentence_"
+        faiss_index = self.index.faiss_index if chunks else self.index.sentence_faiss
+        scorer = self.index.bm25 if chunks else self.index.sentence_bm25
+        allowed = _allowed(filters, self._doc_types[kind], self._years[kind])
+        timings: dict[str, float] = {}
+        dense_lists: list[dict[int, float]] = [{} for _ in tokens]
+        if mode in (Mode.HYBRID, Mode.DENSE):
+            dense_lists = _timed(timings, f"{prefix}dense", _dense, faiss_index, vectors, n,
+                                 allowed)
+        out = []
+        for query_tokens, dense in zip(tokens, dense_lists):
+            bm25: dict[int, float] = {}
+            if mode in (Mode.HYBRID, Mode.BM25):
+                bm25 = _timed(timings, f"{prefix}bm25", _bm25, scorer, query_tokens, n, allowed)
+            out.append(Candidates(bm25, dense, None, dict(timings)))
+        return out
+
+
+class MilvusBackend(SearchBackend):
+    """BM25, dense search and RRF inside Milvus, over the collections `ragqa index` published.
+
+    Rows come back as keys (chunk ids, sentence spans) and are mapped to this index's positions,
+    so a process serving an older build while the aliases already point to a newer one still
+    gets only rows it knows (the others are dropped).
+    """
+
+    backend = Backend.MILVUS
+
+    def __init__(self, index: HybridIndex, store: MilvusStore) -> None:
+        from ragqa.index.milvus import sentence_key
+
+        self.index = index
+        self.store = store
+        self._rows = {
+            Kind.CHUNKS: {c.id: i for i, c in reversed(list(enumerate(index.chunks)))},
+            Kind.SENTENCES: {sentence_key(s.doc_id, s.char_start, s.char_end): i
+                             for i, s in enumerate(index.sentences)},
+        }
+        served = store.served_version()
+        if served != index.version:
+            log.warning("Milvus serves index version %s for %r, this process loaded %s: hits "
+                        "outside the loaded index are dropped", served, store.name, index.version)
+
+    def search(self, kind: Kind, tokens: list[list[str]], vectors: np.ndarray, n: int, k: int,
+               mode: Mode, filters: Filters | None, rrf_k: int | None) -> list[Candidates]:
+        from ragqa.index.milvus import query_text
+
+        if filters is not None and filters.doc_type == ():
+            return [Candidates({}, {}) for _ in tokens]  # no type admitted (`in []` upsets Milvus)
+        prefix = "" if kind is Kind.CHUNKS else "sentence_"
+        expr = filter_expression(filters)
+        texts = [query_text(t) for t in tokens]
+        timings: dict[str, float] = {}
+        if mode is Mode.HYBRID and rrf_k is not None:
+            fused = _timed(timings, f"{prefix}hybrid", self.store.hybrid, kind, texts, vectors, n,
+                           k, rrf_k, expr)
+            return [Candidates({}, {}, self._positions(kind, pairs), dict(timings))
+                    for pairs in fused]
+        dense: list[list[tuple[str, float]]] = [[] for _ in texts]
+        bm25: list[list[tuple[str, float]]] = [[] for _ in texts]
+        if mode in (Mode.HYBRID, Mode.DENSE):
+            dense = _timed(timings, f"{prefix}dense", self.store.dense, kind, vectors, n, expr)
+        if mode in (Mode.HYBRID, Mode.BM25):
+            bm25 = _timed(timings, f"{prefix}bm25", self.store.lexical, kind, texts, n, expr)
+        return [Candidates(self._positions(kind, b), self._positions(kind, d), None, dict(timings))
+                for b, d in zip(bm25, dense)]
+
+    def _positions(self, kind: Kind, pairs: list[tuple[str, float]]) -> dict[int, float]:
+        """(key, score) pairs -> {row position: score}, best first, unknown keys dropped."""
+        rows = self._rows[kind]
+        out: dict[int, float] = {}
+        for key, score in pairs:
+            row = rows.get(key)
+            if row is not None and row not in out:
+                out[row] = score
+        return out
+
+
+def filter_expression(filters: Filters | None) -> str | None:
+    """Filters as a Milvus boolean expression (None when nothing is filtered); a year bound also
+    excludes documents without a year, as the in-process NaN years do."""
+    from ragqa.index.milvus import NO_YEAR
+
+    if filters is None or filters.is_empty():
+        return None
+    parts = []
+    if filters.doc_type is not None:
+        parts.append(f"doc_type in {json.dumps([str(t) for t in filters.doc_type])}")
+    if filters.year_min is not None or filters.year_max is not None:
+        parts.append(f"year > {NO_YEAR}")
+    if filters.year_min is not None:
+        parts.append(f"year >= {int(filters.year_min)}")
+    if filters.year_max is not None:
+        parts.append(f"year <= {int(filters.year_max)}")
+    return " and ".join(parts)
+
+
+def index_name(index: HybridIndex) -> str:
+    """The name an index's Milvus collections go by: its directory's name (`default`, ...)."""
+    return index.directory.name if index.directory is not None else "default"
+
+
+def milvus_store(settings: Settings, name: str) -> MilvusStore:
+    """The Milvus store of index `name` at the settings' URI."""
+    from ragqa.index.milvus import MilvusStore
+
+    return MilvusStore.open(settings.milvus_uri, name, settings.milvus_token)
+
+
+def open_backend(index: HybridIndex, backend: Backend | None = None,
+                 settings: Settings | None = None, store: MilvusStore | None = None
+                 ) -> SearchBackend:
+    """The search backend for `index`: `backend`, else the settings' (RAGQA_BACKEND)."""
+    if backend is None or (backend is Backend.MILVUS and store is None):
+        if settings is None:
+            from ragqa.config import get_settings
+
+            settings = get_settings()
+        backend = backend or Backend.parse(settings.backend)
+    if backend is Backend.INPROCESS:
+        return InProcessBackend(index)
+    if store is None:
+        assert settings is not None
+        store = milvus_store(settings, index_name(index))
+    return MilvusBackend(index, store)
+
+
 class Retriever:
-    """Hybrid retrieval over one loaded index.
+    """Hybrid retrieval over one loaded index, on the backend the settings choose (or `backend`).
 
     >>> retriever = Retriever(index, embedder)
     >>> result = retriever.search("ketamine dose for suicidal ideation", k=5)
@@ -161,6 +363,7 @@ class Retriever:
     def __init__(
         self, index: HybridIndex, embedder: Embedder, candidates: int = 50,
         fusion: Fusion = Fusion.RRF, rrf_k: int = 60, dense_weight: float = 0.6,
+        backend: SearchBackend | None = None,
     ) -> None:
         if candidates < 1:
             raise InvalidQueryError(f"candidates must be > 0, got {candidates}")
@@ -170,12 +373,8 @@ class Retriever:
         self.fusion = fusion
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
-        self._doc_types = np.array([index.documents[c.doc_id].doc_type.value for c in index.chunks])
-        self._sentence_doc_types = np.array(
-            [index.documents[s.doc_id].doc_type.value for s in index.sentences])
-        # a document without a year is NaN, which no year filter admits
-        self._years = _years([index.documents[c.doc_id].year for c in index.chunks])
-        self._sentence_years = _years([index.documents[s.doc_id].year for s in index.sentences])
+        # the answer engine builds its Retriever without one: the settings decide
+        self.backend = backend if backend is not None else open_backend(index)
 
     def search(
         self, query: str, k: int = 10, mode: Mode = Mode.HYBRID, filters: Filters | None = None,
@@ -202,22 +401,12 @@ class Retriever:
             raise InvalidQueryError(f"k must be > 0, got {k}")
         if vectors is None:
             vectors = list(self.embedder.embed(queries))
-        timings: dict[str, float] = {}
-        allowed = self._allowed(filters, self._doc_types, self._years)
-        n = max(self.candidates, k)
-        dense_lists: list[dict[int, float]] = [{} for _ in queries]
-        if mode in (Mode.HYBRID, Mode.DENSE):
-            dense_lists = _timed(timings, "dense", _dense, self.index.faiss_index,
-                                 np.stack(vectors), n, allowed)
-        results = []
-        for query, vector, dense in zip(queries, vectors, dense_lists):
-            tokens = tokenize(query)
-            bm25: dict[int, float] = {}
-            if mode in (Mode.HYBRID, Mode.BM25):
-                bm25 = _timed(timings, "bm25", _bm25, self.index.bm25, tokens, n, allowed)
-            hits = self._fuse(bm25, dense, mode, k)
-            results.append(SearchResult(hits, vector, tokens, dict(timings)))
-        return results
+        tokens = [tokenize(query) for query in queries]
+        found = self.backend.search(Kind.CHUNKS, tokens, np.stack(vectors),
+                                    max(self.candidates, k), k, mode, filters, self._engine_rrf())
+        return [SearchResult(self._fuse(candidates, mode, k), vector, query_tokens,
+                             candidates.timings_ms)
+                for vector, query_tokens, candidates in zip(vectors, tokens, found)]
 
     def search_sentences(
         self, query: str, query_vector: np.ndarray, k: int = 50, mode: Mode = Mode.HYBRID,
@@ -228,43 +417,41 @@ class Retriever:
             raise InvalidQueryError("query must not be empty")
         if k < 1:
             raise InvalidQueryError(f"k must be > 0, got {k}")
-        timings: dict[str, float] = {}
-        allowed = self._allowed(filters, self._sentence_doc_types, self._sentence_years)
         tokens = tokenize(query)
-        bm25: dict[int, float] = {}
-        dense: dict[int, float] = {}
-        if mode in (Mode.HYBRID, Mode.DENSE):
-            [dense] = _timed(timings, "sentence_dense", _dense, self.index.sentence_faiss,
-                             query_vector.reshape(1, -1), k, allowed)
-        if mode in (Mode.HYBRID, Mode.BM25):
-            bm25 = _timed(timings, "sentence_bm25", _bm25, self.index.sentence_bm25, tokens, k,
-                          allowed)
-        fused = self._fused_scores(bm25, dense, mode)
-        bm25_rank = _ranks(bm25)
-        dense_rank = _ranks(dense)
+        [found] = self.backend.search(Kind.SENTENCES, [tokens], query_vector.reshape(1, -1), k, k,
+                                      mode, filters, self._engine_rrf())
+        fused = self._fused_scores(found, mode)
+        bm25_rank = _ranks(found.bm25)
+        dense_rank = _ranks(found.dense)
         order = sorted(fused, key=lambda item: (-fused[item], item))[:k]
         hits = [SentenceHit(item, self.index.sentences[item].doc_id, float(fused[item]), rank,
-                            bm25_rank.get(item), dense_rank.get(item), _maybe(dense.get(item)))
+                            bm25_rank.get(item), dense_rank.get(item),
+                            _maybe(found.dense.get(item)))
                 for rank, item in enumerate(order, start=1)]
-        return SentenceResult(hits, tokens, timings)
+        return SentenceResult(hits, tokens, dict(found.timings_ms))
 
-    def _fused_scores(self, bm25: dict[int, float], dense: dict[int, float],
-                      mode: Mode) -> dict[int, float]:
+    def _engine_rrf(self) -> int | None:
+        """The RRF constant a backend may fuse with in its engine (None: weighted fusion here)."""
+        return self.rrf_k if self.fusion is Fusion.RRF else None
+
+    def _fused_scores(self, found: Candidates, mode: Mode) -> dict[int, float]:
         """One score per item from the two retrievers' rankings, by the mode and fusion chosen."""
+        if found.fused is not None:
+            return found.fused
         if mode is Mode.BM25:
-            return bm25
+            return found.bm25
         if mode is Mode.DENSE:
-            return dense
+            return found.dense
         if self.fusion is Fusion.WEIGHTED:
-            return weighted_scores(bm25, dense, self.dense_weight)
-        return rrf_scores([list(bm25), list(dense)], self.rrf_k)
+            return weighted_scores(found.bm25, found.dense, self.dense_weight)
+        return rrf_scores([list(found.bm25), list(found.dense)], self.rrf_k)
 
-    def _fuse(self, bm25: dict[int, float], dense: dict[int, float], mode: Mode,
-              k: int) -> list[Hit]:
+    def _fuse(self, found: Candidates, mode: Mode, k: int) -> list[Hit]:
         """One ranking of chunks from the two retrievers' rankings, by the mode and fusion chosen."""
+        bm25, dense = found.bm25, found.dense
         bm25_rank = _ranks(bm25)
         dense_rank = _ranks(dense)
-        fused = self._fused_scores(bm25, dense, mode)
+        fused = self._fused_scores(found, mode)
         order = sorted(fused, key=lambda item: (-fused[item], item))[:k]
         hits = []
         for rank, item in enumerate(order, start=1):
@@ -276,19 +463,20 @@ class Retriever:
             ))
         return hits
 
-    def _allowed(self, filters: Filters | None, doc_types: np.ndarray,
-                 years: np.ndarray) -> np.ndarray | None:
-        """Which rows (chunks or sentences) the filters let through, or None for all."""
-        if filters is None or filters.is_empty():
-            return None
-        mask = np.ones(len(doc_types), dtype=bool)
-        if filters.doc_type is not None:
-            mask &= np.isin(doc_types, list(filters.doc_type))
-        if filters.year_min is not None:
-            mask &= years >= filters.year_min
-        if filters.year_max is not None:
-            mask &= years <= filters.year_max
-        return mask
+
+def _allowed(filters: Filters | None, doc_types: np.ndarray,
+             years: np.ndarray) -> np.ndarray | None:
+    """Which rows (chunks or sentences) the filters let through, or None for all."""
+    if filters is None or filters.is_empty():
+        return None
+    mask = np.ones(len(doc_types), dtype=bool)
+    if filters.doc_type is not None:
+        mask &= np.isin(doc_types, list(filters.doc_type))
+    if filters.year_min is not None:
+        mask &= years >= filters.year_min
+    if filters.year_max is not None:
+        mask &= years <= filters.year_max
+    return mask
 
 
 def _years(years: list[int | None]) -> np.ndarray:

@@ -62,6 +62,9 @@ class BenchConfig:
     skip_large: bool = False
     large_chunks: int = 100_000
     suite: Path = GUIDELINES
+    # search backends timed on each corpus: "inprocess" and/or "milvus" (embedded in a temporary
+    # file unless RAGQA_MILVUS_URI names a server)
+    backends: tuple[str, ...] = ("inprocess",)
     serve_runs: int = 3
 
 
@@ -123,8 +126,10 @@ def _ms(start: float) -> float:
 
 
 def time_queries(index, embedder, questions: Sequence[str], warmup: int = 3,
-                 engine_factory: Callable[[Any], Any] | None = None) -> dict[str, Any]:
-    """Stage, search and ask latencies over `questions` after `warmup` untimed rounds."""
+                 engine_factory: Callable[[Any], Any] | None = None,
+                 backend: Any = None) -> dict[str, Any]:
+    """Stage, search and ask latencies over `questions` after `warmup` untimed rounds (on
+    `backend`, a ragqa.retrieve.SearchBackend, else the settings' backend)."""
     from ragqa.retrieve import Mode, Retriever, rrf_scores
 
     if engine_factory is None:
@@ -133,8 +138,10 @@ def time_queries(index, embedder, questions: Sequence[str], warmup: int = 3,
         def engine_factory(idx):
             return AnswerEngine(idx, embedder)
 
-    retriever = Retriever(index, embedder)
+    retriever = Retriever(index, embedder, backend=backend)
     engine = engine_factory(index)
+    if backend is not None and getattr(engine, "retriever", None) is not None:
+        engine.retriever.backend = backend
     n = retriever.candidates
     samples: dict[str, list[float]] = {name: [] for name in
                                        (*STAGES, "search_hybrid", "search_bm25", "search_dense",
@@ -349,9 +356,15 @@ def _task_corpus(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("save"):
         save_index(index, Path(spec["save"]))
     questions = _questions(spec["suite"], spec["queries"])
-    out["latency"] = {params.bm25.value: time_queries(index, embedder, questions,
-                                                      spec["warmup"])}
-    if spec.get("variants"):
+    out["latency"] = {}
+    if "inprocess" in spec.get("backends", ["inprocess"]):
+        out["latency"][params.bm25.value] = time_queries(
+            index, embedder, questions, spec["warmup"], backend=_inprocess(index))
+    if "milvus" in spec.get("backends", []):
+        backend, out["milvus_publish"] = _milvus(index, spec)
+        out["latency"]["milvus"] = time_queries(index, embedder, questions, spec["warmup"],
+                                                backend=backend)
+    if spec.get("variants") and params.bm25.value in out["latency"]:
         del embedder
         out["variants"] = compare_variants(index, questions, spec["warmup"])
         encode = out["variants"]["torch"]["embed"]
@@ -363,6 +376,33 @@ def _task_corpus(spec: dict[str, Any]) -> dict[str, Any]:
             "cpu_ratio": (round(timing["ask_cpu"]["p50"] / encode["cpu_p50"], 3)
                           if encode["cpu_p50"] else None)}
     return out
+
+
+def _inprocess(index):
+    from ragqa.retrieve import InProcessBackend
+
+    return InProcessBackend(index)
+
+
+def _milvus(index, spec: dict[str, Any]):
+    """A Milvus backend over `index`, published into a temporary embedded engine (or into the
+    server RAGQA_MILVUS_URI names); with the publish's figures."""
+    from ragqa.config import get_settings
+    from ragqa.index.milvus import MilvusStore, is_embedded
+    from ragqa.retrieve import MilvusBackend
+
+    settings = get_settings()
+    name = f"bench_{spec['name']}"
+    if is_embedded(settings.milvus_uri):
+        uri = str(Path(tempfile.mkdtemp(prefix="ragqa-bench-milvus-")) / "bench.db")
+    else:
+        uri = settings.milvus_uri
+    store = MilvusStore.open(uri, name, settings.milvus_token)
+    report = store.publish(index)
+    published = {"uri": uri if not is_embedded(uri) else "embedded (milvus-lite, temporary file)",
+                 "seconds": report.seconds, "rows": report.rows,
+                 "peak_rss_mb": peak_rss_mb()}
+    return MilvusBackend(index, store), published
 
 
 def _task_synthetic(spec: dict[str, Any]) -> dict[str, Any]:
@@ -397,13 +437,19 @@ def _task_synthetic(spec: dict[str, Any]) -> dict[str, Any]:
     tokens = chunk_tokens(index.chunks, index.documents)
     out["bm25_builds"] = {}
     out["latency"] = {}
-    for backend in (BM25Backend.BM25S, BM25Backend.RANK_BM25):
+    in_process = "inprocess" in spec.get("backends", ["inprocess"])
+    for backend in (BM25Backend.BM25S, BM25Backend.RANK_BM25) if in_process else ():
         t0 = time.perf_counter()
         variant = with_bm25(index, backend, tokens)
         out["bm25_builds"][backend.value] = {"seconds": round(time.perf_counter() - t0, 2),
                                              "peak_rss_mb": peak_rss_mb()}
-        out["latency"][backend.value] = time_queries(variant, embedder, questions, spec["warmup"])
+        out["latency"][backend.value] = time_queries(variant, embedder, questions, spec["warmup"],
+                                                     backend=_inprocess(variant))
         del variant
+    if "milvus" in spec.get("backends", []):
+        milvus, out["milvus_publish"] = _milvus(index, spec)
+        out["latency"]["milvus"] = time_queries(index, embedder, questions, spec["warmup"],
+                                                backend=milvus)
     return out
 
 
@@ -520,14 +566,16 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     load_before = os.getloadavg()
     started = time.perf_counter()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    common = {"queries": config.queries, "warmup": config.warmup}
+    common = {"queries": config.queries, "warmup": config.warmup,
+              "backends": list(config.backends)}
 
     run.progress(f"default corpus {config.corpus}: build with the model, time queries, "
                  "compare the embedders")
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-default-") as tmp:
         run.corpora["default"] = run_worker({"task": "corpus", "corpus": [str(config.corpus)],
                                              "suite": str(config.suite), "variants": True,
-                                             "save": str(Path(tmp) / "index"), **common})
+                                             "save": str(Path(tmp) / "index"), "name": "default",
+                                             **common})
         run.progress("`ragqa serve` from start to ready on the default index")
         run.serve = {kind: serve_startup(Path(tmp) / "index", kind, runs)
                      for kind, runs in (("onnx", config.serve_runs), ("torch", 1))}
@@ -543,13 +591,13 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
             run.progress(f"PubMedQA: {how} at {pubmedqa_index}, then time queries")
             run.corpora["pubmedqa"] = run_worker({"task": "corpus", "corpus": [str(corpus)],
                                                   "suite": str(suite), "cache": str(pubmedqa_index),
-                                                  **common})
+                                                  "name": "pubmedqa", **common})
             if not config.skip_large:
                 run.progress(f"synthetic corpus of {config.large_chunks:,} chunks from PubMedQA: "
                              "generate, index, time both BM25 backends")
                 run.corpora[f"synthetic-{config.large_chunks // 1000}k"] = run_worker({
                     "task": "synthetic", "source": str(pubmedqa_index), "suite": str(suite),
-                    "chunks": config.large_chunks, **common})
+                    "chunks": config.large_chunks, "name": "synthetic", **common})
     if config.skip_large:
         run.notes.append("synthetic large corpus skipped (--skip-large)")
     return {
@@ -716,6 +764,12 @@ def render_bench(result: dict[str, Any], command: str) -> str:
     for name, data in corpora.items():
         if data.get("note"):
             notes.append(f"{name}: {data['note']}.")
+        published = data.get("milvus_publish")
+        if published:
+            rows = ", ".join(f"{n:,} {kind}" for kind, n in published["rows"].items())
+            notes.append(f"{name}: rows `milvus` ran on Milvus ({published['uri']}): BM25, dense "
+                         f"search and RRF inside the engine; publishing {rows} took "
+                         f"{published['seconds']:.1f} s (vectors from the ragqa build).")
     parts = [
         "## Bench",
         "",
@@ -744,7 +798,7 @@ def render_bench(result: dict[str, Any], command: str) -> str:
         ("`search` is `ragqa search` in each mode (query embedding included); `ask` is the whole "
          "answer; ask CPU is the asking thread's CPU time, which a busy machine inflates least."),
         "",
-        _table(["corpus", "BM25 backend", "search hybrid", "search bm25", "search dense", "ask",
+        _table(["corpus", "backend", "search hybrid", "search bm25", "search dense", "ask",
                 "ask CPU p50", "ask p50 target", "met"], latency_rows),
         "",
         "### Stages (p50 ms)",
@@ -753,12 +807,12 @@ def render_bench(result: dict[str, Any], command: str) -> str:
          "reciprocal rank fusion of their candidates; `answer` is the engine's work after "
          "retrieval."),
         "",
-        _table(["corpus", "BM25 backend", *STAGES, "slowest", "embed, torch 1 thread"],
+        _table(["corpus", "backend", *STAGES, "slowest", "embed, torch 1 thread"],
                stage_rows),
         "",
         "The engine's own timings (`answer.timings_ms`, p50 ms):",
         "",
-        _table(["corpus", "BM25 backend", *engine_keys],
+        _table(["corpus", "backend", *engine_keys],
                [[name, backend,
                  *(f"{own[k]['p50']:.1f}" if k in own else "—" for k in engine_keys)]
                 for name, backend, own in engine_rows]),

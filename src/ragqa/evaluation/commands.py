@@ -102,6 +102,36 @@ def parse_modes(value: str):
     return modes
 
 
+def parse_backends(value: str | None):
+    """'inprocess,milvus' -> [Backend.INPROCESS, Backend.MILVUS] (duplicates dropped); [] for None."""
+    from ragqa.retrieve import Backend
+
+    backends: list = []
+    for name in (part.strip() for part in (value or "").split(",")):
+        if name and Backend.parse(name) not in backends:
+            backends.append(Backend.parse(name))
+    if value is not None and not backends:
+        raise InvalidQueryError(f"--backends must name inprocess and/or milvus, got {value!r}")
+    return backends
+
+
+def open_backends(names, index, progress=None):
+    """A search backend per name over `index`; Milvus gets this index published first when it
+    serves another version (RAGQA_MILVUS_URI)."""
+    from ragqa.index.milvus import ensure_published
+    from ragqa.retrieve import Backend, index_name, milvus_store, open_backend
+
+    settings = get_settings()
+    backends = []
+    for name in names:
+        store = None
+        if name is Backend.MILVUS:
+            store = milvus_store(settings, index_name(index))
+            ensure_published(store, index, progress)
+        backends.append(open_backend(index, name, settings, store))
+    return backends
+
+
 def load_reference_points(path: Path) -> tuple[dict, ...]:
     """The published figures of a file: {"figures": [{"label", "source", metric: value}, ...]}."""
     try:
@@ -121,6 +151,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-dir", default=str(get_settings().index_dir))
     parser.add_argument("--modes", default="hybrid",
                         help="comma-separated retrieval modes to compare: hybrid,bm25,dense")
+    parser.add_argument("--backends",
+                        help="comma-separated search backends to compare: inprocess,milvus "
+                             "(default: RAGQA_BACKEND alone); Milvus modes are labelled "
+                             "`<mode>@milvus`")
     parser.add_argument("--out", help="report directory (default eval/out/<name>)")
     parser.add_argument("--name", help="report and results-section name (default: the suite "
                                        "file's stem, or its folder's name for suite.jsonl)")
@@ -166,10 +200,14 @@ def eval_command(args: argparse.Namespace) -> int:
     if not kinds:
         embedder = load_embedder()
         index = load_index(Path(args.index_dir), embedder)
+        backends = open_backends(parse_backends(getattr(args, "backends", None)), index,
+                                 lambda message: print(message, file=sys.stderr))
         report = run_eval(cases, index, embedder=embedder, modes=modes,
                           top_k=getattr(args, "top_k", None), suite_name=str(args.suite),
-                          min_precision=min_precision)
+                          min_precision=min_precision, backends=backends)
     else:  # one run per embedder, side by side as "<mode> <embedder>" columns
+        if getattr(args, "backends", None):
+            raise InvalidQueryError("--backends and --embedders are one dimension at a time")
         reports = {}
         for kind in kinds:
             embedder = load_embedder(kind)
@@ -220,6 +258,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--large-chunks", type=int, default=100_000,
                         help="chunks in the synthetic corpus")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--backends", default="inprocess",
+                        help="comma-separated search backends to time side by side: "
+                             "inprocess,milvus (rows labelled by BM25 backend, or `milvus`)")
 
 
 def bench_command(args: argparse.Namespace) -> int:
@@ -237,6 +278,8 @@ def bench_command(args: argparse.Namespace) -> int:
         cache_dir=Path(getattr(args, "cache_dir", defaults.cache_dir)), queries=queries,
         skip_large=getattr(args, "skip_large", False),
         large_chunks=getattr(args, "large_chunks", defaults.large_chunks),
+        backends=tuple(b.value for b in parse_backends(getattr(args, "backends", None)
+                                                       or "inprocess")),
     )
     result = run_bench(config, progress=lambda message: print(f"bench: {message}", file=sys.stderr,
                                                               flush=True))

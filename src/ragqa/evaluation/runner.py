@@ -19,7 +19,7 @@ from ragqa.evaluation import metrics
 from ragqa.evaluation.suite import Case, check_evidence_spans, check_gold_docs
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
-from ragqa.retrieve import Mode
+from ragqa.retrieve import Backend, Mode, SearchBackend
 
 log = logging.getLogger(__name__)
 
@@ -307,12 +307,12 @@ def aggregate_evidence(results: Sequence[CaseResult]) -> EvidenceAggregate | Non
 
 
 def retriever_ranker(index: HybridIndex, embedder: Embedder,
-                     chunks: int = RANKING_CHUNKS) -> Ranker:
+                     chunks: int = RANKING_CHUNKS, backend: SearchBackend | None = None) -> Ranker:
     """The retriever's document ranking from its top `chunks` chunks, one query embedding per
     question shared by the modes."""
     from ragqa.retrieve import Retriever
 
-    retriever = Retriever(index, embedder, candidates=chunks)
+    retriever = Retriever(index, embedder, candidates=chunks, backend=backend)
     vectors: dict[str, Any] = {}
 
     def rank(question: str, mode: Mode) -> list[str]:
@@ -463,6 +463,22 @@ def answer_engine_factory(index: HybridIndex, embedder: Embedder) -> EngineFacto
     return lambda mode: AnswerEngine(index, embedder, mode=mode)
 
 
+def mode_label(mode: Mode, backend: SearchBackend | None) -> str:
+    """The report's name for a mode on a backend: `hybrid` in process, `hybrid@milvus` else."""
+    if backend is None or backend.backend is Backend.INPROCESS:
+        return mode.value
+    return f"{mode.value}@{backend.backend.value}"
+
+
+def on_backend(engine: Engine, backend: SearchBackend | None) -> Engine:
+    """`engine` with its retriever searching on `backend` (the answer engine builds its own
+    Retriever on the settings' backend); unchanged when None."""
+    retriever = getattr(engine, "retriever", None)
+    if backend is not None and retriever is not None:
+        retriever.backend = backend
+    return engine
+
+
 def index_summary(index: HybridIndex) -> dict[str, Any]:
     """What the report says about the index it ran on."""
     manifest = index.manifest
@@ -488,14 +504,19 @@ def run_eval(
     warmup: int = 1,
     min_precision: float = 0.6,
     ranker: Ranker | None = None,
+    backends: Sequence[SearchBackend] = (),
 ) -> EvalReport:
-    """Ask every case in every mode and score the answers against the index's documents.
+    """Ask every case in every mode (on every backend given, else the settings') and score the
+    answers against the index's documents.
 
     Cases with `evidence_spans` are also scored on sentence-level evidence, and on the document
     ranking of `ranker` (by default the retriever's own, RANKING_CHUNKS chunks deep).
     """
-    if ranker is None and embedder is not None:
-        ranker = retriever_ranker(index, embedder)
+    rankers: dict[int, Ranker | None] = {}
+    for backend in backends or [None]:
+        rankers[id(backend)] = ranker
+        if ranker is None and embedder is not None:
+            rankers[id(backend)] = retriever_ranker(index, embedder, backend=backend)
     if engine_factory is None:
         if embedder is None:
             raise RagqaError("run_eval needs an embedder or an engine_factory")
@@ -510,8 +531,12 @@ def run_eval(
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     started = time.perf_counter()
     results: list[CaseResult] = []
-    for mode in modes:
-        engine = engine_factory(mode)
+    labels: list[str] = []
+    for mode, backend in ((m, b) for m in modes for b in (backends or [None])):
+        label = mode_label(mode, backend)
+        labels.append(label)
+        ranker = rankers[id(backend)]
+        engine = on_backend(engine_factory(mode), backend)
         for case in cases[:warmup]:  # the first question pays for caches and lazy set-up
             try:
                 engine.ask(case.question, top_k=top_k)
@@ -519,22 +544,22 @@ def run_eval(
                 pass
         for number, case in enumerate(cases, start=1):
             if number % 100 == 0:
-                log.info("mode %s: case %d of %d", mode.value, number, len(cases))
+                log.info("mode %s: case %d of %d", label, number, len(cases))
             t0 = time.perf_counter()
             try:
                 answer = engine.ask(case.question, top_k=top_k)
             except RagqaError as exc:
                 latency = (time.perf_counter() - t0) * 1000
-                results.append(with_evidence(error_result(case, mode.value, exc, latency),
+                results.append(with_evidence(error_result(case, label, exc, latency),
                                              case, None, mode, ranker, documents))
-                log.warning("case %s (%s): %s", case.id, mode.value, exc)
+                log.warning("case %s (%s): %s", case.id, label, exc)
                 continue
             latency = (time.perf_counter() - t0) * 1000
             ranks = lead_ranks(engine, index, case, mode)
-            scored = score_case(case, mode.value, answer, latency, documents, min_precision, ranks)
+            scored = score_case(case, label, answer, latency, documents, min_precision, ranks)
             results.append(with_evidence(scored, case, answer, mode, ranker, documents))
-        log.info("evaluated %d cases in mode %s", len(cases), mode.value)
-    mode_names = tuple(m.value for m in modes)
+        log.info("evaluated %d cases in mode %s", len(cases), label)
+    mode_names = tuple(labels)
     return EvalReport(
         suite=suite_name, cases=len(cases), modes=mode_names, index=index_summary(index),
         started_at=started_at, seconds=round(time.perf_counter() - started, 3),
