@@ -65,8 +65,8 @@ class Reference(BaseModel):
     n: int
     doc_id: str
     title: str
-    publisher: str
-    year: int
+    publisher: str | None = None  # a document without one (a data set's abstract) shows none
+    year: int | None = None
     doc_type: str
     authors: list[str] = Field(default_factory=list)
     url: str | None = None

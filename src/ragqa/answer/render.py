@@ -47,7 +47,8 @@ def to_markdown(answer: Answer) -> str:
         for ref in answer.references:
             authors = f"{', '.join(ref.authors[:3])}{' and others' if len(ref.authors) > 3 else ''}. " \
                 if ref.authors else ""
-            out.append(f"{ref.n}. {authors}{ref.title}. {ref.publisher}, {ref.year} "
+            source = ", ".join(str(part) for part in (ref.publisher, ref.year) if part is not None)
+            out.append(f"{ref.n}. {authors}{ref.title}. {source} "
                        f"({ref.doc_type.replace('_', ' ')}). `{ref.doc_id}`")
         out.append("")
     out += [f"*{answer.disclaimer}*", "", f"Index {answer.index_version}, built {answer.index_built_at}."]

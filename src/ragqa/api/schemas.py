@@ -165,8 +165,8 @@ class DocumentSummary(BaseModel):
 
     id: str
     title: str
-    publisher: str
-    year: int
+    publisher: str | None = None
+    year: int | None = None
     doc_type: DocType
     authors: list[str]
     url: str | None = None

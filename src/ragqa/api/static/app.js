@@ -143,7 +143,7 @@ function citationButton(n, statement) {
     className: "citation",
     text: `[${n}]`,
     "data-n": String(n),
-    title: ref ? `${ref.title} (${ref.year})` : `reference ${n}`,
+    title: ref ? (ref.year != null ? `${ref.title} (${ref.year})` : ref.title) : `reference ${n}`,
   });
   button.addEventListener("click", () => showPassage(n, statement, button));
   return button;
@@ -178,7 +178,8 @@ function renderRegimen(check, abstained) {
 }
 
 function renderReference(ref) {
-  const meta = [ref.publisher, String(ref.year), ref.doc_type.replaceAll("_", " ")].join(", ");
+  const meta = [ref.publisher, ref.year, ref.doc_type.replaceAll("_", " ")]
+    .filter((part) => part != null).join(", ");
   const authors = ref.authors.length ? `${ref.authors.slice(0, 3).join(", ")}${ref.authors.length > 3 ? " et al." : ""}. ` : "";
   const links = [];
   if (ref.doi) links.push(safeLink(`https://doi.org/${ref.doi}`, "DOI"));
@@ -242,7 +243,8 @@ async function showPassage(n, statement, button) {
     $("#passage-meta").textContent = `Could not load the source: ${err.message}`;
     return;
   }
-  $("#passage-meta").textContent = `${doc.publisher}, ${doc.year} \u00b7 ${doc.doc_type.replaceAll("_", " ")}`;
+  $("#passage-meta").textContent = [[doc.publisher, doc.year].filter((part) => part != null).join(", "),
+    doc.doc_type.replaceAll("_", " ")].filter(Boolean).join(" \u00b7 ");
   const hasSpan = statement && Number.isInteger(statement.char_start) && Number.isInteger(statement.char_end);
   if (hasSpan) {
     const [from, to] = contextWindow(doc.text, statement.char_start, statement.char_end);
