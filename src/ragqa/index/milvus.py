@@ -45,6 +45,7 @@ BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 TEXT_BYTES = 65_535  # Milvus's VARCHAR limit
 INSERT_BATCH = 2_000
 POINTER_TTL_S = 1.0
+POINTER_RETRIES = 10
 # seconds between switching the aliases and dropping the old collections: queries that resolved
 # the old name just before the switch finish first (and one that does not is retried)
 DROP_GRACE_S = 2.0 * POINTER_TTL_S
@@ -201,6 +202,12 @@ class MilvusStore:
             if cached and not fresh and now - cached[0] < POINTER_TTL_S:
                 return cached[1]
         target = self._read_alias(alias)
+        for _ in range(POINTER_RETRIES):
+            if target is not None:
+                break
+            # the pointer's upsert deletes the row, then inserts it: a read may fall between
+            time.sleep(0.05)
+            target = self._read_alias(alias)
         if target is None:
             raise IndexMissingError(f"no Milvus collections for index {self.name!r} "
                                     f"(run `ragqa index` with RAGQA_BACKEND=milvus)")
