@@ -162,11 +162,10 @@ class Selector:
         slots = {t.id: t.slots or p.per_topic for t in self.topics}
         keys = sorted({key for s in pool for key, _ in s.candidate.facets})
         for key in keys:  # each facet search contributes its best sentences, so no topic is crowded out
-            found = sorted((s for s in pool if s.candidate.similarity >= floor
-                            and any(k == key for k, _ in s.candidate.facets)),
-                           key=lambda s: dict(s.candidate.facets)[key])
-            for s in found[:slots[key.split(":", 1)[0]]]:
-                self._add(chosen, s, limit=None)
+            found = sorted((rank, i) for i, s in enumerate(pool) if s.candidate.similarity >= floor
+                           for k, rank in s.candidate.facets if k == key)
+            for _, i in found[:slots[key.split(":", 1)[0]]]:
+                self._add(chosen, pool[i], limit=None)
         if verdict.asked is not None:
             self._add_regimen_evidence(chosen, pool, verdict, p.per_regimen, limit=None)
         else:

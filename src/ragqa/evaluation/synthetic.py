@@ -23,9 +23,15 @@ import faiss
 import numpy as np
 
 from ragqa.index.bm25 import BM25Backend, build_scorer
-from ragqa.index.store import SENTENCE_BM25_BACKEND, HybridIndex, IndexParams, term_frequencies
+from ragqa.index.store import (
+    SENTENCE_BM25_BACKEND,
+    HybridIndex,
+    IndexParams,
+    sentence_tokens,
+    term_frequencies,
+)
 from ragqa.index.tokenize import tokenize
-from ragqa.ingest.chunker import Chunk, Chunker, Sentence
+from ragqa.ingest.chunker import Chunk, Chunker
 from ragqa.ingest.documents import DocType, Document
 
 VECTORS_NOTE = (
@@ -193,11 +199,6 @@ def synthetic_index(source: HybridIndex, params: SyntheticParams,
 def chunk_tokens(chunks: list[Chunk], documents: dict[str, Document]) -> list[list[str]]:
     """BM25 tokens of each chunk, as build_index makes them (title, section and text)."""
     return [tokenize(c.embed_text(documents[c.doc_id].title)) for c in chunks]
-
-
-def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
-    """BM25 tokens of each sentence, as build_index makes them."""
-    return [tokenize(s.text) for s in sentences]
 
 
 def with_bm25(index: HybridIndex, backend: BM25Backend,

@@ -126,6 +126,7 @@ class HybridIndex:
     sentence_faiss: Any
     sentence_bm25: BM25Scorer
     sentence_df: dict[str, int]
+    _sentence_chunk: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -133,13 +134,15 @@ class HybridIndex:
         return str(self.manifest["index_version"])
 
     def sentence_chunk(self) -> np.ndarray:
-        """For each sentence, the first chunk that holds it."""
-        owner = np.full(len(self.sentences), -1, dtype=np.int64)
-        for i, chunk in enumerate(self.chunks):
-            for sid in chunk.sentence_ids:
-                if owner[sid] < 0:
-                    owner[sid] = i
-        return owner
+        """For each sentence, the first chunk that holds it (computed once per loaded index)."""
+        if self._sentence_chunk is None:
+            owner = np.full(len(self.sentences), -1, dtype=np.int64)
+            for i, chunk in enumerate(self.chunks):
+                for sid in chunk.sentence_ids:
+                    if owner[sid] < 0:
+                        owner[sid] = i
+            self._sentence_chunk = owner
+        return self._sentence_chunk
 
 
 def build_index(
@@ -175,9 +178,9 @@ def build_index(
     faiss_index = _build_faiss(chunk_vectors, embedder.dim, params.faiss)
     bm25 = build_scorer(params.bm25, [tokenize(t) for t in chunk_texts])
     sentence_faiss = _build_faiss(sentence_vectors, embedder.dim, params.faiss)
-    sentence_tokens = [tokenize(s.text) for s in sentences]
-    sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, sentence_tokens)
-    sentence_df = term_frequencies(sentence_tokens)
+    token_lists = sentence_tokens(sentences)
+    sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, token_lists)
+    sentence_df = term_frequencies(token_lists)
     fingerprint = corpus_fingerprint(documents)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest = {
@@ -199,6 +202,11 @@ def build_index(
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
                        faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
                        sentence_df)
+
+
+def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
+    """BM25 tokens of each sentence (the sentence BM25 and the term counts are built from them)."""
+    return [tokenize(s.text) for s in sentences]
 
 
 def term_frequencies(token_lists: list[list[str]]) -> dict[str, int]:
