@@ -69,6 +69,7 @@ class QuestionAnalysis:
     terms: frozenset[str]
     subject: tuple[SubjectTerm, ...]
     aspects: tuple[Aspect, ...]
+    forms: tuple[Aspect, ...]
     regimen: AskedRegimen | None
     drugs: tuple[str, ...]
     broad: bool
@@ -117,6 +118,7 @@ class QuestionAnalyzer:
         drugs = tuple(dict.fromkeys(d for _, d in self.table.drugs_in(question)))
         return QuestionAnalysis(
             text=question, vector=vector, terms=terms, subject=subject, aspects=aspects,
+            forms=self.book.forms_asked(question),
             regimen=self._regimen(question), drugs=drugs,
             broad=self.book.is_broad(question), statement=not _is_question(question),
         )

@@ -32,11 +32,12 @@ class Aspect:
 
 @dataclass(frozen=True)
 class AspectBook:
-    """The aspects in display order, the overview cues and the question-frame words."""
+    """The aspects in display order, the answer forms, the overview cues and the question-frame words."""
 
     aspects: tuple[Aspect, ...]
     broad: tuple[re.Pattern[str], ...]
     passing_words: frozenset[str]
+    forms: tuple[Aspect, ...] = ()
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -53,7 +54,10 @@ class AspectBook:
 
         aspects = tuple(Aspect(a["id"], a["heading"], compile_all(a["asks"]), compile_all(a["speaks"]))
                         for a in data["aspects"])
-        return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]))
+        # an answer form is read like an aspect: the question asks it, a sentence answers in it
+        forms = tuple(Aspect(f["id"], f["id"], compile_all(f["asks"]), compile_all(f["answers"]))
+                      for f in data.get("forms", ()))
+        return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms)
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
         """The aspects a question asks about, in data order.
@@ -66,6 +70,11 @@ class AspectBook:
         if len(asked) > 1 and general in asked:
             asked = tuple(a for a in asked if a is not general)
         return asked
+
+    def forms_asked(self, question: str) -> tuple[Aspect, ...]:
+        """The forms a direct answer to the question takes ("how soon" asks a time to effect,
+        "what share" a proportion); none for a question that asks no particular form."""
+        return tuple(f for f in self.forms if f.asked_by(question))
 
     def is_broad(self, question: str) -> bool:
         """Whether the question asks for an overview rather than one aspect."""

@@ -31,6 +31,7 @@ class SentenceFacts:
     topic: Topic
     touches: frozenset[str]
     aspects: frozenset[str]
+    forms: frozenset[str] = frozenset()
 
 
 class FactBook:
@@ -39,6 +40,10 @@ class FactBook:
     def speaks_to(self, sid: int, aspects: tuple[Aspect, ...]) -> bool:
         """Whether the sentence speaks to any of the aspects (True when none is asked)."""
         return not aspects or any(a.id in self[sid].aspects for a in aspects)
+
+    def answers_in(self, sid: int, forms: tuple[Aspect, ...]) -> bool:
+        """Whether the sentence states its answer in one of the asked forms (False when none is asked)."""
+        return any(f.id in self[sid].forms for f in forms)
 
     def __init__(self, index: HybridIndex, table: RegimenTable, topics: tuple[Topic, ...],
                  book: AspectBook) -> None:
@@ -59,6 +64,7 @@ class FactBook:
                 topic=assign_topic(text, self.topics),
                 touches=frozenset(t.id for t in self.topics if any(p.search(text) for p in t.patterns)),
                 aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
+                forms=frozenset(f.id for f in self.book.forms if f.spoken_by(text)),
             )
             self._facts[sid] = facts
         return facts

@@ -29,11 +29,13 @@ class SelectionParams:
     rank: float = 0.1
     subject: float = 0.2
     aspect: float = 0.12
+    form: float = 0.1
     level: float = 0.04
     specificity: float = 0.04
     min_similarity: float = 0.25
     narrow_margin: float = 0.08
     off_aspect_margin: float = 0.03
+    support_similarity: float = 0.15
     lead_margin: float = 0.1
     lead_size: int = 2
     narrow_max: int = 6
@@ -44,6 +46,7 @@ class SelectionParams:
     diversity: float = 0.3
     per_topic: int = 2
     per_regimen: int = 2
+    about_regimen: int = 3
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,10 @@ class Selector:
             subject = (sum(w for t, w in weights.items() if facts.terms & families[t]) / total) \
                 if total else 0.0
             on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
+            in_form = self.facts.answers_in(c.sentence_id, analysis.forms)
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
-                     + p.aspect * on_aspect + p.level * c.level + p.specificity * facts.specificity)
+                     + p.aspect * on_aspect + p.form * in_form + p.level * c.level
+                     + p.specificity * facts.specificity)
             out.append(Scored(c, score, on_aspect))
         return out
 
@@ -134,17 +139,20 @@ class Selector:
         """The best candidates and those close to them; off-aspect ones only when very close."""
         p = self.params
         best = pool[0].score
-        chosen: list[Scored] = []
-        for s in pool:
+        # a statement far less similar to the question than the closest one is about something else
+        near = max(s.candidate.similarity for s in pool) - p.support_similarity
+        chosen: list[Scored] = [pool[0]]
+        for s in pool[1:]:
             margin = p.narrow_margin if s.on_aspect else p.off_aspect_margin
-            if s.score < best - margin:
+            if s.score < best - margin or s.candidate.similarity < near:
                 continue
             self._add(chosen, s, p.narrow_max)
-        # the bottom line and a few supporting statements: fill up from the next ones on the aspect
+        # the bottom line and a few supporting statements: fill up from the next ones on the asked
+        # aspect (a question that asks none has nothing to fill from)
         for s in pool:
             if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
                 break
-            if s.on_aspect:
+            if analysis.aspects and s.on_aspect and s.candidate.similarity >= near:
                 self._add(chosen, s, p.narrow_max)
         if verdict.asked is not None:
             self._add_regimen_evidence(chosen, pool, verdict, per_regimen=1, limit=p.narrow_max + 2)
@@ -167,7 +175,8 @@ class Selector:
             for _, i in found[:slots[key.split(":", 1)[0]]]:
                 self._add(chosen, pool[i], limit=None)
         if verdict.asked is not None:
-            self._add_regimen_evidence(chosen, pool, verdict, p.per_regimen, limit=None)
+            self._add_regimen_evidence(chosen, pool, verdict, p.per_regimen, limit=None,
+                                       about=p.about_regimen)
         else:
             self._add_regimen_evidence(chosen, [s for s in pool if s.candidate.similarity >= floor],
                                        verdict, 1, limit=None)
@@ -213,7 +222,7 @@ class Selector:
         return True
 
     def _add_regimen_evidence(self, chosen: list[Scored], pool: list[Scored], verdict: RegimenVerdict,
-                              per_regimen: int, limit: int | None) -> None:
+                              per_regimen: int, limit: int | None, about: int = 2) -> None:
         """What a regimen verdict rests on: the sentences supporting the asked regimen, and the
         best sentences of each dose-bearing regimen the evidence covers instead."""
         by_id = {s.candidate.sentence_id: s for s in pool}
@@ -222,8 +231,12 @@ class Selector:
                 self._add(chosen, by_id[c.sentence_id], limit)
         if verdict.supported is False:
             # what the evidence says of the asked regimen itself (that it was never studied, say)
-            for s in self._about_regimen(pool, verdict)[:2]:
-                self._add(chosen, s, limit)
+            named = [s for s in self._about_regimen(pool, verdict) if s not in chosen]
+            added = 0
+            for s in named:
+                if added >= about:
+                    break
+                added += self._add(chosen, s, limit)
         counts: dict[str, int] = {}
         for s in chosen:
             regimen = self.regimen_of(s)
