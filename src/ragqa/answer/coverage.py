@@ -23,8 +23,9 @@ class CoverageParams:
     """Thresholds of the coverage check (calibration in the README)."""
 
     min_relevance: float = 0.42
+    min_sentence_relevance: float = 0.6
     relative_floor: float = 0.75
-    min_coverage: float = 0.5
+    min_coverage: float = 0.6
     strong_match: float = 0.68
     nearby: int = 60
     mentions_shown: int = 3
@@ -77,9 +78,13 @@ class CoverageCheck:
         p = self.params
         if not evidence.candidates:
             return Coverage(False, "nothing was retrieved", 0.0)
-        if evidence.best_chunk_similarity < p.min_relevance:
+        if evidence.best_chunk_similarity < p.min_relevance \
+                and evidence.best_similarity() < p.min_sentence_relevance:
+            # one sentence this close answers even when its passage, about more, scores lower
             return Coverage(False, f"the closest passage scores {evidence.best_chunk_similarity:.3f}, "
-                                   f"below the relevance threshold {p.min_relevance}", 0.0)
+                                   f"below the relevance threshold {p.min_relevance}, and the closest "
+                                   f"sentence {evidence.best_similarity():.3f}, below "
+                                   f"{p.min_sentence_relevance}", 0.0)
         subject = [t for t in analysis.subject if t.specific and t.weight > 0]
         total = sum(t.weight for t in subject)
         if total == 0:
