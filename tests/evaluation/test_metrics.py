@@ -80,6 +80,13 @@ def test_fact_hits_are_case_insensitive_regexes_over_all_statements():
     assert metrics.fact_hits([r"0\.5"], ["0,5 mg/kg"]) == [False]
 
 
+def test_fact_hits_apply_anchors_to_each_statement():
+    # an anchored pattern must be able to match the second statement, and never across two
+    texts = ["Ketamine 0.5 mg/kg IV over 40 minutes.", "Suicidal ideation fell within 40 minutes."]
+    assert metrics.fact_hits([r"^(?=.*suicid).*within 40 minutes"], texts) == [True]
+    assert metrics.fact_hits([r"IV over 40 minutes\.\s+Suicidal"], texts) == [False]
+
+
 def test_fact_recall():
     assert metrics.fact_recall([True, False, True, True]) == 0.75
     assert metrics.fact_recall([]) is None

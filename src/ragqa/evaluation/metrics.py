@@ -41,9 +41,9 @@ def ndcg_at(ranking: Sequence[str], gold: set[str], k: int = 10) -> float:
 
 
 def fact_hits(patterns: Sequence[str], texts: Sequence[str]) -> list[bool]:
-    """For each case-insensitive regex, whether it matches any of the texts."""
-    joined = "\n".join(texts)
-    return [re.search(p, joined, flags=re.IGNORECASE) is not None for p in patterns]
+    """For each case-insensitive regex, whether it matches any one of the texts (each on its own, so
+    an anchor such as `^(?=.*suicid)` applies to every statement, not only the first)."""
+    return [any(re.search(p, t, flags=re.IGNORECASE) for t in texts) for p in patterns]
 
 
 def precision_recall(predicted: Sequence[bool], expected: Sequence[bool]) -> tuple[float, float]:
