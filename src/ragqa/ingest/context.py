@@ -22,9 +22,12 @@ import yaml
 
 from ragqa.ingest.chunker import Sentence
 from ragqa.ingest.layout import BlockKind
+from ragqa.ingest.sentences import Span, split_sentences
 
 MAX_LOOKBACK = 3  # sentences a quote may reach back; a longer chain is quoted from its 4th link
-_LEADING = re.compile(r"^[\s\"'\u201c\u2018(\[]+")
+_LEADING = re.compile(r"^[\s\"'\u201c\u2018(\[*\u2020\u2021\u00a7]+")  # quotes, brackets, footnote marks
+_ASIDE = re.compile(r"\([^()]*\)")  # a parenthetical aside, left out when counting opening words
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,33 @@ def _opener() -> re.Pattern[str]:
     return re.compile(r"^(?:" + "|".join(alternatives + noun_alternatives) + r")\b(?![-'])")
 
 
+@lru_cache(maxsize=1)
+def _demonstrative() -> tuple[re.Pattern[str], int]:
+    """A demonstrative that points back ("these issues", not "such as" or "these guidelines"),
+    and within how many opening words it must start."""
+    raw = yaml.safe_load(resources.files("ragqa.ingest").joinpath("data/dependent_openers.yaml")
+                         .read_text(encoding="utf-8"))["demonstratives"]
+    words = "|".join(re.escape(w) for w in raw["words"])
+    not_before = "|".join(re.escape(w) for w in raw["not_before"])
+    selves = "|".join(re.escape(w) for w in raw["self_references"])
+    pattern = (rf"\b(?:{words})\b(?!\s+(?:{not_before})\b)"
+               rf"(?!\s+(?:[\w-]+\s+)?(?:{selves})\b)")
+    return re.compile(pattern, re.IGNORECASE), int(raw["within_words"])
+
+
 def dangles(text: str) -> bool:
-    """Whether `text` opens with a pronoun or connective that needs the sentence before it."""
-    return bool(_opener().match(_LEADING.sub("", text)))
+    """Whether `text` (a sentence, or a quote of several) needs the sentence before it: it opens
+    with a pronoun or connective, or a demonstrative in its first sentence's opening words points
+    back ("Given these issues, ...")."""
+    text = _LEADING.sub("", text)
+    if _opener().match(text):
+        return True
+    pattern, within = _demonstrative()
+    first = split_sentences(text, Span(0, len(text)))
+    text = _ASIDE.sub("", text[:first[0].end] if first else text)
+    words = [m.end() for m in _WORD.finditer(text)]
+    found = pattern.search(text)
+    return bool(words and found and found.start() < words[min(within, len(words)) - 1])
 
 
 def quote_span(sentences: Sequence[Sentence], index: int) -> QuoteSpan:
@@ -83,4 +110,6 @@ def _same_run(sentence: Sentence, target: Sentence) -> bool:
         return False
     if target.kind is BlockKind.TABLE_ROW:
         return sentence.kind in (BlockKind.TABLE_ROW, BlockKind.TABLE_HEADER)
+    if target.kind is BlockKind.TABLE_NOTE:  # "* These have robust evidence ..." leans on the rows
+        return sentence.kind in (BlockKind.TABLE_NOTE, BlockKind.TABLE_ROW)
     return sentence.kind.quotable and sentence.kind is not BlockKind.TABLE_ROW
