@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 import pytest
 
 from ragqa.config import PROJECT_ROOT
@@ -78,6 +80,34 @@ def test_ask_and_open_a_cited_passage(browser, corpus_server, artifacts, width, 
     finally:
         page.close()
 
+
+
+def test_each_quote_shows_its_section_path_and_page(browser, corpus_server):
+    question = "Where does rTMS sit in the treatment of depression?"
+    answer = httpx.post(corpus_server.url + "/v1/ask", json={"question": question},
+                        timeout=60).json()
+    extracts = [s for s in [*answer["bottom_line"],
+                            *(s for section in answer["sections"] for s in section["statements"])]
+                if s["kind"] == "extract"]
+    assert any(s["section"][:1] == ["Question 8. When Should Neuromodulation Treatments be Used?"]
+               for s in extracts)  # the guideline's own headings
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(corpus_server.url + "/?q=" + quote(question))
+        page.wait_for_selector("#verdict li.extract", timeout=60_000)
+        items = page.locator("#verdict li.extract, #sections li.extract")
+        assert items.count() == len(extracts)
+        for i, statement in enumerate(extracts):
+            assert items.nth(i).locator(".section-path").inner_text() == \
+                f"({' > '.join(statement['section'])})"
+        # a PDF's quote carries its page after the section path, or alone before any heading
+        shown = page.evaluate("""() => [
+            renderStatement({kind: "extract", text: "x", citations: [], section: ["A", "B"], page: 3}),
+            renderStatement({kind: "extract", text: "y", citations: [], section: [], page: 2}),
+        ].map((item) => item.querySelector(".section-path").textContent)""")
+        assert shown == ["(A > B, p. 3)", "(p. 2)"]
+    finally:
+        page.close()
 
 
 def test_an_uncovered_question_shows_the_abstention(browser, corpus_server):

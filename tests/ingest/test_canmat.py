@@ -132,6 +132,36 @@ def test_sections_carry_the_question_headings(canmat):
     assert row.section[-1] == "Table B. CANMAT Criteria for Line of Treatment."
 
 
+def test_a_table_row_is_quoted_with_its_column_headers(canmat):
+    sentences, _ = Chunker().run([canmat])
+    index = next(i for i, s in enumerate(sentences) if s.text == TABLE_ROWS[1])
+    span = quote_span(sentences, index)
+    assert canmat.text[span.start:span.end] == TABLE_ROWS[1]
+    assert canmat.text[span.header[0]:span.header[1]] == "Risk of discontinuation symptoms | Antidepressant"
+    # every row of every table with a header line quotes each column header verbatim as its label
+    rows = [i for i, s in enumerate(sentences) if s.kind is BlockKind.TABLE_ROW]
+    labelled = 0
+    for i in rows:
+        span = quote_span(sentences, i)
+        quote = canmat.text[span.start:span.end]
+        assert quote == sentences[i].text
+        if span.header is not None:
+            labelled += 1
+            for label in canmat.text[span.header[0]:span.header[1]].split(" | "):
+                assert f"{label}: " in quote, (label, quote[:80])
+    assert labelled >= 80
+
+
+def test_a_row_spanning_a_table_heads_its_group_and_is_not_quoted_alone(canmat):
+    sentences, _ = Chunker().run([canmat])
+    group = next(s for s in sentences if s.text == "Guided (facilitated) DHIs")
+    assert group.kind is BlockKind.TABLE_HEADER and not group.quotable
+    index = next(i for i, s in enumerate(sentences)
+                 if s.text.startswith("Guided (facilitated) DHIs | DHI: BounceBack | Description: "))
+    span = quote_span(sentences, index)
+    assert canmat.text[span.header[0]:span.header[1]] == "DHI | Description | Comments"
+
+
 def test_reference_list_is_a_section_the_answer_never_quotes(canmat):
     sentences, chunks = Chunker().run([canmat])
     references = [s for s in sentences if s.section[:1] == ("Key References",)]

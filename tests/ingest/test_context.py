@@ -29,6 +29,21 @@ from ragqa.ingest.layout import BlockKind, TextBuilder
         ("Italy and Canada publish guidelines.", False),
         ("Therapists deliver CBT.", False),
         ("There is no consensus on the best strategy for stopping antidepressants.", False),
+        # a demonstrative in the opening words points back as surely as a sentence-initial one
+        ("Given these issues, lamotrigine is recommended as a third-line adjunctive agent.", True),
+        ("There is no new evidence available to change these recommendations (Table 3.6).", True),
+        ("In this network meta-analysis, agomelatine showed advantages.", True),
+        ("Taken together, these findings support supervised exercise.", True),
+        ("Collectively, evidence supports the conclusion that antidepressants reduce suicidality.",
+         True),
+        ("As such, pramipexole has been added as a third-line adjunctive recommendation.", True),
+        ("* These have robust evidence as risk factors for recurrence.", True),
+        # ... but not the document naming itself, "such as", or a demonstrative far into the sentence
+        ("Throughout these guidelines, all recommendations carry a level of evidence.", False),
+        ("Several conventions are used in these updated guidelines.", False),
+        ("Other herbs such as saffron and lavender have only modest evidence.", False),
+        ("Ketamine 0.5 mg/kg IV improved depression within 24 hours in this trial.", False),
+        ("Fluvoxamine inhibits CYP1A2. These antidepressants can increase clozapine levels.", False),
     ],
 )
 def test_dangles(text, expected):
@@ -89,6 +104,38 @@ def test_a_table_row_is_quoted_with_its_header_line():
     assert doc.text[span.start:span.end] == "Line: Second | Criteria: Level 3"
     assert span.header is not None
     assert doc.text[span.header[0]:span.header[1]] == "Line | Criteria"
+
+
+def test_a_row_under_a_group_row_keeps_the_column_header_line():
+    out = TextBuilder()
+    section = ("Table 4.2. DHIs.",)
+    out.line("Table 4.2. DHIs.")
+    out.block("DHI | Description", BlockKind.TABLE_HEADER, section=section, tight=True)
+    out.block("Guided DHIs", BlockKind.TABLE_HEADER, section=section, tight=True)
+    out.block("Guided DHIs | DHI: MoodGYM | Description: Online CBT.", BlockKind.TABLE_ROW,
+              section=section, tight=True)
+    doc = Document(id="d", title="T", text=out.text, publisher="P", year=2024,
+                   doc_type=DocType.GUIDELINE, layout=tuple(out.blocks))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, 2)
+    assert doc.text[span.start:span.end] == "Guided DHIs | DHI: MoodGYM | Description: Online CBT."
+    assert doc.text[span.header[0]:span.header[1]] == "DHI | Description"
+
+
+def test_a_table_note_leans_on_the_rows_it_marks():
+    out = TextBuilder()
+    section = ("Table 6.2. Risk factors.",)
+    out.line("Table 6.2. Risk factors.")
+    out.block("Residual symptoms*; Childhood maltreatment*; Older age", BlockKind.TABLE_ROW,
+              section=section, tight=True)
+    out.block("* These have robust evidence as risk factors.", BlockKind.TABLE_NOTE,
+              section=section, tight=True)
+    doc = Document(id="d", title="T", text=out.text, publisher="P", year=2024,
+                   doc_type=DocType.GUIDELINE, layout=tuple(out.blocks))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, 1)
+    assert doc.text[span.start:span.end] == ("Residual symptoms*; Childhood maltreatment*; Older age"
+                                             "\n* These have robust evidence as risk factors.")
 
 
 def sentence(text: str, section=("S",), kind=BlockKind.PROSE, start=0) -> Sentence:

@@ -2,9 +2,9 @@
 
 Real guidelines are not written to be quoted one sentence at a time: "These antidepressants can
 increase blood levels of ...", "Hence, the recommendation has been adjusted to ...". `quote_span`
-widens a sentence to the contiguous run of sentences of its section that it depends on, and gives
-a table row its table's header line; `dangles` is the check the tests (and the answer stage) run
-on every quote. The opening words are data: `data/dependent_openers.yaml`.
+widens a sentence to the contiguous run of sentences of its section that it depends on; a table
+row is quoted as its own line, which carries its table's column headers as labels; `dangles` is
+the check the tests run on every quote. The opening words are data: `data/dependent_openers.yaml`.
 
 >>> span = quote_span(sentences, 12)            # sentences of one document, in text order
 >>> doc.text[span.start:span.end]               # a verbatim, self-contained quote
@@ -22,15 +22,20 @@ import yaml
 
 from ragqa.ingest.chunker import Sentence
 from ragqa.ingest.layout import BlockKind
+from ragqa.ingest.sentences import Span, split_sentences
 
 MAX_LOOKBACK = 3  # sentences a quote may reach back; a longer chain is quoted from its 4th link
-_LEADING = re.compile(r"^[\s\"'\u201c\u2018(\[]+")
+# opening quotes, brackets and footnote marks, skipped before the opening words
+_LEADING = re.compile(r"^[\s\"'\u201c\u2018(\[*\u2020\u2021\u00a7]+")
+_ASIDE = re.compile(r"\([^()]*\)")  # a parenthetical aside, left out when counting opening words
+_WORD = re.compile(r"\S+")
+_TABLE = (BlockKind.TABLE_ROW, BlockKind.TABLE_HEADER)
 
 
 @dataclass(frozen=True)
 class QuoteSpan:
     """What to quote for a sentence: text[start:end] (contiguous, verbatim) and, for a table row,
-    the span of its table's header line, to show with it."""
+    the span of its table's column header line (whose labels the row line already carries)."""
 
     doc_id: str
     start: int
@@ -53,28 +58,63 @@ def _opener() -> re.Pattern[str]:
     return re.compile(r"^(?:" + "|".join(alternatives + noun_alternatives) + r")\b(?![-'])")
 
 
+@lru_cache(maxsize=1)
+def _demonstrative() -> tuple[re.Pattern[str], int]:
+    """A demonstrative that points back ("these issues", not "such as" or "these guidelines"),
+    and within how many opening words it must start."""
+    raw = yaml.safe_load(resources.files("ragqa.ingest").joinpath("data/dependent_openers.yaml")
+                         .read_text(encoding="utf-8"))["demonstratives"]
+    words = "|".join(re.escape(w) for w in raw["words"])
+    not_before = "|".join(re.escape(w) for w in raw["not_before"])
+    selves = "|".join(re.escape(w) for w in raw["self_references"])
+    pattern = (rf"\b(?:{words})\b(?!\s+(?:{not_before})\b)"
+               rf"(?!\s+(?:[\w-]+\s+)?(?:{selves})\b)")
+    return re.compile(pattern, re.IGNORECASE), int(raw["within_words"])
+
+
 def dangles(text: str) -> bool:
-    """Whether `text` opens with a pronoun or connective that needs the sentence before it."""
-    return bool(_opener().match(_LEADING.sub("", text)))
+    """Whether `text` (a sentence, or a quote of several) needs the sentence before it: it opens
+    with a pronoun or connective, or a demonstrative in its first sentence's opening words points
+    back ("Given these issues, ...")."""
+    text = _LEADING.sub("", text)
+    if _opener().match(text):
+        return True
+    pattern, within = _demonstrative()
+    first = split_sentences(text, Span(0, len(text)))
+    text = _ASIDE.sub("", text[:first[0].end] if first else text)
+    words = [m.end() for m in _WORD.finditer(text)]
+    found = pattern.search(text)
+    return bool(words and found and found.start() < words[min(within, len(words)) - 1])
 
 
 def quote_span(sentences: Sequence[Sentence], index: int) -> QuoteSpan:
     """The contiguous span to quote for sentences[index]: reaching back, within its section and
-    document, to the sentence a dangling opener leans on; a table row carries its header line."""
+    document, to the sentence a dangling opener leans on. A table row is quoted as its own line,
+    which the reader writes with every cell labelled by its column header ("Risk of discontinuation
+    symptoms: High risk | Antidepressant: Paroxetine; Venlafaxine"); `header` is the span of the
+    table's header line those labels come from."""
     target = sentences[index]
+    if target.kind is BlockKind.TABLE_ROW:
+        return QuoteSpan(target.doc_id, target.char_start, target.char_end, index, index,
+                         _header_line(sentences, index))
     first = index
     while (dangles(sentences[first].text) and first > 0 and index - first < MAX_LOOKBACK
            and _same_run(sentences[first - 1], target)):
         first -= 1
+    return QuoteSpan(target.doc_id, sentences[first].char_start, target.char_end, first, index)
+
+
+def _header_line(sentences: Sequence[Sentence], index: int) -> tuple[int, int] | None:
+    """The span of the column header line of the table that sentences[index] is a row of: the
+    first header of the run of rows and headers (a row spanning the table heads a group) it ends."""
+    target = sentences[index]
     header = None
-    if target.kind is BlockKind.TABLE_ROW:
-        j = index - 1
-        while j >= 0 and sentences[j].kind is BlockKind.TABLE_ROW and _same_run(sentences[j], target):
-            j -= 1
-        if j >= 0 and sentences[j].kind is BlockKind.TABLE_HEADER and _same_run(sentences[j], target):
+    j = index - 1
+    while j >= 0 and sentences[j].kind in _TABLE and _same_run(sentences[j], target):
+        if sentences[j].kind is BlockKind.TABLE_HEADER:
             header = (sentences[j].char_start, sentences[j].char_end)
-    return QuoteSpan(target.doc_id, sentences[first].char_start, target.char_end, first, index,
-                     header)
+        j -= 1
+    return header
 
 
 def _same_run(sentence: Sentence, target: Sentence) -> bool:
@@ -82,5 +122,7 @@ def _same_run(sentence: Sentence, target: Sentence) -> bool:
     if sentence.doc_id != target.doc_id or sentence.section != target.section:
         return False
     if target.kind is BlockKind.TABLE_ROW:
-        return sentence.kind in (BlockKind.TABLE_ROW, BlockKind.TABLE_HEADER)
+        return sentence.kind in _TABLE
+    if target.kind is BlockKind.TABLE_NOTE:  # "* These have robust evidence ..." leans on the rows
+        return sentence.kind in (BlockKind.TABLE_NOTE, BlockKind.TABLE_ROW)
     return sentence.kind.quotable and sentence.kind is not BlockKind.TABLE_ROW

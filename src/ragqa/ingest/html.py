@@ -462,8 +462,10 @@ class _Walker:
         for row in grid[header_rows:]:
             distinct = [cell for i, cell in enumerate(row) if cell and (i == 0 or cell != row[i - 1])]
             if len(distinct) == 1 and columns > 1 and all(cell == distinct[0] for cell in row):
-                group = distinct[0]  # a row spanning the table labels the rows below it
-                self.out.block(group, BlockKind.TABLE_ROW, section=section, tight=True)
+                # a row spanning the table heads the rows below it, which carry it as their label:
+                # shown, but not a row to quote on its own
+                group = distinct[0]
+                self.out.block(group, BlockKind.TABLE_HEADER, section=section, tight=True)
                 continue
             cells = []
             for i, cell in enumerate(row):

@@ -18,8 +18,8 @@ class BlockKind(str, Enum):
 
     PROSE = "prose"
     LIST_ITEM = "list_item"
-    TABLE_HEADER = "table_header"  # a table's column headers, "A | B | C"
-    TABLE_ROW = "table_row"  # one row, each cell labelled with its column header
+    TABLE_HEADER = "table_header"  # a table's column headers "A | B | C", or a row spanning it
+    TABLE_ROW = "table_row"  # one row, each cell labelled with its column header: "A: x | B: y"
     TABLE_NOTE = "table_note"  # a table's footnote
     CAPTION = "caption"  # a figure's caption and legend
     IMAGE_TABLE = "image_table"  # "Table N (image in source): caption": the content is not in the text

@@ -1,0 +1,48 @@
+"""The Markdown rendering shows where each quote sits in its source: section path and page (fast)."""
+
+from __future__ import annotations
+
+from ragqa.answer.contract import Answer, Reference, RegimenCheck, Section, Statement
+from ragqa.answer.render import to_markdown
+
+RTMS = ("However, rTMS is typically recommended for patients with TRD after the failure of "
+        "first-line psychotherapy and medication treatments.")
+ROW = "Risk of discontinuation symptoms: High risk | Antidepressant: Paroxetine; Venlafaxine"
+
+
+def answer(*statements: Statement) -> Answer:
+    return Answer(
+        question="Where does rTMS sit?", abstained=False, bottom_line=[statements[0]],
+        sections=[Section(heading="Supporting evidence", topic="other",
+                          statements=list(statements[1:]))],
+        regimen_check=RegimenCheck(asked=None, asked_label=None, supported=None, evidence=[],
+                                   note="The question names no dose regimen."),
+        references=[Reference(n=1, doc_id="canmat", title="CANMAT 2023", doc_type="guideline")],
+        index_version="v", timings_ms={},
+    )
+
+
+def extract(text: str, section: list[str], page: int | None) -> Statement:
+    return Statement(text=text, kind="extract", citations=[1], doc_id="canmat", char_start=0,
+                     char_end=len(text), section=section, page=page)
+
+
+def test_each_quote_shows_its_section_path_and_page():
+    markdown = to_markdown(answer(
+        extract(RTMS, ["Question 8. When Should Neuromodulation Treatments be Used?",
+                       "Q.8.d. When Should Neuromodulation Treatments be Selected?"], 31),
+        extract(ROW, ["Q.6.d. How Should Antidepressant Treatment be Discontinued?",
+                      "Table 6.3. Risk of Antidepressant Discontinuation Symptoms.*"], None),
+        extract("A quote from a PDF page before any heading.", [], 2),
+    ))
+    lines = markdown.splitlines()
+    assert (f"- {RTMS} [1] *(Question 8. When Should Neuromodulation Treatments be Used? > "
+            "Q.8.d. When Should Neuromodulation Treatments be Selected?, p. 31)*") in lines
+    assert (f"- {ROW} [1] *(Q.6.d. How Should Antidepressant Treatment be Discontinued? > "
+            "Table 6.3. Risk of Antidepressant Discontinuation Symptoms.*)*") in lines
+    assert "- A quote from a PDF page before any heading. [1] *(p. 2)*" in lines
+
+
+def test_a_quote_without_section_or_page_shows_neither():
+    markdown = to_markdown(answer(extract("Ketamine is an NMDA antagonist.", [], None)))
+    assert "- Ketamine is an NMDA antagonist. [1]" in markdown.splitlines()
