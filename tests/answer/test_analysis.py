@@ -22,7 +22,9 @@ def analyse(analyzer, question):
 
 
 @pytest.mark.parametrize("question, aspect", [
-    ("Is ketamine addictive?", "harms"),
+    ("Is ketamine addictive?", "abuse"),
+    ("Does extended-release venlafaxine raise blood pressure?", "blood-pressure"),
+    ("Who can't use esketamine nasal spray?", "contraindications"),
     ("What is the dose of sertraline for depression?", "dose"),
     ("How is venlafaxine dosed?", "dose"),
     ("How fast does ketamine work?", "onset"),
@@ -34,6 +36,44 @@ def analyse(analyzer, question):
 ])
 def test_aspects_are_read_from_the_question(analyzer, question, aspect):
     assert aspect in [a.id for a in analyse(analyzer, question).aspects]
+
+
+def test_two_drugs_joined_by_or_are_not_a_comparison(analyzer):
+    aspects = [a.id for a in analyse(analyzer, "Can I drive home after a ketamine or esketamine treatment?").aspects]
+    assert "comparisons" not in aspects
+
+
+@pytest.mark.parametrize("question, form", [
+    ("What response rate did repeated ketamine infusions achieve in chronic PTSD?", "proportion"),
+    ("What share of patients responded the day after one infusion?", "proportion"),
+    ("How soon after an infusion does ketamine reduce suicidal thoughts?", "time-to-effect"),
+    ("When does esketamine start to work?", "time-to-effect"),
+    ("How long does one ketamine infusion keep working?", "duration"),
+    ("When do depression symptoms usually come back after an infusion?", "duration"),
+    ("What is the esketamine nasal spray dose for treatment-resistant depression?", "dose-amount"),
+    ("How often are ketamine infusions given?", "schedule"),
+])
+def test_answer_forms_are_read_from_the_question(analyzer, question, form):
+    assert form in [f.id for f in analyse(analyzer, question).forms]
+
+
+def test_a_question_without_a_form_asks_none(analyzer):
+    assert analyse(analyzer, "Is ketamine addictive?").forms == ()
+
+
+@pytest.mark.parametrize("sentence, form, expected", [
+    ("In the trial, 67% of patients met response criteria at 2 weeks.", "proportion", True),
+    ("Feder and colleagues concluded that repeated infusions are efficacious.", "proportion", False),
+    ("Suicidal ideation improved within 40 minutes of the infusion.", "time-to-effect", True),
+    ("The benefit persisted for up to 7 days after a single dose.", "duration", True),
+    ("Esketamine 56 mg or 84 mg was given twice weekly.", "dose-amount", True),
+    ("Esketamine 56 mg or 84 mg was given twice weekly.", "schedule", True),
+    ("Dissociation after IV ketamine is usually transient.", "duration", False),
+])
+def test_sentences_answer_in_a_form(sentence, form, expected):
+    book = AspectBook.default()
+    shape = next(f for f in book.forms if f.id == form)
+    assert shape.spoken_by(sentence) is expected
 
 
 def test_subject_leaves_out_aspect_cues_and_weighs_rare_names_most(analyzer):

@@ -9,6 +9,7 @@ the same aspect; a broad one gets the sectioned overview by topic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,9 @@ class Selection:
     def all(self) -> list[Scored]:
         """Every selected statement, bottom line first."""
         return [*self.lead, *(s for _, _, group in self.groups for s in group)]
+
+
+_FIGURE = re.compile(r"\d+(?:\.\d+)?")
 
 
 def rank_score(rank: int) -> float:
@@ -144,7 +148,7 @@ class Selector:
         chosen: list[Scored] = [pool[0]]
         for s in pool[1:]:
             margin = p.narrow_margin if s.on_aspect else p.off_aspect_margin
-            if s.score < best - margin or s.candidate.similarity < near:
+            if s.score < best - margin or s.candidate.similarity < near or self._other_drug(s, analysis):
                 continue
             self._add(chosen, s, p.narrow_max)
         # the bottom line and a few supporting statements: fill up from the next ones on the asked
@@ -152,10 +156,15 @@ class Selector:
         for s in pool:
             if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
                 break
-            if analysis.aspects and s.on_aspect and s.candidate.similarity >= near:
+            if analysis.aspects and s.on_aspect and s.candidate.similarity >= near \
+                    and not self._other_drug(s, analysis):
                 self._add(chosen, s, p.narrow_max)
         if verdict.asked is not None:
-            self._add_regimen_evidence(chosen, pool, verdict, per_regimen=1, limit=p.narrow_max + 2)
+            # a narrow answer on a studied regimen stays with the drug(s) asked about; other drugs'
+            # regimens are named only when the asked one was not studied
+            others = [s for s in pool if not self._other_drug(s, analysis)] \
+                if verdict.supported else pool
+            self._add_regimen_evidence(chosen, others, verdict, per_regimen=1, limit=p.narrow_max + 2)
         return sorted(chosen, key=lambda s: -s.score)
 
     # -- broad answers --------------------------------------------------------------------------
@@ -211,15 +220,29 @@ class Selector:
                      if h.dose is not None), None)
 
     def _add(self, chosen: list[Scored], s: Scored, limit: int | None) -> bool:
-        """Add a statement unless the answer is full or it repeats a chosen one almost word for word."""
+        """Add a statement unless the answer is full or it repeats a chosen one almost word for word
+        (near-identical in meaning and stating the same figures: an IV and an IM dose range, worded
+        alike, are two facts)."""
         if s in chosen or (limit is not None and len(chosen) >= limit):
             return False
         vector = self.index.sentence_vectors[s.candidate.sentence_id]
+        figures = self._figures(s)
         if any(float(vector @ self.index.sentence_vectors[o.candidate.sentence_id]) >= self.params.duplicate
-               for o in chosen):
+               and self._figures(o) == figures for o in chosen):
             return False
         chosen.append(s)
         return True
+
+    def _other_drug(self, s: Scored, analysis: QuestionAnalysis) -> bool:
+        """Whether a sentence is about another drug than the one(s) the question names (it names a
+        drug, and none of the question's)."""
+        if not analysis.drugs:
+            return False
+        named = {d for _, d in self.facts.table.drugs_in(self.index.sentences[s.candidate.sentence_id].text)}
+        return bool(named) and not named & set(analysis.drugs)
+
+    def _figures(self, s: Scored) -> list[str]:
+        return _FIGURE.findall(self.index.sentences[s.candidate.sentence_id].text)
 
     def _add_regimen_evidence(self, chosen: list[Scored], pool: list[Scored], verdict: RegimenVerdict,
                               per_regimen: int, limit: int | None, about: int = 2) -> None:
