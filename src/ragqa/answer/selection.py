@@ -159,9 +159,10 @@ class Selector:
             if analysis.aspects and s.on_aspect and s.candidate.similarity >= near \
                     and not self._other_drug(s, analysis):
                 self._add(chosen, s, p.narrow_max)
-        if verdict.asked is not None:
+        if verdict.asked is not None and (verdict.supported is False or self._asks_dose(analysis)):
             # a narrow answer on a studied regimen stays with the drug(s) asked about; other drugs'
-            # regimens are named only when the asked one was not studied
+            # regimens are named only when the asked one was not studied (a question that only
+            # names a product, "Can I eat before my Spravato appointment?", gets no regimen picks)
             others = [s for s in pool if not self._other_drug(s, analysis)] \
                 if verdict.supported else pool
             self._add_regimen_evidence(chosen, others, verdict, per_regimen=1, limit=p.narrow_max + 2)
@@ -232,6 +233,10 @@ class Selector:
             return False
         chosen.append(s)
         return True
+
+    @staticmethod
+    def _asks_dose(analysis: QuestionAnalysis) -> bool:
+        return any(a.id == "dose" for a in analysis.aspects)
 
     def _other_drug(self, s: Scored, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence is about another drug than the one(s) the question names (it names a
