@@ -100,6 +100,10 @@ def test_everyday_words_are_told_from_names():
     ("Is microdosing ketamine effective for psychological disorders?", True),
     ("What does the evidence say about ketamine for mental illness?", True),
     ("Is ketamine addictive?", False),
+    ("What does the CANMAT guideline say about neuromodulation treatments for depression?", True),
+    # a question that selects asks for the few that answer it, whatever class of disorders it names
+    ("In which patients is the evidence for ketamine in mood disorders strongest?", False),
+    ("Besides depression, what psychiatric conditions has ketamine shown promise for?", False),
 ])
 def test_breadth(analyzer, question, broad):
     assert analyse(analyzer, question).broad is broad

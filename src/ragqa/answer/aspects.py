@@ -77,7 +77,13 @@ class AspectBook:
         return tuple(f for f in self.forms if f.asked_by(question))
 
     def is_broad(self, question: str) -> bool:
-        """Whether the question asks for an overview rather than one aspect."""
+        """Whether the question asks for an overview rather than one aspect.
+
+        A question that selects ("which patients", "what conditions") asks for the few that answer
+        it, whatever class of disorders it names.
+        """
+        if _SELECTING.match(question):
+            return False
         return any(p.search(question) for p in self.broad)
 
     def cue_words(self, question: str) -> set[str]:
@@ -88,6 +94,14 @@ class AspectBook:
                 for match in pattern.finditer(question):
                     words.update(w.lower() for w in re.findall(r"[\w-]+", _whole_words(question, match)))
         return words
+
+
+# "which patients ...", "Besides depression, what conditions ...": a wh-word followed by a noun,
+# not by a verb ("what does the evidence say" is not selecting)
+_SELECTING = re.compile(
+    r"^\s*(?:[\w-]+,?\s+){0,3}?(?:in |for |among |with )?(?:which|what)\s+"
+    r"(?!(?:does|do|did|is|are|was|were|can|could|should|would|will|has|have|had|about)\b)[a-z]",
+    re.IGNORECASE)
 
 
 def _whole_words(text: str, match: re.Match[str]) -> str:
