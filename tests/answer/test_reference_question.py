@@ -44,17 +44,7 @@ def test_verdict_corrects_the_premise_first(reference_answer):
     assert any(e.regimen == "ketamine-low-subanesthetic" for e in check.evidence)
 
 
-# Known gaps since the CANMAT guideline joined the corpus (2,013 sentences, from 738): these two
-# facts rank below 200 other sentences for the reference question's words, and no overview facet
-# reaches them yet. Kept as expected failures, so a fix shows as XPASS and the gap stays visible.
-KNOWN_GAPS = {"low dose for suicidal ideation", "microdosing review scope"}
-
-
-@pytest.mark.parametrize("fact", [
-    pytest.param(f, marks=pytest.mark.xfail(reason="known gap, see KNOWN_GAPS", strict=False))
-    if f in KNOWN_GAPS else f
-    for f in sorted(REQUIRED_FACTS)
-])
+@pytest.mark.parametrize("fact", sorted(REQUIRED_FACTS))
 def test_reference_answer_carries_each_fact_with_a_citation(reference_answer, fact):
     pattern = re.compile(REQUIRED_FACTS[fact], re.IGNORECASE)
     found = [s for s in reference_answer.statements() if s.kind == "extract" and pattern.search(s.text)]

@@ -187,6 +187,7 @@ class Selector:
         if verdict.asked is not None:
             self._add_regimen_evidence(chosen, pool, verdict, p.per_regimen, limit=None,
                                        about=p.about_regimen)
+            self._add_regimen_uses(chosen, [s for s in pool if s.candidate.similarity >= floor])
         else:
             self._add_regimen_evidence(chosen, [s for s in pool if s.candidate.similarity >= floor],
                                        verdict, 1, limit=None)
@@ -276,6 +277,23 @@ class Selector:
                 continue
             if self._add(chosen, s, limit):
                 counts[regimen] = counts.get(regimen, 0) + 1
+
+    def _add_regimen_uses(self, chosen: list[Scored], pool: list[Scored]) -> None:
+        """An overview of a regimen question shows each dose regimen's different uses: for each
+        regimen quoted, its best sentence on an overview topic none of its quotes touches yet (a
+        low dose for suicidal ideation beside low doses for depression)."""
+        covered: dict[str, set[str]] = {}
+        for s in chosen:
+            regimen = self.regimen_of(s)
+            if regimen is not None:
+                covered.setdefault(regimen, set()).update(self.facts[s.candidate.sentence_id].touches)
+        for s in pool:
+            regimen = self.regimen_of(s)
+            if regimen not in covered:
+                continue
+            touches = self.facts[s.candidate.sentence_id].touches
+            if not touches <= covered[regimen] and self._add(chosen, s, limit=None):
+                covered[regimen] |= touches
 
     def _about_regimen(self, statements: list[Scored], verdict: RegimenVerdict) -> list[Scored]:
         """The statements that name the asked regimen, those naming the asked drug first."""
