@@ -19,6 +19,7 @@ from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import Topic, mmr
 from ragqa.answer.verdict import RegimenVerdict
 from ragqa.index.store import HybridIndex
+from ragqa.ingest.context import dangles, quote_span
 from ragqa.ingest.layout import BlockKind
 
 
@@ -94,7 +95,10 @@ class Selector:
     def select(self, analysis: QuestionAnalysis, evidence: Evidence,
                verdict: RegimenVerdict) -> Selection:
         """The statements to quote for this question."""
-        everything = sorted(self.score(analysis, evidence), key=lambda s: -s.score)
+        # a sentence that leans on one its quote cannot include (a box or table between them)
+        # would open without its antecedent: it is never quoted
+        everything = sorted((s for s in self.score(analysis, evidence) if self._quotable_alone(s)),
+                            key=lambda s: -s.score)
         image = [s for s in everything if self._is_image_table(s)]
         scored = [s for s in everything if not self._is_image_table(s)]
         pool = [s for s in scored if s.candidate.similarity >= self.params.min_similarity] or scored[:3]
@@ -212,6 +216,10 @@ class Selector:
         return tuple(sections)
 
     # -- shared ---------------------------------------------------------------------------------
+
+    def _quotable_alone(self, s: Scored) -> bool:
+        span = quote_span(self.index.sentences, s.candidate.sentence_id)
+        return not dangles(self.index.sentences[span.first].text)
 
     def _is_image_table(self, s: Scored) -> bool:
         return self.index.sentences[s.candidate.sentence_id].kind is BlockKind.IMAGE_TABLE
