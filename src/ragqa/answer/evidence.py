@@ -7,34 +7,29 @@ the retrieved-documents list. A broad question also searches each overview topic
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis
 from ragqa.answer.aspects import Aspect, AspectBook
-from ragqa.answer.regimen import RegimenHit, RegimenTable
-from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic, assign_topic, content_terms, specificity
+from ragqa.answer.facts import AnswerData, SentenceFacts
+from ragqa.answer.regimen import RegimenTable
+from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
 from ragqa.ingest.layout import BlockKind
 from ragqa.retrieve import Filters, Mode, Retriever, SearchResult
 
+__all__ = ["Candidate", "Evidence", "EvidenceGatherer", "FactBook", "GatherParams", "SentenceFacts"]
 
-@dataclass(frozen=True)
-class SentenceFacts:
-    """What the answer stage derives from one sentence's text (computed once per index)."""
-
-    terms: frozenset[str]
-    specificity: float
-    regimens: tuple[RegimenHit, ...]
-    topic: Topic
-    touches: frozenset[str]
-    aspects: frozenset[str]
+log = logging.getLogger(__name__)
 
 
 class FactBook:
-    """Per-sentence facts of one index, computed on first use and kept (an index never changes)."""
+    """Per-sentence facts of one index: looked up in the facts stored with it, or, when those
+    were derived with other data or code, derived from the text on first use and kept."""
 
     def speaks_to(self, sid: int, aspects: tuple[Aspect, ...]) -> bool:
         """Whether the sentence speaks to any of the aspects (True when none is asked)."""
@@ -46,20 +41,21 @@ class FactBook:
         self.table = table
         self.topics = topics
         self.book = book
+        self.data = AnswerData(table, topics, book)
+        self._stored = index.sentence_facts
+        if self._stored is not None and self._stored.fingerprint != self.data.fingerprint():
+            log.warning("the index's sentence facts were derived with other answer data or code: "
+                        "deriving them per question instead (rebuild with `ragqa index`)")
+            self._stored = None
         self._facts: dict[int, SentenceFacts] = {}
 
     def __getitem__(self, sid: int) -> SentenceFacts:
         facts = self._facts.get(sid)
         if facts is None:
-            text = self.index.sentences[sid].text
-            facts = SentenceFacts(
-                terms=frozenset(content_terms(text)),
-                specificity=specificity(text),
-                regimens=tuple(self.table.find(text)),
-                topic=assign_topic(text, self.topics),
-                touches=frozenset(t.id for t in self.topics if any(p.search(text) for p in t.patterns)),
-                aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
-            )
+            if self._stored is not None:
+                facts = self._stored.facts(sid, self.data)
+            else:
+                facts = self.data.facts(self.index.sentences[sid].text)
             self._facts[sid] = facts
         return facts
 

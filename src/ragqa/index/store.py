@@ -15,6 +15,9 @@ Layout of `indexes/<name>/`:
     sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first); always
                            bm25s: an answer scores every sentence, and rank-bm25 does it in Python
     sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
+    sentence_facts/        what the answer stage reads from each sentence's text (content terms,
+                           topics, aspects, regimens...), derived once here so a question looks
+                           them up (see ragqa.answer.facts)
 
 `indexes/<name>` itself is a symlink, the one pointer to the build being served: each build is
 written and fsynced in `.<name>.building-*`, renamed to `.<name>.v<time_ns>-<pid>` (complete), and
@@ -46,6 +49,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from ragqa.answer.facts import FACTS_DIR, AnswerData, FactTable
 from ragqa.errors import IndexDamagedError, IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
 from ragqa.index.embed import Embedder, EmbedderRecord, incompatibility
@@ -56,7 +60,8 @@ from ragqa.ingest.layout import BlockKind
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+# 4: sentence_facts/ (per-sentence facts of the answer stage, derived at build time)
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 SENTENCE_BM25 = "sentence_bm25"
 SENTENCE_BM25_BACKEND = BM25Backend.BM25S
@@ -126,6 +131,7 @@ class HybridIndex:
     sentence_faiss: Any
     sentence_bm25: BM25Scorer
     sentence_df: dict[str, int]
+    sentence_facts: FactTable | None = None  # None: the answer stage derives facts from the text
     _sentence_chunk: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -181,6 +187,7 @@ def build_index(
     token_lists = sentence_tokens(sentences)
     sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, token_lists)
     sentence_df = term_frequencies(token_lists)
+    facts = FactTable.build([s.text for s in sentences], AnswerData.default())
     fingerprint = corpus_fingerprint(documents)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest = {
@@ -193,6 +200,7 @@ def build_index(
         "model": {"name": embedder.name, "dim": embedder.dim},
         "embedder": embedder.record.to_json(),
         "params": params.to_json(),
+        "facts": {"fingerprint": facts.fingerprint},
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         "embedded": {"chunks": chunk_new, "sentences": sentence_new},
         "built_at": built_at,
@@ -201,7 +209,7 @@ def build_index(
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
                        faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
-                       sentence_df)
+                       sentence_df, facts)
 
 
 def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
@@ -328,6 +336,8 @@ def _write_files(index: HybridIndex, target: Path) -> None:
     (target / SENTENCE_BM25).mkdir()
     index.sentence_bm25.save(target / SENTENCE_BM25)
     (target / SENTENCE_TERMS).write_text(json.dumps(index.sentence_df, sort_keys=True))
+    if index.sentence_facts is not None:
+        index.sentence_facts.save(target / FACTS_DIR)
 
 
 # -- the pointer, the builds beside it, and what the manifest records of their files -----------
@@ -572,9 +582,13 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
     bm25 = load_scorer(params.bm25, directory, len(chunks))
     sentence_bm25 = load_scorer(SENTENCE_BM25_BACKEND, directory / SENTENCE_BM25, len(sentences))
     sentence_df = json.loads((directory / SENTENCE_TERMS).read_text())
+    facts = FactTable.load(directory / FACTS_DIR) if (directory / FACTS_DIR).is_dir() else None
+    if facts is not None and len(facts) != len(sentences):
+        raise IndexFormatError(f"{directory}: {FACTS_DIR} holds {len(facts)} sentences, the index "
+                               f"{len(sentences)}; rebuild with `ragqa index --force`")
     return HybridIndex(directory, manifest, documents, chunks, sentences, chunk_vectors,
                        sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys,
-                       sentence_faiss, sentence_bm25, sentence_df)
+                       sentence_faiss, sentence_bm25, sentence_df, facts)
 
 
 def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
@@ -628,6 +642,8 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         return f"embedder changed ({embedder_record(manifest).label()} -> {embedder.label()})"
     if manifest.get("params") != params.to_json():
         return "index parameters changed"
+    if manifest.get("facts", {}).get("fingerprint") != AnswerData.default().fingerprint():
+        return "the answer data or the code deriving sentence facts changed"
     try:
         check_files(resolve_index(Path(directory)), manifest, hashes=verify)
     except IndexDamagedError as exc:
