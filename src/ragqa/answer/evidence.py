@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -123,7 +124,7 @@ class EvidenceGatherer:
         # (reference-list entries and table header lines never are; an image-only table's caption
         # is, so the answer can say that its best evidence is an image in the source)
         self._level = [levels[s.doc_id] for s in sentences]
-        same = [a.doc_id == b.doc_id for a, b in zip(sentences, sentences[1:])]
+        same = [a.doc_id == b.doc_id for a, b in pairwise(sentences)]
         self._has_previous = [False, *same]
         self._has_next = [*same, False]
         self._usable = [s.quotable or s.kind is BlockKind.IMAGE_TABLE for s in sentences]
