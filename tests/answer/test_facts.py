@@ -136,3 +136,19 @@ def test_an_index_of_the_previous_format_is_refused_with_how_to_rebuild(built, f
     with pytest.raises(IndexFormatError, match=r"index format 3, this ragqa reads 4; rebuild with "
                                                r"`ragqa index --force`"):
         load_index(directory, fake_embedder)
+
+
+def test_rebuilding_an_index_of_the_previous_format_reuses_its_vectors(built, fake_embedder):
+    corpus, directory = built
+    served = directory.resolve()
+    shutil.rmtree(served / FACTS_DIR)  # what a format-3 index lacks
+    manifest = json.loads((served / "manifest.json").read_text())
+    manifest["format_version"] = 3
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith(FACTS_DIR)}
+    (served / "manifest.json").write_text(json.dumps(manifest))
+    fake_embedder.calls.clear()
+    report = update_index(corpus, directory, fake_embedder)
+    assert report.rebuilt and report.reason == "index format 3 != 4"
+    assert report.manifest["embedded"] == {"chunks": 0, "sentences": 0}
+    assert fake_embedder.calls == []
+    assert load_index(directory, fake_embedder).sentence_facts is not None

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 # 4: sentence_facts/ (per-sentence facts of the answer stage, derived at build time)
 FORMAT_VERSION = 4
+# formats a rebuild may take unchanged texts' vectors from (3 lacks only sentence_facts/)
+REUSABLE_FORMATS = (3, FORMAT_VERSION)
 MANIFEST = "manifest.json"
 SENTENCE_BM25 = "sentence_bm25"
 SENTENCE_BM25_BACKEND = BM25Backend.BM25S
@@ -502,18 +504,18 @@ def read_documents(directory: Path) -> dict[str, Document]:
 
 
 def load_index(directory: Path, embedder: Embedder | None = None,
-               verify: bool = False) -> HybridIndex:
+               verify: bool = False, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> HybridIndex:
     """Load an index, checking its files' sizes (and SHA-256 when `verify`) against the manifest
-    and its format, model and dimension against this code and `embedder`.
+    and its format (one of `formats`), model and dimension against this code and `embedder`.
 
     A damaged index is refused with IndexDamagedError naming the file, never a parser's traceback.
     """
     directory = resolve_index(Path(directory))
     manifest = read_manifest(directory)
-    if manifest.get("format_version") == FORMAT_VERSION and "files" in manifest:
+    if manifest.get("format_version") in formats and "files" in manifest:
         check_files(directory, manifest, hashes=verify)
     try:
-        return _read_index(directory, embedder)
+        return _read_index(directory, embedder, formats)
     except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as exc:
         check_files(directory, manifest, hashes=True)  # names the damaged file when a hash differs
         raise IndexDamagedError(f"{directory}: the index cannot be read ({type(exc).__name__}: "
@@ -521,18 +523,19 @@ def load_index(directory: Path, embedder: Embedder | None = None,
 
 
 def load_intact_index(directory: Path, embedder: Embedder | None = None,
-                      verify: bool = False) -> HybridIndex:
+                      verify: bool = False,
+                      formats: tuple[int, ...] = (FORMAT_VERSION,)) -> HybridIndex:
     """The index `directory` names or, when its files are damaged, the newest intact build kept
     beside it (the rollback copy); the first damage found when none is intact."""
     try:
-        return load_index(directory, embedder, verify)
+        return load_index(directory, embedder, verify, formats)
     except IndexDamagedError as damaged:
         served = resolve_index(Path(directory)).resolve()
         for build in complete_builds(directory):
             if build.resolve() == served:
                 continue
             try:
-                index = load_index(build, embedder, verify)
+                index = load_index(build, embedder, verify, formats)
             except RagqaError:
                 continue
             log.warning("%s; using the previous build %s", damaged, build.name)
@@ -540,10 +543,11 @@ def load_intact_index(directory: Path, embedder: Embedder | None = None,
         raise
 
 
-def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
+def _read_index(directory: Path, embedder: Embedder | None,
+                formats: tuple[int, ...] = (FORMAT_VERSION,)) -> HybridIndex:
     """Parse the files of the index at `directory` (see load_index)."""
     manifest = read_manifest(directory)
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in formats:
         raise IndexFormatError(
             f"{directory}: index format {manifest.get('format_version')!r}, this ragqa reads "
             f"{FORMAT_VERSION}; rebuild with `ragqa index --force`"
@@ -683,8 +687,9 @@ def update_index(
         return BuildReport(False, "up to date", read_manifest(directory))
     previous = None
     try:
-        # verified, so that a damaged file never lends its vectors to the new build
-        previous = load_intact_index(directory, verify=True)
+        # verified, so that a damaged file never lends its vectors to the new build; an index
+        # of an older format still lends them
+        previous = load_intact_index(directory, verify=True, formats=REUSABLE_FORMATS)
     except (OSError, ValueError, KeyError, RagqaError) as exc:
         # an unreadable old index only costs the embedding cache
         log.info("no previous index to reuse at %s: %s", directory, exc)
