@@ -43,18 +43,19 @@ class FactBook:
         self.topics = topics
         self.book = book
         self.data = AnswerData(table, topics, book)
-        self._stored = index.sentence_facts
-        if self._stored is not None and self._stored.fingerprint != self.data.fingerprint():
+        stored = index.sentence_facts
+        if stored is not None and stored.fingerprint != self.data.fingerprint():
             log.warning("the index's sentence facts were derived with other answer data or code: "
                         "deriving them per question instead (rebuild with `ragqa index`)")
-            self._stored = None
+            stored = None
+        self._stored = stored.reader(self.data) if stored is not None else None
         self._facts: dict[int, SentenceFacts] = {}
 
     def __getitem__(self, sid: int) -> SentenceFacts:
         facts = self._facts.get(sid)
         if facts is None:
             if self._stored is not None:
-                facts = self._stored.facts(sid, self.data)
+                facts = self._stored(sid)
             else:
                 facts = self.data.facts(self.index.sentences[sid].text)
             self._facts[sid] = facts

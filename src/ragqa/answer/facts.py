@@ -175,21 +175,11 @@ class FactTable:
 
     def facts(self, sid: int, data: AnswerData) -> SentenceFacts:
         """Sentence `sid`'s facts, with `data` (of this table's fingerprint) for the objects."""
-        terms = self.terms[self.term_ptr[sid]:self.term_ptr[sid + 1]]
-        on: dict[str, set[str]] = {}
-        for j in np.flatnonzero(self.flags[sid]):
-            kind, _, value = self.columns[j].partition(":")
-            on.setdefault(kind, set()).add(value)
-        topics = {t.id: t for t in data.topics}
-        return SentenceFacts(
-            terms=frozenset(self.vocabulary[int(i)] for i in terms),
-            specificity=float(self.specificity[sid]),
-            regimens=tuple(_hit_from(h, data.table) for h in self.hits.get(sid, ())),
-            topic=topics[self.topic_ids[int(self.topic[sid])]],
-            touches=frozenset(on.get("touches", ())), aspects=frozenset(on.get("aspect", ())),
-            microdosing="microdosing" in on, negated="negated" in on,
-            named=frozenset(on.get("named", ())), drugs=frozenset(on.get("drug", ())),
-        )
+        return self.reader(data)(sid)
+
+    def reader(self, data: AnswerData) -> FactReader:
+        """Reads sentences' facts with `data` (of this table's fingerprint) for the objects."""
+        return FactReader(self, data)
 
     def save(self, directory: Path) -> None:
         """Write the table's files into `directory` (created)."""
@@ -215,6 +205,35 @@ class FactTable:
                 or table.flags.shape != (n, len(table.columns))):
             raise ValueError(f"{directory}: the fact arrays disagree on the number of sentences")
         return table
+
+
+class FactReader:
+    """Turns a FactTable's rows back into SentenceFacts, with the column names decoded once."""
+
+    def __init__(self, table: FactTable, data: AnswerData) -> None:
+        self.table = table
+        self.data = data
+        topics = {t.id: t for t in data.topics}
+        self._topics = [topics[t] for t in table.topic_ids]
+        self._columns = [c.partition(":")[::2] for c in table.columns]  # (kind, value)
+
+    def __call__(self, sid: int) -> SentenceFacts:
+        table = self.table
+        on: dict[str, set[str]] = {}
+        for j in np.flatnonzero(table.flags[sid]).tolist():
+            kind, value = self._columns[j]
+            on.setdefault(kind, set()).add(value)
+        vocabulary = table.vocabulary
+        terms = table.terms[table.term_ptr[sid]:table.term_ptr[sid + 1]].tolist()
+        return SentenceFacts(
+            terms=frozenset([vocabulary[i] for i in terms]),
+            specificity=float(table.specificity[sid]),
+            regimens=tuple(_hit_from(h, self.data.table) for h in table.hits.get(sid, ())),
+            topic=self._topics[int(table.topic[sid])],
+            touches=frozenset(on.get("touches", ())), aspects=frozenset(on.get("aspect", ())),
+            microdosing="microdosing" in on, negated="negated" in on,
+            named=frozenset(on.get("named", ())), drugs=frozenset(on.get("drug", ())),
+        )
 
 
 def _hit_json(hit: RegimenHit) -> dict[str, Any]:
