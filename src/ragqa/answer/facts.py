@@ -7,7 +7,7 @@ index is built and stored in its `sentence_facts/` directory:
 
     facts.json        fingerprint, the column names of flags.npy, the content-term vocabulary,
                       the topic ids, and each sentence's regimen hits (only sentences with any)
-    terms_ptr.npy     int64, sentence i's content terms are terms.npy[ptr[i]:ptr[i + 1]]
+    term_ptr.npy      int64, sentence i's content terms are terms.npy[ptr[i]:ptr[i + 1]]
     terms.npy         int32 ids into the vocabulary
     specificity.npy   float64 per sentence
     topic.npy         int16 per sentence, an index into the topic ids
@@ -23,25 +23,29 @@ code's is never used (the FactBook then derives facts from the text, and `ragqa 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ragqa.answer.aspects import AspectBook
+from ragqa.answer.aspects import Aspect, AspectBook
 from ragqa.answer.regimen import DoseMention, RegimenHit, RegimenTable
-from ragqa.answer.scoring import Topic, content_terms, default_topics, specificity, strongest_topic
+from ragqa.answer.scoring import (
+    FIGURE,
+    QUESTION_WORDS,
+    Topic,
+    content_terms,
+    default_topics,
+    specificity,
+    strongest_topic,
+)
+from ragqa.index.tokenize import STOPWORDS
 
 FACTS_DIR = "sentence_facts"
-# the modules whose code turns a sentence's text into its facts: a change to any of them (or to
-# the data files) changes the fingerprint, so facts stored by older code are never used
-_SOURCES = (("ragqa.index", "tokenize.py"), ("ragqa.answer", "scoring.py"),
-            ("ragqa.answer", "regimen.py"), ("ragqa.answer", "aspects.py"),
-            ("ragqa.answer", "facts.py"))
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,20 @@ class AnswerData:
 
 @lru_cache(maxsize=1)
 def _code_hash() -> str:
-    digest = hashlib.sha256()
-    for package, name in _SOURCES:
-        digest.update(resources.files(package).joinpath(name).read_bytes())
-    return digest.hexdigest()
+    """A hash of the code that turns a text into its facts (given the data): a change to it makes
+    facts stored by older code unusable. Only that code counts, so that editing, say, how facts
+    are stored or how MMR picks does not make every index stale."""
+    from ragqa.answer import regimen
+    from ragqa.index import tokenize as tokenizer
+
+    parts = [inspect.getsource(part) for part in (
+        AnswerData.facts, content_terms, specificity, strongest_topic, Aspect.spoken_by,
+        tokenizer.tokenize, tokenizer.s_stem,
+        regimen,  # the whole module: its patterns, the table's reading of its data, find()
+    )]
+    parts += [tokenizer.TOKENIZER_VERSION, FIGURE.pattern, *sorted(STOPWORDS),
+              *sorted(QUESTION_WORDS)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,13 @@ def content_terms(text: str) -> set[str]:
     return {t for t in tokenize(text) if t not in STOPWORDS and t not in QUESTION_WORDS}
 
 
-_FIGURE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|mg|mcg|µg|hours?|minutes?|days?|weeks?)|\bd = |[A-Z]{2,}-\d|\b[A-Z]{3,}\b")
+# what makes a sentence concrete: a dose, duration or rate, a named scale
+FIGURE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|mg|mcg|µg|hours?|minutes?|days?|weeks?)|\bd = |[A-Z]{2,}-\d|\b[A-Z]{3,}\b")
 
 
 def specificity(text: str) -> float:
     """How concrete a sentence is: doses, durations, rates and named scales, capped at 1."""
-    return min(1.0, len(_FIGURE.findall(text)) / 2)
+    return min(1.0, len(FIGURE.findall(text)) / 2)
 
 
 def mmr(
