@@ -54,7 +54,6 @@ def mmr(
     order = np.argsort(-scores, kind="stable")  # candidates in the order ties are broken
     ranked = np.asarray(scores, dtype=np.float64)[order]
     vectors = np.asarray(vectors)[order]
-    similarity = (vectors @ vectors.T).astype(np.float64)  # one product, not one per pair
     redundancy = np.zeros(n)  # to the picks so far (0 before the first pick)
     open_ = np.ones(n, dtype=bool)  # not picked, not a near-duplicate of a pick
     picked: list[int] = []
@@ -63,9 +62,10 @@ def mmr(
         best = int(np.argmax(value))
         if not open_[best]:
             break
+        # one product of every candidate with the new pick (k products, not one per pair)
+        similarity = (vectors @ vectors[best]).astype(np.float64)
+        redundancy = similarity if not picked else np.maximum(redundancy, similarity)
         picked.append(best)
-        redundancy = similarity[best] if len(picked) == 1 else np.maximum(redundancy,
-                                                                             similarity[best])
         open_[best] = False
         open_ &= redundancy < duplicate_threshold
     return [int(order[i]) for i in picked]
