@@ -111,14 +111,18 @@ def _code_hash() -> str:
     """A hash of the code that turns a text into its facts (given the data): a change to it makes
     facts stored by older code unusable. Only that code counts, so that editing, say, how facts
     are stored or how MMR picks does not make every index stale."""
+    from ragqa import __version__
     from ragqa.answer import regimen
     from ragqa.index import tokenize as tokenizer
 
-    parts = [inspect.getsource(part) for part in (
-        AnswerData.facts, content_terms, specificity, strongest_topic, Aspect.spoken_by,
-        tokenizer.tokenize, tokenizer.s_stem,
-        regimen,  # the whole module: its patterns, the table's reading of its data, find()
-    )]
+    try:
+        parts = [inspect.getsource(part) for part in (
+            AnswerData.facts, content_terms, specificity, strongest_topic, Aspect.spoken_by,
+            tokenizer.tokenize, tokenizer.s_stem,
+            regimen,  # the whole module: its patterns, the table's reading of its data, find()
+        )]
+    except (OSError, TypeError):  # installed without its sources: the release stands for the code
+        parts = [f"ragqa {__version__}"]
     parts += [tokenizer.TOKENIZER_VERSION, FIGURE.pattern, *sorted(STOPWORDS),
               *sorted(QUESTION_WORDS)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
