@@ -238,11 +238,12 @@ class FactReader:
     def __call__(self, sid: int) -> SentenceFacts:
         table = self.table
         on: dict[str, set[str]] = {}
-        for j in np.flatnonzero(table.flags[sid]).tolist():
+        for j in table.flags[sid].nonzero()[0].tolist():
             kind, value = self._columns[j]
             on.setdefault(kind, set()).add(value)
         vocabulary = table.vocabulary
-        terms = table.terms[table.term_ptr[sid]:table.term_ptr[sid + 1]].tolist()
+        start, end = table.term_ptr[sid:sid + 2].tolist()
+        terms = table.terms[start:end].tolist()
         return SentenceFacts(
             terms=frozenset([vocabulary[i] for i in terms]),
             specificity=float(table.specificity[sid]),
