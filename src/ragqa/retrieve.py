@@ -500,7 +500,7 @@ def _bm25(scorer: BM25Scorer, tokens: list[str], n: int,
         return {}
     top = np.argpartition(-scores, n - 1)[:n]
     top = top[np.argsort(-scores[top], kind="stable")]
-    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+    return {i: s for i, s in zip(top.tolist(), scores[top].tolist()) if s > 0}
 
 
 def _dense(faiss_index, vectors: np.ndarray, n: int,
@@ -517,8 +517,8 @@ def _dense(faiss_index, vectors: np.ndarray, n: int,
             return [{} for _ in vectors]
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
     scores, ids = faiss_index.search(queries, min(n, total), params=params)
-    return [{int(i): float(s) for s, i in zip(row_s, row_i) if i >= 0}
-            for row_s, row_i in zip(scores, ids)]
+    return [{i: s for s, i in zip(row_s, row_i) if i >= 0}
+            for row_s, row_i in zip(scores.tolist(), ids.tolist())]
 
 
 def _maybe(value: float | None) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ragqa.answer.facts import AnswerData
 from ragqa.evaluation.bench import STAGES, Stats, render_bench, slowest_stage, time_queries
 from ragqa.evaluation.synthetic import SyntheticParams, perturb, synthetic_index, with_bm25
 from ragqa.index.bm25 import BM25Backend
@@ -52,6 +53,10 @@ def test_synthetic_index_has_exactly_the_asked_chunks_of_real_text(source):
     assert all(s.text in real_sentences for s in index.sentences)
     assert index.manifest["counts"]["chunks"] == 37
     assert "perturbed" in index.manifest["synthetic"]["note"]
+    data = AnswerData.default()
+    read = index.sentence_facts.reader(data)  # the answer stage looks facts up, as on a real index
+    assert [read(i) for i in range(len(index.sentences))] == \
+        [data.facts(s.text) for s in index.sentences]
 
 
 def test_bm25_backends_agree_on_the_synthetic_text(source):

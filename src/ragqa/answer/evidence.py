@@ -7,35 +7,30 @@ the retrieved-documents list. A broad question also searches each overview topic
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis
 from ragqa.answer.aspects import Aspect, AspectBook
-from ragqa.answer.regimen import RegimenHit, RegimenTable
-from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic, assign_topic, content_terms, specificity
+from ragqa.answer.facts import AnswerData, SentenceFacts
+from ragqa.answer.regimen import RegimenTable
+from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
 from ragqa.ingest.layout import BlockKind
 from ragqa.retrieve import Filters, Mode, Retriever, SearchResult
 
+__all__ = ["Candidate", "Evidence", "EvidenceGatherer", "FactBook", "GatherParams", "SentenceFacts"]
 
-@dataclass(frozen=True)
-class SentenceFacts:
-    """What the answer stage derives from one sentence's text (computed once per index)."""
-
-    terms: frozenset[str]
-    specificity: float
-    regimens: tuple[RegimenHit, ...]
-    topic: Topic
-    touches: frozenset[str]
-    aspects: frozenset[str]
-    forms: frozenset[str] = frozenset()
+log = logging.getLogger(__name__)
 
 
 class FactBook:
-    """Per-sentence facts of one index, computed on first use and kept (an index never changes)."""
+    """Per-sentence facts of one index: looked up in the facts stored with it, or, when those
+    were derived with other data or code, derived from the text on first use and kept."""
 
     def speaks_to(self, sid: int, aspects: tuple[Aspect, ...]) -> bool:
         """Whether the sentence speaks to any of the aspects (True when none is asked)."""
@@ -51,21 +46,22 @@ class FactBook:
         self.table = table
         self.topics = topics
         self.book = book
+        self.data = AnswerData(table, topics, book)
+        stored = index.sentence_facts
+        if stored is not None and stored.fingerprint != self.data.fingerprint():
+            log.warning("the index's sentence facts were derived with other answer data or code: "
+                        "deriving them per question instead (rebuild with `ragqa index`)")
+            stored = None
+        self._stored = stored.reader(self.data) if stored is not None else None
         self._facts: dict[int, SentenceFacts] = {}
 
     def __getitem__(self, sid: int) -> SentenceFacts:
         facts = self._facts.get(sid)
         if facts is None:
-            text = self.index.sentences[sid].text
-            facts = SentenceFacts(
-                terms=frozenset(content_terms(text)),
-                specificity=specificity(text),
-                regimens=tuple(self.table.find(text)),
-                topic=assign_topic(text, self.topics),
-                touches=frozenset(t.id for t in self.topics if any(p.search(text) for p in t.patterns)),
-                aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
-                forms=frozenset(f.id for f in self.book.forms if f.spoken_by(text)),
-            )
+            if self._stored is not None:
+                facts = self._stored(sid)
+            else:
+                facts = self.data.facts(self.index.sentences[sid].text)
             self._facts[sid] = facts
         return facts
 
@@ -125,8 +121,18 @@ class EvidenceGatherer:
         self.topics = topics
         self.embedder = embedder
         self.params = params or GatherParams()
-        self._owner = index.sentence_chunk()
-        self._levels = {d.id: EVIDENCE_LEVEL.get(d.doc_type.value, 0.5) for d in index.documents.values()}
+        self._owner = index.sentence_chunk().tolist()
+        levels = {d.id: EVIDENCE_LEVEL.get(d.doc_type.value, 0.5) for d in index.documents.values()}
+        sentences = index.sentences
+        # per sentence, looked up per candidate: its document's evidence level, whether the
+        # sentences before and after it are of the same document, whether it may be evidence
+        # (reference-list entries and table header lines never are; an image-only table's caption
+        # is, so the answer can say that its best evidence is an image in the source)
+        self._level = [levels[s.doc_id] for s in sentences]
+        same = [a.doc_id == b.doc_id for a, b in pairwise(sentences)]
+        self._has_previous = [False, *same]
+        self._has_next = [*same, False]
+        self._usable = [s.quotable or s.kind is BlockKind.IMAGE_TABLE for s in sentences]
         self._facet_vectors: dict[str, np.ndarray] = {}
 
     def gather(self, analysis: QuestionAnalysis, mode: Mode = Mode.HYBRID, k: int = 8,
@@ -160,18 +166,12 @@ class EvidenceGatherer:
         for hit in chunks.hits:  # the retrieved chunks' sentences: context the sentence search may miss
             for sid in self.index.chunks[hit.chunk_index].sentence_ids:
                 ranks.setdefault(sid, depth + hit.rank)
-        # reference-list entries and table header lines are never evidence; an image-only table's
-        # caption stays, so the answer can say that its best evidence is an image in the source
-        sentences = self.index.sentences
-        ranks = {sid: r for sid, r in ranks.items()
-                 if sentences[sid].quotable or sentences[sid].kind is BlockKind.IMAGE_TABLE}
+        usable = self._usable
+        ranks = {sid: r for sid, r in ranks.items() if usable[sid]}
         ids = np.fromiter(ranks, dtype=np.int64, count=len(ranks))
-        similarities = self.index.sentence_vectors[ids] @ qv if len(ids) else np.zeros(0)
-        candidates = tuple(
-            self._candidate(int(sid), float(sim), ranks[int(sid)],
-                            tuple(facets.get(int(sid), ())))
-            for sid, sim in zip(ids, similarities)
-        )
+        similarities = (self.index.sentence_vectors[ids] @ qv).tolist() if len(ids) else []
+        candidates = tuple(self._candidate(sid, sim, rank, tuple(facets.get(sid, ())))
+                           for (sid, rank), sim in zip(ranks.items(), similarities))
         best_chunk = max((float(self.index.chunk_vectors[h.chunk_index] @ qv) for h in chunks.hits),
                          default=0.0)
         timings = {f"retrieve_{n}": v for n, v in {**chunks.timings_ms, **found.timings_ms}.items()}
@@ -180,12 +180,10 @@ class EvidenceGatherer:
     def _candidate(self, sid: int, similarity: float, rank: int,
                    facets: tuple[tuple[str, int], ...]) -> Candidate:
         sentence = self.index.sentences[sid]
-        sentences = self.index.sentences
-        previous = sid - 1 if sid > 0 and sentences[sid - 1].doc_id == sentence.doc_id else None
-        following = sid + 1 if sid + 1 < len(sentences) and sentences[sid + 1].doc_id == sentence.doc_id \
-            else None
-        return Candidate(sid, int(self._owner[sid]), sentence.doc_id, sentence.section, previous,
-                         following, similarity, rank, self._levels[sentence.doc_id], facets)
+        return Candidate(sid, self._owner[sid], sentence.doc_id, sentence.section,
+                         sid - 1 if self._has_previous[sid] else None,
+                         sid + 1 if self._has_next[sid] else None,
+                         similarity, rank, self._level[sid], facets)
 
     def _facet_queries(self, analysis: QuestionAnalysis) -> list[tuple[Topic, str, str, np.ndarray]]:
         """(topic, facet key, query text, query vector) per facet: the question's meaning plus the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ class RegimenTable:
     """
 
     def __init__(self, data: dict[str, Any]) -> None:
+        # what the table was read from: facts derived with another table are not reused
+        self.source_hash = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
         self.regimens: list[Regimen] = []
         self.drug_names: dict[str, re.Pattern[str]] = {}
         for drug, spec in data["drugs"].items():

@@ -30,12 +30,13 @@ def content_terms(text: str) -> set[str]:
     return {t for t in tokenize(text) if t not in STOPWORDS and t not in QUESTION_WORDS}
 
 
-_FIGURE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|mg|mcg|µg|hours?|minutes?|days?|weeks?)|\bd = |[A-Z]{2,}-\d|\b[A-Z]{3,}\b")
+# what makes a sentence concrete: a dose, duration or rate, a named scale
+FIGURE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|mg|mcg|µg|hours?|minutes?|days?|weeks?)|\bd = |[A-Z]{2,}-\d|\b[A-Z]{3,}\b")
 
 
 def specificity(text: str) -> float:
     """How concrete a sentence is: doses, durations, rates and named scales, capped at 1."""
-    return min(1.0, len(_FIGURE.findall(text)) / 2)
+    return min(1.0, len(FIGURE.findall(text)) / 2)
 
 
 def mmr(
@@ -45,24 +46,29 @@ def mmr(
     """Maximal marginal relevance over candidates: indices of up to k picks, best first.
 
     A candidate whose similarity to an already picked one is at least `duplicate_threshold`
-    is a near-duplicate and never picked.
+    is a near-duplicate and never picked. Ties go to the higher score, then the lower index.
     """
+    n = len(scores)
+    if n == 0 or k <= 0:
+        return []
+    order = np.argsort(-scores, kind="stable")  # candidates in the order ties are broken
+    ranked = np.asarray(scores, dtype=np.float64)[order]
+    vectors = np.asarray(vectors)[order]
+    redundancy = np.zeros(n)  # to the picks so far (0 before the first pick)
+    open_ = np.ones(n, dtype=bool)  # not picked, not a near-duplicate of a pick
     picked: list[int] = []
-    remaining = list(np.argsort(-scores, kind="stable"))
-    while remaining and len(picked) < k:
-        best, best_value = None, -np.inf
-        for i in remaining:
-            redundancy = max((float(vectors[i] @ vectors[j]) for j in picked), default=0.0)
-            if redundancy >= duplicate_threshold:
-                continue
-            value = (1 - diversity) * scores[i] - diversity * redundancy
-            if value > best_value:
-                best, best_value = i, value
-        if best is None:
+    while len(picked) < k:
+        value = np.where(open_, (1 - diversity) * ranked - diversity * redundancy, -np.inf)
+        best = int(np.argmax(value))
+        if not open_[best]:
             break
-        picked.append(int(best))
-        remaining.remove(best)
-    return picked
+        # one product of every candidate with the new pick (k products, not one per pair)
+        similarity = (vectors @ vectors[best]).astype(np.float64)
+        redundancy = similarity if not picked else np.maximum(redundancy, similarity)
+        picked.append(best)
+        open_[best] = False
+        open_ &= redundancy < duplicate_threshold
+    return [int(order[i]) for i in picked]
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,15 @@ def default_topics() -> tuple[Topic, ...]:
 
 def assign_topic(text: str, topics: tuple[Topic, ...]) -> Topic:
     """The topic with the most weighted pattern hits in the text; ties go to the earlier topic."""
+    return strongest_topic([sum(1 for p in t.patterns if p.search(text)) for t in topics], topics)
+
+
+def strongest_topic(counts: list[int], topics: tuple[Topic, ...]) -> Topic:
+    """The topic with the most weighted hits, given each topic's count of matching patterns; ties
+    go to the earlier topic, and the last topic (other) when none matches."""
     best, best_hits = topics[-1], 0.0
-    for topic in topics:
-        hits = topic.weight * sum(1 for p in topic.patterns if p.search(text))
+    for topic, count in zip(topics, counts):
+        hits = topic.weight * count
         if hits > best_hits:
             best, best_hits = topic, hits
     return best

@@ -307,20 +307,14 @@ class Selector:
         """The statements that name the asked regimen, those naming the asked drug first."""
         assert verdict.asked is not None
         regimen, drug = verdict.asked.regimen, verdict.asked.drug
-        table = self.facts.table
-        texts = {s.candidate.sentence_id: self.index.sentences[s.candidate.sentence_id].text
-                 for s in statements}
-        if regimen.id == table.microdose.id:
-            about = [s for s in statements if table.speaks_of_microdosing(texts[s.candidate.sentence_id])]
+        facts = {s.candidate.sentence_id: self.facts[s.candidate.sentence_id] for s in statements}
+        if regimen.id == self.facts.table.microdose.id:
+            about = [s for s in statements if facts[s.candidate.sentence_id].microdosing]
         else:
-            about = [s for s in statements
-                     if any(t.search(texts[s.candidate.sentence_id]) for t in regimen.terms)]
+            about = [s for s in statements if regimen.id in facts[s.candidate.sentence_id].named]
         # a sentence saying the regimen was not studied answers the question best, then one on the drug
-        names = table.drug_names[drug] if drug is not None else None
-        negated = {s.candidate.sentence_id for s in about
-                   if table.negation.search(texts[s.candidate.sentence_id])}
-        about.sort(key=lambda s: (s.candidate.sentence_id not in negated,
-                                  names is not None and not names.search(texts[s.candidate.sentence_id])))
+        about.sort(key=lambda s: (not facts[s.candidate.sentence_id].negated,
+                                  drug is not None and drug not in facts[s.candidate.sentence_id].drugs))
         return about
 
     def _lead(self, chosen: list[Scored], analysis: QuestionAnalysis,

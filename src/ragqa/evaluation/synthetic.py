@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from ragqa.answer.facts import AnswerData, FactTable
 from ragqa.index.bm25 import BM25Backend, build_scorer
 from ragqa.index.store import (
     SENTENCE_BM25_BACKEND,
@@ -177,12 +178,15 @@ def synthetic_index(source: HybridIndex, params: SyntheticParams,
     sentence_faiss.add(np.ascontiguousarray(sentence_vectors, dtype=np.float32))
     sentence_token_lists = sentence_tokens(sentences)
     sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, sentence_token_lists)
+    # real sentences recur across synthetic documents: each distinct text is read once
+    facts = FactTable.build([s.text for s in sentences], AnswerData.default())
     manifest = {
         "format_version": source.manifest.get("format_version"),
         "index_version": f"synthetic-{params.chunks}-{params.seed}",
         "corpus_fingerprint": None,
         "model": dict(source.manifest["model"]),
         "params": index_params.to_json(),
+        "facts": {"fingerprint": facts.fingerprint},
         "counts": {"documents": len(documents), "chunks": len(chunks),
                    "sentences": len(sentences)},
         "embedded": {"chunks": 0, "sentences": 0},
@@ -193,7 +197,8 @@ def synthetic_index(source: HybridIndex, params: SyntheticParams,
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
                        faiss_index, bm25, [""] * len(chunks), [""] * len(sentences),
-                       sentence_faiss, sentence_bm25, term_frequencies(sentence_token_lists))
+                       sentence_faiss, sentence_bm25, term_frequencies(sentence_token_lists),
+                       facts)
 
 
 def chunk_tokens(chunks: list[Chunk], documents: dict[str, Document]) -> list[list[str]]:

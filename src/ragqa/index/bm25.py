@@ -49,7 +49,11 @@ class BM25Scorer(ABC):
 
 
 class RankBM25Scorer(BM25Scorer):
-    """rank-bm25's BM25Okapi, rebuilt at load time from the stored token lists (JSON)."""
+    """rank-bm25's BM25Okapi, rebuilt at load time from the stored token lists (JSON).
+
+    Scores are rank-bm25's, computed by the same arithmetic, but only over the chunks that hold
+    each query term (rank-bm25 looks every chunk up in Python for every term).
+    """
 
     FILE = "bm25_tokens.json"
 
@@ -59,11 +63,29 @@ class RankBM25Scorer(BM25Scorer):
         self.corpus_tokens = corpus_tokens
         # rank-bm25 divides by zero on an empty corpus of tokens; a placeholder keeps it defined
         self.model = BM25Okapi([tokens or ["\u2205"] for tokens in corpus_tokens])
+        model = self.model
+        doc_len = np.array(model.doc_len)
+        # the length part of each chunk's denominator, as rank-bm25 computes it
+        self._length_norm = model.k1 * (1 - model.b + model.b * doc_len / model.avgdl)
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for row, frequencies in enumerate(model.doc_freqs):
+            for term, count in frequencies.items():
+                rows, counts = postings.setdefault(term, ([], []))
+                rows.append(row)
+                counts.append(count)
+        self._postings = {term: (np.array(rows), np.array(counts))
+                          for term, (rows, counts) in postings.items()}
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        if not query_tokens:
-            return np.zeros(len(self.corpus_tokens), dtype=np.float32)
-        return np.asarray(self.model.get_scores(query_tokens), dtype=np.float32)
+        model = self.model
+        score = np.zeros(model.corpus_size)
+        for term in query_tokens:
+            if term not in self._postings:
+                continue  # rank-bm25 adds 0 for it
+            rows, q_freq = self._postings[term]
+            score[rows] += (model.idf.get(term) or 0) * (
+                q_freq * (model.k1 + 1) / (q_freq + self._length_norm[rows]))
+        return score.astype(np.float32)
 
     def save(self, directory: Path) -> None:
         (directory / self.FILE).write_text(json.dumps(self.corpus_tokens))

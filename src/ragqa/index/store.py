@@ -15,6 +15,9 @@ Layout of `indexes/<name>/`:
     sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first); always
                            bm25s: an answer scores every sentence, and rank-bm25 does it in Python
     sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
+    sentence_facts/        what the answer stage reads from each sentence's text (content terms,
+                           topics, aspects, regimens...), derived once here so a question looks
+                           them up (see ragqa.answer.facts)
 
 `indexes/<name>` itself is a symlink, the one pointer to the build being served: each build is
 written and fsynced in `.<name>.building-*`, renamed to `.<name>.v<time_ns>-<pid>` (complete), and
@@ -46,6 +49,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from ragqa.answer.facts import FACTS_DIR, AnswerData, FactTable
 from ragqa.errors import IndexDamagedError, IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
 from ragqa.index.embed import Embedder, EmbedderRecord, incompatibility
@@ -56,7 +60,10 @@ from ragqa.ingest.layout import BlockKind
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+# 4: sentence_facts/ (per-sentence facts of the answer stage, derived at build time)
+FORMAT_VERSION = 4
+# formats a rebuild may take unchanged texts' vectors from (3 lacks only sentence_facts/)
+REUSABLE_FORMATS = (3, FORMAT_VERSION)
 MANIFEST = "manifest.json"
 SENTENCE_BM25 = "sentence_bm25"
 SENTENCE_BM25_BACKEND = BM25Backend.BM25S
@@ -126,6 +133,7 @@ class HybridIndex:
     sentence_faiss: Any
     sentence_bm25: BM25Scorer
     sentence_df: dict[str, int]
+    sentence_facts: FactTable | None = None  # None: the answer stage derives facts from the text
     _sentence_chunk: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -181,6 +189,7 @@ def build_index(
     token_lists = sentence_tokens(sentences)
     sentence_bm25 = build_scorer(SENTENCE_BM25_BACKEND, token_lists)
     sentence_df = term_frequencies(token_lists)
+    facts = FactTable.build([s.text for s in sentences], AnswerData.default())
     fingerprint = corpus_fingerprint(documents)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest = {
@@ -193,6 +202,7 @@ def build_index(
         "model": {"name": embedder.name, "dim": embedder.dim},
         "embedder": embedder.record.to_json(),
         "params": params.to_json(),
+        "facts": {"fingerprint": facts.fingerprint},
         "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         "embedded": {"chunks": chunk_new, "sentences": sentence_new},
         "built_at": built_at,
@@ -201,7 +211,7 @@ def build_index(
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
                        faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
-                       sentence_df)
+                       sentence_df, facts)
 
 
 def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
@@ -328,6 +338,8 @@ def _write_files(index: HybridIndex, target: Path) -> None:
     (target / SENTENCE_BM25).mkdir()
     index.sentence_bm25.save(target / SENTENCE_BM25)
     (target / SENTENCE_TERMS).write_text(json.dumps(index.sentence_df, sort_keys=True))
+    if index.sentence_facts is not None:
+        index.sentence_facts.save(target / FACTS_DIR)
 
 
 # -- the pointer, the builds beside it, and what the manifest records of their files -----------
@@ -492,18 +504,18 @@ def read_documents(directory: Path) -> dict[str, Document]:
 
 
 def load_index(directory: Path, embedder: Embedder | None = None,
-               verify: bool = False) -> HybridIndex:
+               verify: bool = False, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> HybridIndex:
     """Load an index, checking its files' sizes (and SHA-256 when `verify`) against the manifest
-    and its format, model and dimension against this code and `embedder`.
+    and its format (one of `formats`), model and dimension against this code and `embedder`.
 
     A damaged index is refused with IndexDamagedError naming the file, never a parser's traceback.
     """
     directory = resolve_index(Path(directory))
     manifest = read_manifest(directory)
-    if manifest.get("format_version") == FORMAT_VERSION and "files" in manifest:
+    if manifest.get("format_version") in formats and "files" in manifest:
         check_files(directory, manifest, hashes=verify)
     try:
-        return _read_index(directory, embedder)
+        return _read_index(directory, embedder, formats)
     except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as exc:
         check_files(directory, manifest, hashes=True)  # names the damaged file when a hash differs
         raise IndexDamagedError(f"{directory}: the index cannot be read ({type(exc).__name__}: "
@@ -511,18 +523,19 @@ def load_index(directory: Path, embedder: Embedder | None = None,
 
 
 def load_intact_index(directory: Path, embedder: Embedder | None = None,
-                      verify: bool = False) -> HybridIndex:
+                      verify: bool = False,
+                      formats: tuple[int, ...] = (FORMAT_VERSION,)) -> HybridIndex:
     """The index `directory` names or, when its files are damaged, the newest intact build kept
     beside it (the rollback copy); the first damage found when none is intact."""
     try:
-        return load_index(directory, embedder, verify)
+        return load_index(directory, embedder, verify, formats)
     except IndexDamagedError as damaged:
         served = resolve_index(Path(directory)).resolve()
         for build in complete_builds(directory):
             if build.resolve() == served:
                 continue
             try:
-                index = load_index(build, embedder, verify)
+                index = load_index(build, embedder, verify, formats)
             except RagqaError:
                 continue
             log.warning("%s; using the previous build %s", damaged, build.name)
@@ -530,10 +543,11 @@ def load_intact_index(directory: Path, embedder: Embedder | None = None,
         raise
 
 
-def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
+def _read_index(directory: Path, embedder: Embedder | None,
+                formats: tuple[int, ...] = (FORMAT_VERSION,)) -> HybridIndex:
     """Parse the files of the index at `directory` (see load_index)."""
     manifest = read_manifest(directory)
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in formats:
         raise IndexFormatError(
             f"{directory}: index format {manifest.get('format_version')!r}, this ragqa reads "
             f"{FORMAT_VERSION}; rebuild with `ragqa index --force`"
@@ -572,9 +586,13 @@ def _read_index(directory: Path, embedder: Embedder | None) -> HybridIndex:
     bm25 = load_scorer(params.bm25, directory, len(chunks))
     sentence_bm25 = load_scorer(SENTENCE_BM25_BACKEND, directory / SENTENCE_BM25, len(sentences))
     sentence_df = json.loads((directory / SENTENCE_TERMS).read_text())
+    facts = FactTable.load(directory / FACTS_DIR) if (directory / FACTS_DIR).is_dir() else None
+    if facts is not None and len(facts) != len(sentences):
+        raise IndexFormatError(f"{directory}: {FACTS_DIR} holds {len(facts)} sentences, the index "
+                               f"{len(sentences)}; rebuild with `ragqa index --force`")
     return HybridIndex(directory, manifest, documents, chunks, sentences, chunk_vectors,
                        sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys,
-                       sentence_faiss, sentence_bm25, sentence_df)
+                       sentence_faiss, sentence_bm25, sentence_df, facts)
 
 
 def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
@@ -628,6 +646,8 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         return f"embedder changed ({embedder_record(manifest).label()} -> {embedder.label()})"
     if manifest.get("params") != params.to_json():
         return "index parameters changed"
+    if manifest.get("facts", {}).get("fingerprint") != AnswerData.default().fingerprint():
+        return "the answer data or the code deriving sentence facts changed"
     try:
         check_files(resolve_index(Path(directory)), manifest, hashes=verify)
     except IndexDamagedError as exc:
@@ -667,8 +687,9 @@ def update_index(
         return BuildReport(False, "up to date", read_manifest(directory))
     previous = None
     try:
-        # verified, so that a damaged file never lends its vectors to the new build
-        previous = load_intact_index(directory, verify=True)
+        # verified, so that a damaged file never lends its vectors to the new build; an index
+        # of an older format still lends them
+        previous = load_intact_index(directory, verify=True, formats=REUSABLE_FORMATS)
     except (OSError, ValueError, KeyError, RagqaError) as exc:
         # an unreadable old index only costs the embedding cache
         log.info("no previous index to reuse at %s: %s", directory, exc)
