@@ -91,6 +91,8 @@ class Selector:
         self.facts = facts
         self.topics = topics
         self.params = params or SelectionParams()
+        self._alone: dict[int, bool] = {}
+        self._figure_cache: dict[int, list[str]] = {}
 
     def select(self, analysis: QuestionAnalysis, evidence: Evidence,
                verdict: RegimenVerdict) -> Selection:
@@ -218,8 +220,12 @@ class Selector:
     # -- shared ---------------------------------------------------------------------------------
 
     def _quotable_alone(self, s: Scored) -> bool:
-        span = quote_span(self.index.sentences, s.candidate.sentence_id)
-        return not dangles(self.index.sentences[span.first].text)
+        sid = s.candidate.sentence_id
+        alone = self._alone.get(sid)
+        if alone is None:  # an index never changes: each sentence is checked once
+            span = quote_span(self.index.sentences, sid)
+            alone = self._alone[sid] = not dangles(self.index.sentences[span.first].text)
+        return alone
 
     def _is_image_table(self, s: Scored) -> bool:
         return self.index.sentences[s.candidate.sentence_id].kind is BlockKind.IMAGE_TABLE
@@ -252,11 +258,14 @@ class Selector:
         drug, and none of the question's)."""
         if not analysis.drugs:
             return False
-        named = {d for _, d in self.facts.table.drugs_in(self.index.sentences[s.candidate.sentence_id].text)}
+        named = self.facts[s.candidate.sentence_id].drugs
         return bool(named) and not named & set(analysis.drugs)
 
     def _figures(self, s: Scored) -> list[str]:
-        return _FIGURE.findall(self.index.sentences[s.candidate.sentence_id].text)
+        sid = s.candidate.sentence_id
+        if sid not in self._figure_cache:
+            self._figure_cache[sid] = _FIGURE.findall(self.index.sentences[sid].text)
+        return self._figure_cache[sid]
 
     def _add_regimen_evidence(self, chosen: list[Scored], pool: list[Scored], verdict: RegimenVerdict,
                               per_regimen: int, limit: int | None, about: int = 2) -> None:
