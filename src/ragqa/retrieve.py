@@ -271,25 +271,22 @@ class MilvusBackend(SearchBackend):
 
     def search(self, kind: Kind, tokens: list[list[str]], vectors: np.ndarray, n: int, k: int,
                mode: Mode, filters: Filters | None, rrf_k: int | None) -> list[Candidates]:
-        from ragqa.index.milvus import query_text
-
         if filters is not None and filters.doc_type == ():
             return [Candidates({}, {}) for _ in tokens]  # no type admitted (`in []` upsets Milvus)
         prefix = "" if kind is Kind.CHUNKS else "sentence_"
         expr = filter_expression(filters)
-        texts = [query_text(t) for t in tokens]
         timings: dict[str, float] = {}
         if mode is Mode.HYBRID and rrf_k is not None:
-            fused = _timed(timings, f"{prefix}hybrid", self.store.hybrid, kind, texts, vectors, n,
-                           k, rrf_k, expr)
+            fused = _timed(timings, f"{prefix}hybrid", self.store.hybrid, kind, tokens, vectors,
+                           n, k, rrf_k, expr)
             return [Candidates({}, {}, self._positions(kind, pairs), dict(timings))
                     for pairs in fused]
-        dense: list[list[tuple[str, float]]] = [[] for _ in texts]
-        bm25: list[list[tuple[str, float]]] = [[] for _ in texts]
+        dense: list[list[tuple[str, float]]] = [[] for _ in tokens]
+        bm25: list[list[tuple[str, float]]] = [[] for _ in tokens]
         if mode in (Mode.HYBRID, Mode.DENSE):
             dense = _timed(timings, f"{prefix}dense", self.store.dense, kind, vectors, n, expr)
         if mode in (Mode.HYBRID, Mode.BM25):
-            bm25 = _timed(timings, f"{prefix}bm25", self.store.lexical, kind, texts, n, expr)
+            bm25 = _timed(timings, f"{prefix}bm25", self.store.lexical, kind, tokens, n, expr)
         return [Candidates(self._positions(kind, b), self._positions(kind, d), None, dict(timings))
                 for b, d in zip(bm25, dense)]
 

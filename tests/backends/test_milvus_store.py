@@ -115,3 +115,20 @@ def test_reindex_under_concurrent_queries_loses_no_request(store, backend_index,
     assert store.served()[Kind.CHUNKS.value] == served[-1]
     assert len(set(served)) == 3
     assert collections_of(store) == set(store.served().values())
+
+
+def test_okapi_weights_sum_to_rank_bm25_s_scores():
+    """Stored weights dotted with a query's term counts are BM25Okapi's scores, including the
+    floored IDF of a term in more than half the rows and a query token given twice."""
+    from rank_bm25 import BM25Okapi
+
+    from ragqa.index.milvus import okapi_weights, query_weights
+
+    corpus = [["ketamine", "0.5mg/kg", "infusion"], ["ketamine", "esketamine", "spray"],
+              ["ketamine", "dose"], ["psilocybin", "microdose", "dose", "dose"]]
+    model = BM25Okapi(corpus)
+    rows = okapi_weights(model.doc_freqs, model.doc_len, model.avgdl, model.idf, model.k1, model.b)
+    for query in (["ketamine", "dose"], ["dose", "dose", "spray"], ["0.5mg/kg"], ["absent"]):
+        q = query_weights(query)
+        scores = [sum(w * row.get(dim, 0.0) for dim, w in q.items()) for row in rows]
+        assert scores == pytest.approx(list(model.get_scores(query)), abs=1e-12)
