@@ -254,7 +254,8 @@ class MilvusBackend(SearchBackend):
 
     backend = Backend.MILVUS
 
-    def __init__(self, index: HybridIndex, store: MilvusStore) -> None:
+    def __init__(self, index: HybridIndex, store: MilvusStore, warn_stale: bool = True) -> None:
+        """`warn_stale=False` for a backend made before its build is published (a reindex)."""
         from ragqa.index.milvus import sentence_key
 
         self.index = index
@@ -264,7 +265,7 @@ class MilvusBackend(SearchBackend):
             Kind.SENTENCES: {sentence_key(s.doc_id, s.char_start, s.char_end): i
                              for i, s in enumerate(index.sentences)},
         }
-        served = store.served_version()
+        served = store.served_version() if warn_stale else index.version
         if served != index.version:
             log.warning("Milvus serves index version %s for %r, this process loaded %s: hits "
                         "outside the loaded index are dropped", served, store.name, index.version)

@@ -364,9 +364,12 @@ class MilvusStore:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish(self, index: HybridIndex, progress: Callable[[str], None] | None = None
-                ) -> PublishReport:
-        """Write `index` into new collections, switch the aliases to them, drop the old ones."""
+    def publish(self, index: HybridIndex, progress: Callable[[str], None] | None = None,
+                on_switch: Callable[[], None] | None = None) -> PublishReport:
+        """Write `index` into new collections, switch the aliases to them, drop the old ones.
+
+        `on_switch` runs right after the switch, before the old collections are dropped (a
+        server swaps in its engine for the new build there)."""
         started = time.perf_counter()
         say = progress or (lambda message: log.info("%s", message))
         stamp = time.time_ns()
@@ -399,6 +402,8 @@ class MilvusStore:
         t0 = time.perf_counter()
         self._switch(created)
         switch_ms = (time.perf_counter() - t0) * 1000
+        if on_switch is not None:
+            on_switch()
         say(f"milvus: aliases of {self.base} now point to version {version}")
         keep = set(created.values())
         old = [c for c in self.client.list_collections()
@@ -562,9 +567,15 @@ def _sentence_rows(index: HybridIndex) -> tuple[list[dict[str, Any]], np.ndarray
     return rows, index.sentence_vectors
 
 
+def serves(store: MilvusStore, index: HybridIndex) -> bool:
+    """True when the store's aliases point to collections of `index`'s version."""
+    return store.served_version() == index.version and len(store.served()) == len(Kind)
+
+
 def ensure_published(store: MilvusStore, index: HybridIndex,
-                     progress: Callable[[str], None] | None = None) -> PublishReport | None:
+                     progress: Callable[[str], None] | None = None,
+                     on_switch: Callable[[], None] | None = None) -> PublishReport | None:
     """Publish `index` unless the store already serves its version; the report, or None."""
-    if store.served_version() == index.version and len(store.served()) == len(Kind):
+    if serves(store, index):
         return None
-    return store.publish(index, progress)
+    return store.publish(index, progress, on_switch)
