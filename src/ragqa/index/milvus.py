@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ragqa.errors import IndexMissingError
+from ragqa.errors import IndexFormatError, IndexMissingError
 from ragqa.index.bm25 import BM25Scorer, RankBM25Scorer
 from ragqa.index.store import FaissKind, HybridIndex
 from ragqa.index.tokenize import tokenize
@@ -84,6 +84,9 @@ class Lexical(str, Enum):
     def of(cls, scorer: BM25Scorer) -> Lexical:
         """The scoring that reproduces `scorer`'s ranking."""
         return cls.WEIGHTS if isinstance(scorer, RankBM25Scorer) else cls.ENGINE
+
+
+_METRIC = {Lexical.ENGINE: "BM25", Lexical.WEIGHTS: "IP"}  # the sparse index's metric
 
 
 class AliasMode(str, Enum):
@@ -507,9 +510,6 @@ class MilvusStore:
         return dropped
 
 
-_METRIC = {Lexical.ENGINE: "BM25", Lexical.WEIGHTS: "IP"}
-
-
 def _pairs(result) -> list[list[tuple[str, float]]]:
     """pymilvus hits -> (key, score) lists, best first."""
     return [[(str(hit["id"]), float(hit["distance"])) for hit in hits] for hits in result]
@@ -530,7 +530,7 @@ def _add_weights(rows: list[dict[str, Any]], scorer: BM25Scorer, name: str) -> N
     weights = okapi_weights(model.doc_freqs, model.doc_len, model.avgdl, model.idf,
                             model.k1, model.b)
     if len(weights) != len(rows):
-        raise IndexMissingError(f"{name}: {len(rows)} rows but BM25 scores {len(weights)}")
+        raise IndexFormatError(f"{name}: {len(rows)} rows but BM25 scores {len(weights)}")
     shared = len(model.idf) - len({term_dim(t) for t in model.idf})
     if shared:
         log.warning("%s: %d of %d BM25 terms share a sparse dimension with another term",
@@ -573,9 +573,8 @@ def serves(store: MilvusStore, index: HybridIndex) -> bool:
 
 
 def ensure_published(store: MilvusStore, index: HybridIndex,
-                     progress: Callable[[str], None] | None = None,
-                     on_switch: Callable[[], None] | None = None) -> PublishReport | None:
+                     progress: Callable[[str], None] | None = None) -> PublishReport | None:
     """Publish `index` unless the store already serves its version; the report, or None."""
     if serves(store, index):
         return None
-    return store.publish(index, progress, on_switch)
+    return store.publish(index, progress)
