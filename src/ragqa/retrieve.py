@@ -256,7 +256,7 @@ class MilvusBackend(SearchBackend):
 
     def __init__(self, index: HybridIndex, store: MilvusStore, warn_stale: bool = True) -> None:
         """`warn_stale=False` for a backend made before its build is published (a reindex)."""
-        from ragqa.index.milvus import sentence_key
+        from ragqa.index.milvus import sentence_key, version_tag
 
         self.index = index
         self.store = store
@@ -265,8 +265,8 @@ class MilvusBackend(SearchBackend):
             Kind.SENTENCES: {sentence_key(s.doc_id, s.char_start, s.char_end): i
                              for i, s in enumerate(index.sentences)},
         }
-        served = store.served_version() if warn_stale else index.version
-        if served != index.version:
+        served = store.served_version() if warn_stale else version_tag(index.version)
+        if served != version_tag(index.version):
             log.warning("Milvus serves index version %s for %r, this process loaded %s: hits "
                         "outside the loaded index are dropped", served, store.name, index.version)
 

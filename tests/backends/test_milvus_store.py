@@ -132,3 +132,17 @@ def test_okapi_weights_sum_to_rank_bm25_s_scores():
         q = query_weights(query)
         scores = [sum(w * row.get(dim, 0.0) for dim, w in q.items()) for row in rows]
         assert scores == pytest.approx(list(model.get_scores(query)), abs=1e-12)
+
+
+def test_a_version_that_is_no_hash_names_collections_too(store, backend_index):
+    """A synthetic corpus's version (`synthetic-1000-13`) has hyphens, which collection names
+    cannot hold: it is named with underscores, and still recognised as served."""
+    from dataclasses import replace
+
+    from ragqa.index.milvus import serves
+
+    index = replace(backend_index,
+                    manifest={**backend_index.manifest, "index_version": "synthetic-1000-13"})
+    assert ensure_published(store, index) is not None
+    assert store.served_version() == "synthetic_1000_13" and serves(store, index)
+    assert ensure_published(store, index) is None

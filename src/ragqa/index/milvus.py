@@ -138,6 +138,12 @@ def okapi_weights(term_freqs: Sequence[dict[str, int]], doc_len: Sequence[int], 
     return rows
 
 
+def version_tag(version: str) -> str:
+    """An index version as collection names hold it (a content hash as it is; a synthetic
+    corpus's `synthetic-100000-13` with underscores: names allow only letters, digits and _)."""
+    return _name_part(version)
+
+
 def _name_part(name: str) -> str:
     """A collection-name-safe form of an index name (letters, digits, underscores)."""
     return re.sub(r"[^A-Za-z0-9_]", "_", name) or "default"
@@ -225,15 +231,15 @@ class MilvusStore:
         return out
 
     def served_version(self) -> str | None:
-        """The index version of the served chunk collection, or None."""
+        """The index version of the served chunk collection as its name holds it (`version_tag`),
+        or None."""
         target = self.served().get(Kind.CHUNKS.value)
         if not target:
             return None
         return self._version_of(target)
 
     def _version_of(self, collection: str) -> str | None:
-        match = re.fullmatch(rf"{re.escape(self.base)}_(?:chunks|sentences)_([0-9a-f]+)_\d+",
-                             collection)
+        match = re.fullmatch(rf"{re.escape(self.base)}_(?:chunks|sentences)_(\w+)_\d+", collection)
         return match.group(1) if match else None
 
     def _read_alias(self, alias: str) -> str | None:
@@ -386,7 +392,7 @@ class MilvusStore:
             for kind, records, scorer in ((Kind.CHUNKS, _chunk_rows(index), index.bm25),
                                           (Kind.SENTENCES, _sentence_rows(index),
                                            index.sentence_bm25)):
-                name = f"{self.alias(kind)}_{version}_{stamp}"
+                name = f"{self.alias(kind)}_{version_tag(version)}_{stamp}"
                 lexical = Lexical.of(scorer)
                 say(f"milvus: writing {len(records[0]):,} {kind.value} into {name} "
                     f"(BM25: {lexical.value})")
@@ -410,8 +416,7 @@ class MilvusStore:
         say(f"milvus: aliases of {self.base} now point to version {version}")
         keep = set(created.values())
         old = [c for c in self.client.list_collections()
-               if c.startswith(f"{self.base}_") and c not in keep
-               and re.fullmatch(rf"{re.escape(self.base)}_(?:chunks|sentences)_[0-9a-f]+_\d+", c)]
+               if c.startswith(f"{self.base}_") and c not in keep and self._version_of(c)]
         if old:
             time.sleep(self.drop_grace_s)
             for name in old:
@@ -569,7 +574,8 @@ def _sentence_rows(index: HybridIndex) -> tuple[list[dict[str, Any]], np.ndarray
 
 def serves(store: MilvusStore, index: HybridIndex) -> bool:
     """True when the store's aliases point to collections of `index`'s version."""
-    return store.served_version() == index.version and len(store.served()) == len(Kind)
+    return (store.served_version() == version_tag(index.version)
+            and len(store.served()) == len(Kind))
 
 
 def ensure_published(store: MilvusStore, index: HybridIndex,
