@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,22 @@ def test_a_version_that_is_no_hash_names_collections_too(store, backend_index):
     assert ensure_published(store, index) is not None
     assert store.served_version() == "synthetic_1000_13" and serves(store, index)
     assert ensure_published(store, index) is None
+
+
+def test_bench_milvus_leaves_no_engine_file_behind(backend_index, backend_embedder, monkeypatch,
+                                                   tmp_path):
+    """`ragqa bench --backends milvus` times a temporary embedded engine, then stops it and
+    removes its file (the 100k corpus's is over a gigabyte)."""
+    from ragqa.evaluation import bench
+    from ragqa.retrieve import MilvusBackend
+
+    made = []
+    real_mkdtemp = bench.tempfile.mkdtemp
+    monkeypatch.setattr(bench.tempfile, "mkdtemp",
+                        lambda **kw: made.append(real_mkdtemp(dir=tmp_path, **kw)) or made[-1])
+    monkeypatch.setenv("RAGQA_MILVUS_URI", str(tmp_path / "unused.db"))
+    with bench._on_milvus(backend_index, {"name": "t"}) as (backend, published):
+        assert isinstance(backend, MilvusBackend) and published["rows"]["chunks"] > 0
+        result = Retriever(backend_index, backend_embedder, backend=backend).search("ketamine")
+        assert result.hits and Path(made[0]).is_dir()
+    assert len(made) == 1 and not Path(made[0]).exists()

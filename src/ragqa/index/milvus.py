@@ -178,6 +178,20 @@ def connect(uri: str, token: str | None = None):
         return client
 
 
+def disconnect(uri: str, token: str | None = None) -> None:
+    """Close this process's client of `uri`, and stop the embedded engine serving a local file
+    (before the file is removed: a benchmark's temporary engine, say)."""
+    key = str(Path(uri).expanduser().resolve()) if is_embedded(uri) else uri
+    with _clients_lock:
+        client = _clients.pop((key, token), None)
+    if client is not None:
+        client.close()
+    if is_embedded(uri):
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(key)
+
+
 @dataclass(frozen=True)
 class PublishReport:
     """What `MilvusStore.publish` did."""
