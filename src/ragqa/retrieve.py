@@ -254,8 +254,9 @@ class MilvusBackend(SearchBackend):
 
     backend = Backend.MILVUS
 
-    def __init__(self, index: HybridIndex, store: MilvusStore) -> None:
-        from ragqa.index.milvus import sentence_key
+    def __init__(self, index: HybridIndex, store: MilvusStore, warn_stale: bool = True) -> None:
+        """`warn_stale=False` for a backend made before its build is published (a reindex)."""
+        from ragqa.index.milvus import sentence_key, version_tag
 
         self.index = index
         self.store = store
@@ -264,32 +265,29 @@ class MilvusBackend(SearchBackend):
             Kind.SENTENCES: {sentence_key(s.doc_id, s.char_start, s.char_end): i
                              for i, s in enumerate(index.sentences)},
         }
-        served = store.served_version()
-        if served != index.version:
+        served = store.served_version() if warn_stale else version_tag(index.version)
+        if served != version_tag(index.version):
             log.warning("Milvus serves index version %s for %r, this process loaded %s: hits "
                         "outside the loaded index are dropped", served, store.name, index.version)
 
     def search(self, kind: Kind, tokens: list[list[str]], vectors: np.ndarray, n: int, k: int,
                mode: Mode, filters: Filters | None, rrf_k: int | None) -> list[Candidates]:
-        from ragqa.index.milvus import query_text
-
         if filters is not None and filters.doc_type == ():
             return [Candidates({}, {}) for _ in tokens]  # no type admitted (`in []` upsets Milvus)
         prefix = "" if kind is Kind.CHUNKS else "sentence_"
         expr = filter_expression(filters)
-        texts = [query_text(t) for t in tokens]
         timings: dict[str, float] = {}
         if mode is Mode.HYBRID and rrf_k is not None:
-            fused = _timed(timings, f"{prefix}hybrid", self.store.hybrid, kind, texts, vectors, n,
-                           k, rrf_k, expr)
+            fused = _timed(timings, f"{prefix}hybrid", self.store.hybrid, kind, tokens, vectors,
+                           n, k, rrf_k, expr)
             return [Candidates({}, {}, self._positions(kind, pairs), dict(timings))
                     for pairs in fused]
-        dense: list[list[tuple[str, float]]] = [[] for _ in texts]
-        bm25: list[list[tuple[str, float]]] = [[] for _ in texts]
+        dense: list[list[tuple[str, float]]] = [[] for _ in tokens]
+        bm25: list[list[tuple[str, float]]] = [[] for _ in tokens]
         if mode in (Mode.HYBRID, Mode.DENSE):
             dense = _timed(timings, f"{prefix}dense", self.store.dense, kind, vectors, n, expr)
         if mode in (Mode.HYBRID, Mode.BM25):
-            bm25 = _timed(timings, f"{prefix}bm25", self.store.lexical, kind, texts, n, expr)
+            bm25 = _timed(timings, f"{prefix}bm25", self.store.lexical, kind, tokens, n, expr)
         return [Candidates(self._positions(kind, b), self._positions(kind, d), None, dict(timings))
                 for b, d in zip(bm25, dense)]
 

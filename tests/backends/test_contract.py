@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 
 from ragqa.errors import InvalidQueryError
+from ragqa.index.bm25 import BM25Backend
+from ragqa.index.milvus import Kind, Lexical, MilvusStore
+from ragqa.index.store import IndexParams, build_index
+from ragqa.index.tokenize import tokenize
+from ragqa.ingest.documents import read_corpus
 from ragqa.retrieve import (
     Filters,
     Hit,
@@ -127,3 +132,44 @@ def test_hybrid_rrf_scores_are_ragqa_s_rrf(both, query):
     # Milvus's RRFRanker(60) gives the same 1/(60 + rank) sums where the two rankings agree
     assert b.hits[0].score == pytest.approx(a.hits[0].score, abs=2e-3)
     assert b.hits[0].score <= 2 / 61 + 1e-6
+
+
+@pytest.fixture(scope="module")
+def bm25s_index(backend_corpus, backend_embedder):
+    """The fixture corpus indexed with bm25s scoring its chunks (rank-bm25 is the default)."""
+    return build_index(read_corpus(backend_corpus), backend_embedder,
+                       IndexParams(bm25=BM25Backend.BM25S))
+
+
+@pytest.fixture(scope="module")
+def bm25s_store(milvus_uri, bm25s_index):
+    store = MilvusStore.open(milvus_uri, "fixture_bm25s")
+    store.publish(bm25s_index)
+    yield store
+    store.drop_all()
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("bm25", list(BM25Backend))
+def test_bm25_scores_are_the_index_s_own(request, milvus_uri, backend_index, bm25s_index, kind,
+                                         bm25):
+    """Milvus scores BM25 as the index's own backend does: rank-bm25's weights (stored) or bm25s's
+    Lucene IDF (Milvus's BM25 function): every row that scores, with the same score."""
+    if bm25 is BM25Backend.BM25S:
+        index, store = bm25s_index, request.getfixturevalue("bm25s_store")
+    else:
+        index, store = backend_index, request.getfixturevalue("fixture_store")
+    scorer = index.bm25 if kind is Kind.CHUNKS else index.sentence_bm25
+    expected = Lexical.WEIGHTS if kind is Kind.CHUNKS and bm25 is BM25Backend.RANK_BM25 \
+        else Lexical.ENGINE
+    assert Lexical.of(scorer) is expected
+    fresh = MilvusStore.open(milvus_uri, store.name)  # reads the scoring from the collection
+    assert fresh.lexical_of(fresh.served()[kind.value]) is expected
+    local, milvus = InProcessBackend(index), MilvusBackend(index, store)
+    zero = np.zeros((1, index.chunk_vectors.shape[1]), dtype=np.float32)
+    for query in [*QUERIES, "ketamine ketamine dose"]:  # a repeated token counts twice
+        tokens = tokenize(query)
+        [a] = local.search(kind, [tokens], zero, 1000, 1000, Mode.BM25, None, None)
+        [b] = milvus.search(kind, [tokens], zero, 1000, 1000, Mode.BM25, None, None)
+        assert a.bm25 and set(a.bm25) == set(b.bm25), query
+        assert [b.bm25[row] for row in a.bm25] == pytest.approx(list(a.bm25.values()), rel=1e-5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,53 @@ def test_reindex_under_concurrent_queries_loses_no_request(store, backend_index,
     assert store.served()[Kind.CHUNKS.value] == served[-1]
     assert len(set(served)) == 3
     assert collections_of(store) == set(store.served().values())
+
+
+def test_okapi_weights_sum_to_rank_bm25_s_scores():
+    """Stored weights dotted with a query's term counts are BM25Okapi's scores, including the
+    floored IDF of a term in more than half the rows and a query token given twice."""
+    from rank_bm25 import BM25Okapi
+
+    from ragqa.index.milvus import okapi_weights, query_weights
+
+    corpus = [["ketamine", "0.5mg/kg", "infusion"], ["ketamine", "esketamine", "spray"],
+              ["ketamine", "dose"], ["psilocybin", "microdose", "dose", "dose"]]
+    model = BM25Okapi(corpus)
+    rows = okapi_weights(model.doc_freqs, model.doc_len, model.avgdl, model.idf, model.k1, model.b)
+    for query in (["ketamine", "dose"], ["dose", "dose", "spray"], ["0.5mg/kg"], ["absent"]):
+        q = query_weights(query)
+        scores = [sum(w * row.get(dim, 0.0) for dim, w in q.items()) for row in rows]
+        assert scores == pytest.approx(list(model.get_scores(query)), abs=1e-12)
+
+
+def test_a_version_that_is_no_hash_names_collections_too(store, backend_index):
+    """A synthetic corpus's version (`synthetic-1000-13`) has hyphens, which collection names
+    cannot hold: it is named with underscores, and still recognised as served."""
+    from dataclasses import replace
+
+    from ragqa.index.milvus import serves
+
+    index = replace(backend_index,
+                    manifest={**backend_index.manifest, "index_version": "synthetic-1000-13"})
+    assert ensure_published(store, index) is not None
+    assert store.served_version() == "synthetic_1000_13" and serves(store, index)
+    assert ensure_published(store, index) is None
+
+
+def test_bench_milvus_leaves_no_engine_file_behind(backend_index, backend_embedder, monkeypatch,
+                                                   tmp_path):
+    """`ragqa bench --backends milvus` times a temporary embedded engine, then stops it and
+    removes its file (the 100k corpus's is over a gigabyte)."""
+    from ragqa.evaluation import bench
+    from ragqa.retrieve import MilvusBackend
+
+    made = []
+    real_mkdtemp = bench.tempfile.mkdtemp
+    monkeypatch.setattr(bench.tempfile, "mkdtemp",
+                        lambda **kw: made.append(real_mkdtemp(dir=tmp_path, **kw)) or made[-1])
+    monkeypatch.setenv("RAGQA_MILVUS_URI", str(tmp_path / "unused.db"))
+    with bench._on_milvus(backend_index, {"name": "t"}) as (backend, published):
+        assert isinstance(backend, MilvusBackend) and published["rows"]["chunks"] > 0
+        result = Retriever(backend_index, backend_embedder, backend=backend).search("ketamine")
+        assert result.hits and Path(made[0]).is_dir()
+    assert len(made) == 1 and not Path(made[0]).exists()

@@ -26,7 +26,7 @@ from ragqa.answer.verdict import RegimenJudge
 from ragqa.errors import InvalidQueryError
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
-from ragqa.retrieve import Filters, Mode, Retriever
+from ragqa.retrieve import Filters, Mode, Retriever, SearchBackend
 
 __all__ = ["MAX_QUESTION_CHARS", "AnswerEngine", "AnswerParams"]
 
@@ -58,6 +58,7 @@ class AnswerEngine:
         self, index: HybridIndex, embedder: Embedder, mode: Mode = Mode.HYBRID,
         params: AnswerParams | None = None, table: RegimenTable | None = None,
         topics: tuple[Topic, ...] | None = None, aspects: AspectBook | None = None,
+        backend: SearchBackend | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -66,7 +67,7 @@ class AnswerEngine:
         table = table or RegimenTable.default()
         topics = topics or default_topics()
         aspects = aspects or AspectBook.default()
-        self.retriever = Retriever(index, embedder)
+        self.retriever = Retriever(index, embedder, backend=backend)  # None: the settings'
         facts = FactBook(index, table, topics, aspects)
         self.analyzer = QuestionAnalyzer(index.sentence_df, len(index.sentences), table, aspects)
         self.gatherer = EvidenceGatherer(index, self.retriever, facts, topics, embedder,

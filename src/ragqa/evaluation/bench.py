@@ -24,11 +24,13 @@ import logging
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -361,9 +363,9 @@ def _task_corpus(spec: dict[str, Any]) -> dict[str, Any]:
         out["latency"][params.bm25.value] = time_queries(
             index, embedder, questions, spec["warmup"], backend=_inprocess(index))
     if "milvus" in spec.get("backends", []):
-        backend, out["milvus_publish"] = _milvus(index, spec)
-        out["latency"]["milvus"] = time_queries(index, embedder, questions, spec["warmup"],
-                                                backend=backend)
+        with _on_milvus(index, spec) as (backend, out["milvus_publish"]):
+            out["latency"]["milvus"] = time_queries(index, embedder, questions, spec["warmup"],
+                                                    backend=backend)
     if spec.get("variants") and params.bm25.value in out["latency"]:
         del embedder
         out["variants"] = compare_variants(index, questions, spec["warmup"])
@@ -384,25 +386,34 @@ def _inprocess(index):
     return InProcessBackend(index)
 
 
-def _milvus(index, spec: dict[str, Any]):
+@contextmanager
+def _on_milvus(index, spec: dict[str, Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
     """A Milvus backend over `index`, published into a temporary embedded engine (or into the
-    server RAGQA_MILVUS_URI names); with the publish's figures."""
+    server RAGQA_MILVUS_URI names), with the publish's figures; its collections (and the
+    temporary engine's file) are removed afterwards."""
     from ragqa.config import get_settings
-    from ragqa.index.milvus import MilvusStore, is_embedded
+    from ragqa.index.milvus import MilvusStore, disconnect, is_embedded
     from ragqa.retrieve import MilvusBackend
 
     settings = get_settings()
     name = f"bench_{spec['name']}"
-    if is_embedded(settings.milvus_uri):
-        uri = str(Path(tempfile.mkdtemp(prefix="ragqa-bench-milvus-")) / "bench.db")
-    else:
-        uri = settings.milvus_uri
-    store = MilvusStore.open(uri, name, settings.milvus_token)
-    report = store.publish(index)
-    published = {"uri": uri if not is_embedded(uri) else "embedded (milvus-lite, temporary file)",
-                 "seconds": report.seconds, "rows": report.rows,
-                 "peak_rss_mb": peak_rss_mb()}
-    return MilvusBackend(index, store), published
+    temporary = Path(tempfile.mkdtemp(prefix="ragqa-bench-milvus-")) \
+        if is_embedded(settings.milvus_uri) else None
+    uri = str(temporary / "bench.db") if temporary else settings.milvus_uri
+    try:
+        store = MilvusStore.open(uri, name, settings.milvus_token)
+        try:
+            report = store.publish(index)
+            published = {"uri": "embedded (milvus-lite, temporary file)" if temporary else uri,
+                         "seconds": report.seconds, "rows": report.rows,
+                         "peak_rss_mb": peak_rss_mb()}
+            yield MilvusBackend(index, store), published
+        finally:
+            store.drop_all()
+            disconnect(uri, settings.milvus_token)
+    finally:
+        if temporary:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _task_synthetic(spec: dict[str, Any]) -> dict[str, Any]:
@@ -447,9 +458,9 @@ def _task_synthetic(spec: dict[str, Any]) -> dict[str, Any]:
                                                      backend=_inprocess(variant))
         del variant
     if "milvus" in spec.get("backends", []):
-        milvus, out["milvus_publish"] = _milvus(index, spec)
-        out["latency"]["milvus"] = time_queries(index, embedder, questions, spec["warmup"],
-                                                backend=milvus)
+        with _on_milvus(index, spec) as (milvus, out["milvus_publish"]):
+            out["latency"]["milvus"] = time_queries(index, embedder, questions, spec["warmup"],
+                                                    backend=milvus)
     return out
 
 
