@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ragqa.answer.analysis import FAMILY_PREFIX, QuestionAnalysis, QuestionAnalyzer
+from ragqa.answer.aspects import Aspect
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.index.store import HybridIndex
 
@@ -50,15 +51,31 @@ class Coverage:
     uncovered: tuple[Mention, ...] = ()
 
 
+def coverage_aspects(analysis: QuestionAnalysis) -> tuple[Aspect, ...]:
+    """The aspects the evidence must speak to near the subject: those a question asks; none for
+    an overview, and none for a statement.
+
+    A question's aspect cue is what it asks of its subject ("Is X addictive?": evidence on X must
+    speak of addiction). A statement asserts its own relation, and the cue words it happens to use
+    are part of that assertion, not a question about an aspect ("inflammation is dependent on
+    NLRP3", "Foxk2 regulates autophagy", "in response to DNA damage"): its subject words are
+    judged over the evidence nearest to the whole statement. Selection still weighs the aspects.
+    """
+    if analysis.broad or analysis.statement:
+        return ()
+    return analysis.aspects
+
+
 def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook,
              relative_floor: float) -> list[Candidate]:
-    """The candidates near the best one that speak to the asked aspects (all near ones if none do,
-    or if the question is broad: an overview is not about one aspect)."""
+    """The candidates near the best one that speak to the coverage aspects (all near ones if none
+    do, or if there are none: an overview or a statement is not one aspect of a subject)."""
     best = evidence.best_similarity()
     near = [c for c in evidence.candidates if c.similarity >= relative_floor * best]
-    if not analysis.aspects or analysis.broad:
+    aspects = coverage_aspects(analysis)
+    if not aspects:
         return near
-    on_aspect = [c for c in near if facts.speaks_to(c.sentence_id, analysis.aspects)]
+    on_aspect = [c for c in near if facts.speaks_to(c.sentence_id, aspects)]
     return on_aspect or near
 
 
@@ -109,7 +126,8 @@ class CoverageCheck:
         family = set(self.analyzer.family(term) or [term])
         if not self.facts[candidate.sentence_id].terms & family:
             return False
-        if not analysis.aspects or analysis.broad:
+        aspects = coverage_aspects(analysis)
+        if not aspects:
             return True
         text = self.index.sentences[candidate.sentence_id].text
         lowered = text.lower()
@@ -117,7 +135,7 @@ class CoverageCheck:
         places = [m.start() for stem in stems for m in re.finditer(re.escape(stem), lowered)]
         near = self.params.nearby
         return any(pattern.search(text[max(0, at - near):at + near])
-                   for at in places for aspect in analysis.aspects for pattern in aspect.speaks)
+                   for at in places for aspect in aspects for pattern in aspect.speaks)
 
     def _mention(self, term: str) -> Mention:
         family = self.analyzer.family(term)
@@ -129,7 +147,7 @@ class CoverageCheck:
         return Mention(term, len(ids), docs, tuple(ids[: self.params.mentions_shown]))
 
     def _reason(self, analysis: QuestionAnalysis, mentions: tuple[Mention, ...], share: float) -> str:
-        aspect = " and ".join(a.heading.lower() for a in analysis.aspects) or "this question"
+        aspect = " and ".join(a.heading.lower() for a in coverage_aspects(analysis)) or "this question"
         parts = []
         for m in mentions:
             if m.sentences == 0:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis
 from ragqa.answer.aspects import Aspect, AspectBook
+from ragqa.answer.framing import is_framing
 from ragqa.answer.regimen import RegimenHit, RegimenTable
 from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic, assign_topic, content_terms, specificity
 from ragqa.index.embed import Embedder
@@ -31,6 +32,7 @@ class SentenceFacts:
     topic: Topic
     touches: frozenset[str]
     aspects: frozenset[str]
+    framing: bool = False  # states a study's aim, design or background, not a finding
 
 
 class FactBook:
@@ -59,6 +61,7 @@ class FactBook:
                 topic=assign_topic(text, self.topics),
                 touches=frozenset(t.id for t in self.topics if any(p.search(text) for p in t.patterns)),
                 aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
+                framing=is_framing(text),
             )
             self._facts[sid] = facts
         return facts
