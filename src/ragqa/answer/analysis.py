@@ -112,8 +112,10 @@ class QuestionAnalyzer:
         cues = self.book.cue_words(question) | _words_in(question, self.table.naming_spans(question))
         words = {_POSSESSIVE.sub("", t) for t in terms}
         subject = tuple(
-            self._subject_term(t) for t in sorted(words)
-            if t not in cues and t not in self.book.passing_words and not t[0].isdigit()
+            term for term in (
+                self._subject_term(t) for t in sorted(words)
+                if t not in cues and t not in self.book.passing_words and not t[0].isdigit()
+            ) if not carried_by_parts(term)
         )
         drugs = tuple(dict.fromkeys(d for _, d in self.table.drugs_in(question)))
         return QuestionAnalysis(
@@ -163,6 +165,13 @@ class QuestionAnalyzer:
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 
 
+def carried_by_parts(term: SubjectTerm) -> bool:
+    """Whether a subject term is a hyphenated compound the corpus never writes ("non-infertile",
+    "phagosome-lysosome"): the tokenizer yields its parts as terms too, and they carry its meaning;
+    kept, it would weigh as a word the corpus never mentions and alone force an abstention."""
+    return "-" in term.term and term.sentences == 0
+
+
 def _words_in(text: str, spans: list[tuple[int, int]]) -> set[str]:
     """The tokens of the text inside the spans."""
     return {t for start, end in spans for t in content_terms(text[start:end])}
@@ -182,11 +191,15 @@ def validate_question(question: str) -> str:
 
 _QUESTION_START = re.compile(
     r"^(?:is|are|was|were|do|does|did|can|could|should|would|will|may|might|must|has|have|had|"
-    r"what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+    r"what|which|who|whom|whose|when|where|why|how|"
+    # a request asks as a question does: "Tell me ...", "List ...", "Please explain ..."
+    r"(?:please\s+)?(?:tell|list|explain|describe|give|show|summari[sz]e|outline|compare|define|name))\b",
+    re.IGNORECASE)
 
 
 def _is_question(text: str) -> bool:
-    """Whether the text reads as a question (else it is a statement, such as a claim)."""
+    """Whether the text reads as a question or a request (else it is a statement, such as a
+    claim: "Ketamine works within a day for depression.")."""
     return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text.strip()))
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ragqa.answer.analysis import FAMILY_PREFIX, QuestionAnalysis, QuestionAnalyzer
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
+from ragqa.answer.scoring import content_terms
 from ragqa.index.store import HybridIndex
 
 
@@ -72,6 +73,7 @@ class CoverageCheck:
         self.analyzer = analyzer
         self.facts = facts
         self.params = params or CoverageParams()
+        self._titles: dict[str, frozenset[str]] = {}
 
     def check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
         """Answerable, or the reason not with the places the uncovered subject is mentioned."""
@@ -93,7 +95,8 @@ class CoverageCheck:
             return Coverage(True, "the question asks about a dose regimen of a drug the regimen "
                                   "table knows: the regimen check answers it", 1.0)
         pool = relevant(evidence, analysis, self.facts, p.relative_floor)
-        covered = [t for t in subject if any(self._speaks_of(t.term, c, analysis) for c in pool)]
+        covered = [t for t in subject if any(self._speaks_of(t.term, c, analysis) for c in pool)
+                   or self._statement_topic(t.term, evidence, analysis)]
         share = sum(t.weight for t in covered) / total
         if share >= p.min_coverage:
             return Coverage(True, f"the evidence covers {share:.2f} of the question's subject", share)
@@ -123,6 +126,34 @@ class CoverageCheck:
         near = self.params.nearby
         return any(pattern.search(text[max(0, at - near):at + near])
                    for at in places for aspect in analysis.aspects for pattern in aspect.speaks)
+
+    def _statement_topic(self, term: str, evidence: Evidence, analysis: QuestionAnalysis) -> bool:
+        """For a statement, whether a source near it is about the term: a sentence of it near the
+        statement names the term, and so does the source's title.
+
+        A question's aspect cue is what it asks of its subject ("Is X addictive?": the evidence on
+        X must speak of addiction near X). A statement asserts its own relation, and the cue words
+        its verbs happen to match ("is dependent on", "regulates", "in response to") ask nothing
+        about harms, regulation or efficacy; its subject word is covered when a source near the
+        statement is about that word. A word a source names only in passing (a drug in a list, a
+        disease in a closing remark) is not in its title and still needs the aspect check, as in
+        a question.
+        """
+        if not analysis.statement or analysis.broad:
+            return False
+        family = set(self.analyzer.family(term))
+        if not family:
+            return False
+        floor = self.params.relative_floor * evidence.best_similarity()
+        return any(c.similarity >= floor and self.facts[c.sentence_id].terms & family
+                   and self._title_terms(c.doc_id) & family for c in evidence.candidates)
+
+    def _title_terms(self, doc_id: str) -> frozenset[str]:
+        """The content terms of a document's title (cached: an index never changes)."""
+        terms = self._titles.get(doc_id)
+        if terms is None:
+            terms = self._titles[doc_id] = frozenset(content_terms(self.index.documents[doc_id].title))
+        return terms
 
     def _mention(self, term: str) -> Mention:
         family = self.analyzer.family(term)

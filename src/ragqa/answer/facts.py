@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from ragqa.answer import framing
 from ragqa.answer.aspects import Aspect, AspectBook
+from ragqa.answer.framing import is_framing
 from ragqa.answer.regimen import DoseMention, RegimenHit, RegimenTable
 from ragqa.answer.scoring import (
     FIGURE,
@@ -59,6 +61,7 @@ class SentenceFacts:
     touches: frozenset[str]  # ids of the topics any of whose patterns the text matches
     aspects: frozenset[str]  # ids of the aspects the text speaks to
     forms: frozenset[str] = frozenset()  # ids of the answer forms the text states an answer in
+    framing: bool = False  # states a study's aim, design or background, not a finding
     microdosing: bool = False  # names microdosing (RegimenTable.speaks_of_microdosing)
     negated: bool = False  # holds a negation of the regimen table ("not studied", ...)
     named: frozenset[str] = frozenset()  # regimens whose naming terms occur, whatever drug is named
@@ -86,6 +89,7 @@ class AnswerData:
                        for t in self.topics],
             "aspects": [[a.id, [[p.pattern, p.flags] for p in a.speaks]] for a in self.book.aspects],
             "forms": [[f.id, [[p.pattern, p.flags] for p in f.speaks]] for f in self.book.forms],
+            "framing": framing.framing_pattern().pattern,
             "code": _code_hash(),
         }
         return hashlib.sha256(json.dumps(patterns, sort_keys=True).encode()).hexdigest()[:16]
@@ -102,6 +106,7 @@ class AnswerData:
             touches=frozenset(t.id for t, n in zip(self.topics, counts) if n),
             aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
             forms=frozenset(f.id for f in self.book.forms if f.spoken_by(text)),
+            framing=is_framing(text),
             microdosing=table.speaks_of_microdosing(text),
             negated=bool(table.negation.search(text)),
             named=frozenset(r.id for r in table.regimens if any(t.search(text) for t in r.terms)),
@@ -121,6 +126,7 @@ def _code_hash() -> str:
     try:
         parts = [inspect.getsource(part) for part in (
             AnswerData.facts, content_terms, specificity, strongest_topic, Aspect.spoken_by,
+            framing,  # the whole module: its reading of answer/data/framing.json
             tokenizer.tokenize, tokenizer.s_stem,
             regimen,  # the whole module: its patterns, the table's reading of its data, find()
         )]
@@ -170,7 +176,7 @@ class FactTable:
                    + [f"form:{f.id}" for f in data.book.forms]
                    + [f"named:{r.id}" for r in data.table.regimens]
                    + [f"drug:{d}" for d in data.table.drug_names]
-                   + ["microdosing", "negated"])
+                   + ["microdosing", "negated", "framing"])
         column = {c: j for j, c in enumerate(columns)}
         flags = np.zeros((len(rows), len(columns)), dtype=bool)
         lengths = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -183,7 +189,8 @@ class FactTable:
             on = ([f"touches:{t}" for t in f.touches] + [f"aspect:{a}" for a in f.aspects]
                   + [f"form:{x}" for x in f.forms]
                   + [f"named:{r}" for r in f.named] + [f"drug:{d}" for d in f.drugs]
-                  + ["microdosing"] * f.microdosing + ["negated"] * f.negated)
+                  + ["microdosing"] * f.microdosing + ["negated"] * f.negated
+                  + ["framing"] * f.framing)
             flags[i, [column[c] for c in on]] = True
             if f.regimens:
                 hits[i] = [_hit_json(h) for h in f.regimens]
@@ -256,7 +263,7 @@ class FactReader:
             topic=self._topics[int(table.topic[sid])],
             touches=frozenset(on.get("touches", ())), aspects=frozenset(on.get("aspect", ())),
             forms=frozenset(on.get("form", ())),
-            microdosing="microdosing" in on, negated="negated" in on,
+            microdosing="microdosing" in on, negated="negated" in on, framing="framing" in on,
             named=frozenset(on.get("named", ())), drugs=frozenset(on.get("drug", ())),
         )
 

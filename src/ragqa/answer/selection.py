@@ -34,6 +34,7 @@ class SelectionParams:
     form: float = 0.1
     level: float = 0.04
     specificity: float = 0.04
+    framing: float = 0.2
     min_similarity: float = 0.25
     narrow_margin: float = 0.08
     off_aspect_margin: float = 0.03
@@ -76,6 +77,21 @@ class Selection:
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 
 
+def best_source(analysis: QuestionAnalysis, evidence: Evidence, pool: list[Scored]) -> list[Scored]:
+    """For a statement, the candidates of the document the retriever ranks first; else the pool.
+
+    The evidence on a statement ("Ketamine works within a day for depression.") is what the source
+    that bears on it most directly found, its sentences quoted together, rather than the one
+    sentence most similar in wording from each of several sources. The retriever's document
+    ranking, which weighs every passage of a source, picks that source better than the single
+    best sentence does. A question, an overview, or a pool without that document keeps the pool.
+    """
+    if not analysis.statement or analysis.broad or not evidence.chunks.hits:
+        return pool
+    top = evidence.chunks.hits[0].doc_id
+    return [s for s in pool if s.candidate.doc_id == top] or pool
+
+
 def rank_score(rank: int) -> float:
     """The retrieval rank as a score: 1 for the top sentence, decaying with rank."""
     return 1.0 / (1.0 + 0.25 * (rank - 1))
@@ -110,7 +126,7 @@ class Selector:
         if analysis.broad:
             chosen = self._overview(pool, verdict)
         else:
-            chosen = self._narrow(analysis, pool, verdict)
+            chosen = self._narrow(analysis, best_source(analysis, evidence, pool), verdict, pool)
         lead = self._lead(chosen, analysis, verdict)
         rest = [s for s in chosen if s not in lead]
         if analysis.broad:
@@ -138,15 +154,16 @@ class Selector:
             in_form = self.facts.answers_in(c.sentence_id, analysis.forms)
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
                      + p.aspect * on_aspect + p.form * in_form + p.level * c.level
-                     + p.specificity * facts.specificity)
+                     + p.specificity * facts.specificity - p.framing * facts.framing)
             out.append(Scored(c, score, on_aspect))
         return out
 
     # -- narrow answers -------------------------------------------------------------------------
 
     def _narrow(self, analysis: QuestionAnalysis, pool: list[Scored],
-                verdict: RegimenVerdict) -> list[Scored]:
-        """The best candidates and those close to them; off-aspect ones only when very close."""
+                verdict: RegimenVerdict, regimen_pool: list[Scored] | None = None) -> list[Scored]:
+        """The best candidates and those close to them; off-aspect ones only when very close;
+        the regimen verdict's evidence from `regimen_pool` (default: the same pool)."""
         p = self.params
         best = pool[0].score
         # a statement far less similar to the question than the closest one is about something else
@@ -169,8 +186,9 @@ class Selector:
             # a narrow answer on a studied regimen stays with the drug(s) asked about; other drugs'
             # regimens are named only when the asked one was not studied (a question that only
             # names a product, "Can I eat before my Spravato appointment?", gets no regimen picks)
-            others = [s for s in pool if not self._other_drug(s, analysis)] \
-                if verdict.supported else pool
+            regimen_pool = regimen_pool if regimen_pool is not None else pool
+            others = [s for s in regimen_pool if not self._other_drug(s, analysis)] \
+                if verdict.supported else regimen_pool
             self._add_regimen_evidence(chosen, others, verdict, per_regimen=1, limit=p.narrow_max + 2)
         return sorted(chosen, key=lambda s: -s.score)
 
