@@ -10,7 +10,8 @@ question once after three warm-up questions; the section "ask latency, before an
 each engine's median over all rounds and the median of its per-round medians.
 
 `--before` is a checkout of 2822c1c whose `src/ragqa/evaluation/` is that of commit 5e168a4 (the
-metrics of issue 9 on the old engine). The old engine reads only Markdown with the front matter of
+metrics of issue 9 on the old engine), with `lead_ranks` in its runner.py returning no
+sentence-first rank when the retriever has no `search_sentences` (the old one has none). The old engine reads only Markdown with the front matter of
 its day, so both runs use a copy of the Markdown documents of `corpus/` without the `provenance`
 block, with `secondary_summary` read as `guideline` (the type those documents had then), and the
 cases of the suite whose gold documents are all in that copy.
