@@ -5,7 +5,10 @@ the client likes; enough of them exhaust the process's file descriptors and then
 served. Here each connection has `header_timeout` seconds to deliver a request's headers (from
 when it opens, and again after each response), and when `max_connections` are open a new
 connection closes the oldest one that is not being answered, as nginx reuses its idle keep-alive
-connections; when every open connection is being answered, the new one gets a 503.
+connections; when every open connection is being answered, the new one gets a 503. Each request
+gets a look at its connection (the CLIENT_GONE scope extension, ragqa.api.admission) that peeks
+at the socket, so that a question whose client has closed is dropped even before the server
+has read the close.
 
     >>> run(create_app(settings), settings)       # what `ragqa serve` does
 """
@@ -18,10 +21,12 @@ import json
 import logging
 import os
 import resource
+import socket
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ragqa.api.admission import CLIENT_GONE
 from ragqa.config import Settings
 
 log = logging.getLogger(__name__)
@@ -64,11 +69,21 @@ class BoundedH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if self.client_gone():
+            # the client sent this and closed: uvicorn closes at the end of file and answers
+            # nothing, so nothing is parsed either (abandoned questions cost the loop little)
+            self.transport.close()
+            return
+        super().data_received(data)
+
     def handle_events(self) -> None:
         super().handle_events()
         if self.cycle is not self._started:  # a request's headers are complete
             self._started = self.cycle
             self._disarm()
+            if self.cycle is not None:  # its task has not run yet: the scope may still grow
+                self.cycle.scope.setdefault("extensions", {})[CLIENT_GONE] = self.client_gone
         # uvicorn stops reading while it answers a request; read on once the whole request is in
         # and nothing else is buffered, so that a client that closes is noticed at once and its
         # queued question dropped (a pipelined request still stops the reading)
@@ -80,6 +95,13 @@ class BoundedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         self._arm()  # the next request's headers are due in time too (a pipelined one disarms)
         super().on_response_complete()
+
+    def client_gone(self) -> bool:
+        """Whether the client has closed or reset the connection, from what the socket holds
+        unread (as nginx tests a client while its request waits upstream)."""
+        if self.transport.is_closing():
+            return True
+        return peer_closed(self.transport.get_extra_info("socket").fileno())
 
     def idle(self) -> bool:
         """No request on this connection is being answered (none yet, or headers still coming)."""
@@ -108,6 +130,20 @@ class BoundedH11Protocol(H11Protocol):
         self._deadline = None
         if self.idle():
             self.transport.close()
+
+
+def peer_closed(fd: int) -> bool:
+    """Whether the peer of the connected socket `fd` has closed or reset it: the next read would
+    return end-of-file or an error. Unread data means it has not, and is left unread."""
+    sock = socket.socket(fileno=fd)
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: the peer is still there
+    except OSError:
+        return True  # reset
+    finally:
+        sock.detach()  # the descriptor stays the transport's
 
 
 def connection_cap(settings: Settings) -> int:
