@@ -112,7 +112,7 @@ def test_a_full_queue_refuses_newcomers():
     assert outcomes == {"computing": "ran", "waiting": "ran", "newcomer": "refused"}
 
 
-def test_a_question_whose_client_has_gone_is_dropped_on_arrival_with_a_worker_free():
+def test_a_question_whose_client_has_gone_is_dropped_before_its_work_with_a_worker_free():
     """The server's look (CLIENT_GONE) sees the close before `receive` reports it."""
     outcome = []
 
@@ -127,6 +127,41 @@ def test_a_question_whose_client_has_gone_is_dropped_on_arrival_with_a_worker_fr
 
     anyio.run(main)
     assert outcome == [("gone", 0, 0)]
+
+
+def test_a_full_queue_first_lets_go_of_questions_whose_clients_have_closed():
+    """A burst of abandoned questions fills the queue until their disconnects are read; a live
+    question arriving then takes the place of one the server's look shows closed."""
+    outcomes = {}
+
+    async def main() -> None:
+        admission = Admission(1, 1, 5.0)
+        closed = {"abandoned"}
+
+        async def question(name: str, hold: float) -> None:
+            client = Client({"extensions": {CLIENT_GONE: lambda: name in closed}},
+                            receive_forever)
+            try:
+                async with admission.slot(client):
+                    outcomes[name] = "ran"
+                    await anyio.sleep(hold)
+            except ClientGoneError:
+                outcomes[name] = "dropped"
+            except OverloadedError:
+                outcomes[name] = "refused"
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(question, "computing", 0.2)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "abandoned", 0.0)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "live", 0.0)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "one too many", 0.0)
+
+    anyio.run(main)
+    assert outcomes == {"computing": "ran", "abandoned": "dropped", "live": "ran",
+                        "one too many": "refused"}
 
 
 def test_a_waiting_question_whose_client_goes_is_skipped_when_a_worker_frees():

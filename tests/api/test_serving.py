@@ -1,4 +1,4 @@
-"""The bounded uvicorn's look at a connection: has the client closed it?"""
+"""The bounded uvicorn's look at a connection (has the client closed it?) and what uses it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ragqa.api.serving import peer_closed
+import anyio
+
+from ragqa.api.admission import CLIENT_GONE
+from ragqa.api.serving import SkipAbandoned, peer_closed
 
 
 @contextmanager
@@ -58,3 +61,30 @@ def test_a_client_that_reset_the_connection_is_gone():
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.close()  # an RST, not a FIN
         assert settled(lambda: peer_closed(server.fileno()))
+
+
+def run_skip_abandoned(look) -> list[str]:
+    """What happens to a request through SkipAbandoned whose server look says `look()`."""
+    events: list[str] = []
+
+    async def app(scope, receive, send):
+        events.append("app called")
+
+    async def receive():
+        events.append("receive")
+        return {"type": "http.disconnect"}
+
+    async def main():
+        scope = {"type": "http", "extensions": {CLIENT_GONE: look}}
+        await SkipAbandoned(app)(scope, receive, None)
+
+    anyio.run(main)
+    return events
+
+
+def test_a_request_whose_client_has_closed_never_reaches_the_app():
+    assert run_skip_abandoned(lambda: True) == ["receive"]  # waits for the disconnect, no app
+
+
+def test_a_request_whose_client_is_there_reaches_the_app():
+    assert run_skip_abandoned(lambda: False) == ["app called"]

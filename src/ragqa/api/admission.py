@@ -5,17 +5,18 @@ time budget, and no work for clients that have gone.
     >>> async with admission.slot(Client(scope, receive)):   # the body already read
     ...     await app(scope, replay, send)
 
-A question whose client has gone is dropped (ClientGoneError) when it arrives, while it waits
-and once more just before its work starts; work that has started is not interrupted. The
-look is the server's own at the connection when the server offers one (the CLIENT_GONE scope
-extension, which `ragqa serve` provides), so that a client that sent its question and closed
-at once is dropped before it costs anything, even when the server has not yet read the close;
+A question whose client has gone is dropped (ClientGoneError) while it waits and once more
+just before its work starts; work that has started is not interrupted. The last look is the
+server's own at the connection when the server offers one (the CLIENT_GONE scope extension,
+which `ragqa serve` provides, and which also keeps a question whose client closed at once from
+reaching the app at all), so that it holds even before the server has read the close;
 otherwise it is what `receive` has reported.
 
 A live question takes one of `slots` workers, or waits for one: a freed worker goes to the
-question that has waited longest, so none is starved. At most `queue_length` wait: beyond them
-a question is refused (OverloadedError, a 503 with Retry-After), and so is one that has waited
-`timeout` seconds.
+question that has waited longest, so none is starved. At most `queue_length` wait: a question
+that finds the queue full first takes out those whose clients the server's look shows closed,
+and is refused if it is still full (OverloadedError, a 503 with Retry-After); so is one that
+has waited `timeout` seconds.
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ class Client:
         self._receive = receive
         self._look: Callable[[], bool] | None = scope.get("extensions", {}).get(CLIENT_GONE)
 
+    def closed(self) -> bool:
+        """Whether the server's look shows the client has closed (False if it has no look)."""
+        return self._look is not None and self._look()
+
     async def gone(self) -> bool:
-        """Whether the client has gone already, without waiting."""
+        """Whether the client has gone already, without waiting: the server's look, or else
+        whether `receive` has a disconnect ready."""
         if self._look is not None:
             return self._look()
         return await _gone(self._receive)
@@ -58,11 +64,14 @@ class Client:
 
 
 class _Waiter:
-    """A question waiting for a worker: its wait is cancelled when it is granted one."""
+    """A question waiting for a worker; its wait is cancelled when it is granted one or found
+    gone by another question's look."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: Client) -> None:
+        self.client = client
         self.scope = anyio.CancelScope()
         self.granted = False
+        self.gone = False
 
 
 class Admission:
@@ -87,8 +96,6 @@ class Admission:
     @asynccontextmanager
     async def slot(self, client: Client) -> AsyncIterator[None]:
         """Hold a worker for the block, unless `client` goes first."""
-        if await client.gone():
-            raise ClientGoneError
         if self.busy < self.slots:
             self.busy += 1
         else:
@@ -105,21 +112,32 @@ class Admission:
         if self.queue_length == 0:
             raise OverloadedError("every worker is busy and no question may wait; retry shortly")
         if len(self._waiting) >= self.queue_length:
+            self._drop_closed()
+        if len(self._waiting) >= self.queue_length:
             raise OverloadedError(f"{len(self._waiting)} questions are already waiting for a "
                                   "worker; retry shortly")
-        waiter = _Waiter()
+        waiter = _Waiter(client)
         self._waiting.append(waiter)
-        gone = False
         with anyio.move_on_after(self.timeout), waiter.scope:
             await client.disconnected()
-            gone = True
+            waiter.gone = True
         if waiter.granted:
             return  # the worker is this question's now; slot() looks at the client once more
-        self._waiting.remove(waiter)
-        if gone:
+        if waiter in self._waiting:  # not already taken out by _drop_closed
+            self._waiting.remove(waiter)
+        if waiter.gone:
             raise ClientGoneError
         raise OverloadedError(f"no worker was free within {self.timeout:g} s (the request time "
                               "budget); retry shortly")
+
+    def _drop_closed(self) -> None:
+        """Take out of the queue the questions whose clients the server's look shows closed,
+        before their disconnects are read (a burst of abandoned questions would otherwise fill
+        the queue, for a moment, against live ones)."""
+        for waiter in [w for w in self._waiting if w.client.closed()]:
+            self._waiting.remove(waiter)
+            waiter.gone = True
+            waiter.scope.cancel()
 
     def _release(self) -> None:
         """Hand the worker to the question that has waited longest, or free it."""

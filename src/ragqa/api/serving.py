@@ -5,10 +5,15 @@ the client likes; enough of them exhaust the process's file descriptors and then
 served. Here each connection has `header_timeout` seconds to deliver a request's headers (from
 when it opens, and again after each response), and when `max_connections` are open a new
 connection closes the oldest one that is not being answered, as nginx reuses its idle keep-alive
-connections; when every open connection is being answered, the new one gets a 503. Each request
-gets a look at its connection (the CLIENT_GONE scope extension, ragqa.api.admission) that peeks
-at the socket, so that a question whose client has closed is dropped even before the server
-has read the close.
+connections; when every open connection is being answered, the new one gets a 503.
+
+A client that has closed its connection gets no answer (uvicorn's rule at end of file), so the
+work for it is skipped as early as the socket shows the close, even before the server has read
+it: what such a client sent is not parsed, a request whose client goes before the app sees it
+never reaches the app (SkipAbandoned), and the app can look again later (the CLIENT_GONE scope
+extension, which ragqa.api.admission uses while a question waits and before it starts). A burst
+of abandoned questions then costs the event loop little more than accepting and closing their
+connections.
 
     >>> run(create_app(settings), settings)       # what `ragqa serve` does
 """
@@ -24,6 +29,7 @@ import resource
 import socket
 from typing import Any
 
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ragqa.api.admission import CLIENT_GONE
@@ -70,9 +76,7 @@ class BoundedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.client_gone():
-            # the client sent this and closed: uvicorn closes at the end of file and answers
-            # nothing, so nothing is parsed either (abandoned questions cost the loop little)
+        if self.client_gone():  # the client sent this and closed: nothing to parse or answer
             self.transport.close()
             return
         super().data_received(data)
@@ -132,6 +136,22 @@ class BoundedH11Protocol(H11Protocol):
             self.transport.close()
 
 
+class SkipAbandoned:
+    """ASGI middleware: a request whose client has already closed (CLIENT_GONE) never reaches
+    the app; it ends once the server has read the close, so that no 500 is sent in its place."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        look = scope.get("extensions", {}).get(CLIENT_GONE)
+        if look is not None and look():
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
+        await self.app(scope, receive, send)
+
+
 def peer_closed(fd: int) -> bool:
     """Whether the peer of the connected socket `fd` has closed or reset it: the next read would
     return end-of-file or an error. Unread data means it has not, and is left unread."""
@@ -176,7 +196,7 @@ def run(app: Any, settings: Settings) -> None:
 
     protocol = partial(BoundedH11Protocol, header_timeout=settings.header_timeout,
                        max_connections=connection_cap(settings))
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+    config = uvicorn.Config(SkipAbandoned(app), host=settings.host, port=settings.port, log_level="info",
                             http=protocol,  # type: ignore[arg-type]
                             backlog=ACCEPT_BACKLOG,
                             timeout_keep_alive=settings.keep_alive_timeout)
