@@ -196,7 +196,8 @@ def run(app: Any, settings: Settings) -> None:
 
     protocol = partial(BoundedH11Protocol, header_timeout=settings.header_timeout,
                        max_connections=connection_cap(settings))
-    config = uvicorn.Config(SkipAbandoned(app), host=settings.host, port=settings.port, log_level="info",
+    config = uvicorn.Config(SkipAbandoned(app), host=settings.host, port=settings.port,
+                            log_level="info",
                             http=protocol,  # type: ignore[arg-type]
                             backlog=ACCEPT_BACKLOG,
                             timeout_keep_alive=settings.keep_alive_timeout)
