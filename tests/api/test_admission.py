@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from ragqa.answer.engine import AnswerEngine
-from ragqa.api.admission import Admission, ClientGoneError
+from ragqa.api.admission import CLIENT_GONE, Admission, Client, ClientGoneError
 from ragqa.api.app import COMPUTE_SLOTS
 from ragqa.errors import OverloadedError
 from ragqa.index.store import load_index
@@ -67,14 +67,14 @@ def test_a_question_that_waits_past_its_time_budget_gets_503(make_client, slow_e
                for r in late)
 
 
-def test_the_newest_waiting_question_gets_the_next_worker():
+def test_the_question_that_waited_longest_gets_the_next_worker():
     order = []
 
     async def main() -> None:
         admission = Admission(1, 4, 5.0)
 
         async def question(name: str) -> None:
-            async with admission.slot(receive_forever):
+            async with admission.slot(staying()):
                 order.append(name)
                 await anyio.sleep(0.05)
 
@@ -84,10 +84,10 @@ def test_the_newest_waiting_question_gets_the_next_worker():
                 await anyio.sleep(0.01)
 
     anyio.run(main)
-    assert order == ["first", "fourth", "third", "second"]
+    assert order == ["first", "second", "third", "fourth"]
 
 
-def test_a_full_queue_refuses_newcomers_after_a_grace():
+def test_a_full_queue_refuses_newcomers():
     outcomes = {}
 
     async def main() -> None:
@@ -95,14 +95,14 @@ def test_a_full_queue_refuses_newcomers_after_a_grace():
 
         async def question(name: str, hold: float) -> None:
             try:
-                async with admission.slot(receive_forever):
+                async with admission.slot(staying()):
                     outcomes[name] = "ran"
                     await anyio.sleep(hold)
             except OverloadedError:
                 outcomes[name] = "refused"
 
         async with anyio.create_task_group() as group:
-            group.start_soon(question, "computing", 1.0)
+            group.start_soon(question, "computing", 0.3)
             await anyio.sleep(0.01)
             group.start_soon(question, "waiting", 0.0)
             await anyio.sleep(0.01)
@@ -110,6 +110,90 @@ def test_a_full_queue_refuses_newcomers_after_a_grace():
 
     anyio.run(main)
     assert outcomes == {"computing": "ran", "waiting": "ran", "newcomer": "refused"}
+
+
+def test_a_question_whose_client_has_gone_is_dropped_before_its_work_with_a_worker_free():
+    """The server's look (CLIENT_GONE) sees the close before `receive` reports it."""
+    outcome = []
+
+    async def main() -> None:
+        admission = Admission(1, 4, 5.0)
+        gone = Client({"extensions": {CLIENT_GONE: lambda: True}}, receive_forever)
+        try:
+            async with admission.slot(gone):
+                outcome.append("ran")
+        except ClientGoneError:
+            outcome.append(("gone", admission.busy, admission.waiting))
+
+    anyio.run(main)
+    assert outcome == [("gone", 0, 0)]
+
+
+def test_a_full_queue_first_lets_go_of_questions_whose_clients_have_closed():
+    """A burst of abandoned questions fills the queue until their disconnects are read; a live
+    question arriving then takes the place of one the server's look shows closed."""
+    outcomes = {}
+
+    async def main() -> None:
+        admission = Admission(1, 1, 5.0)
+        closed = {"abandoned"}
+
+        async def question(name: str, hold: float) -> None:
+            client = Client({"extensions": {CLIENT_GONE: lambda: name in closed}},
+                            receive_forever)
+            try:
+                async with admission.slot(client):
+                    outcomes[name] = "ran"
+                    await anyio.sleep(hold)
+            except ClientGoneError:
+                outcomes[name] = "dropped"
+            except OverloadedError:
+                outcomes[name] = "refused"
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(question, "computing", 0.2)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "abandoned", 0.0)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "live", 0.0)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "one too many", 0.0)
+
+    anyio.run(main)
+    assert outcomes == {"computing": "ran", "abandoned": "dropped", "live": "ran",
+                        "one too many": "refused"}
+
+
+def test_a_waiting_question_whose_client_goes_is_skipped_when_a_worker_frees():
+    """The look just before the work starts drops a question granted a worker after its client
+    went, and the worker passes on to the next in line."""
+    order = []
+
+    async def main() -> None:
+        admission = Admission(1, 4, 5.0)
+        left = {"second": False}
+
+        async def question(name: str, hold: float) -> None:
+            client = Client({"extensions": {CLIENT_GONE: lambda: left.get(name, False)}},
+                            receive_forever)
+            try:
+                async with admission.slot(client):
+                    order.append(name)
+                    await anyio.sleep(hold)
+            except ClientGoneError:
+                order.append(f"{name} dropped")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(question, "first", 0.1)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "second", 0.0)
+            await anyio.sleep(0.01)
+            group.start_soon(question, "third", 0.0)
+            await anyio.sleep(0.01)
+            left["second"] = True  # its close is not read yet: only the look sees it
+
+    anyio.run(main)
+    assert order == ["first", "second dropped", "third"]
 
 
 def test_the_queue_and_budget_are_in_the_openapi(client):
@@ -122,13 +206,13 @@ def run_waiting(admission: Admission, receive) -> str:
     outcome = []
 
     async def first(started: anyio.Event) -> None:
-        async with admission.slot(receive_forever):
+        async with admission.slot(staying()):
             started.set()
             await anyio.sleep(0.3)
 
     async def second() -> None:
         try:
-            async with admission.slot(receive):
+            async with admission.slot(Client({}, receive)):
                 outcome.append("ran")
         except ClientGoneError:
             outcome.append("gone")
@@ -148,6 +232,11 @@ def run_waiting(admission: Admission, receive) -> str:
 
 async def receive_forever():
     await anyio.sleep_forever()
+
+
+def staying() -> Client:
+    """A client that never leaves."""
+    return Client({}, receive_forever)
 
 
 def test_a_client_that_disconnects_while_waiting_leaves_the_queue():
@@ -217,3 +306,42 @@ async def _gather(function, n: int) -> None:
     async with anyio.create_task_group() as group:
         for _ in range(n):
             group.start_soon(function)
+
+
+def test_a_question_whose_client_has_gone_gets_no_worker_and_no_response(make_client,
+                                                                           slow_engine):
+    """Through the ASGI app, every worker free: the server's look says the client has closed
+    (its close not yet read), so nothing is computed, nothing is sent, and the app returns only
+    once the server has seen the disconnect (uvicorn would otherwise send a 500 and log it)."""
+    client = make_client(engine=slow_engine)
+    app = client.app
+    sent: list[dict] = []
+    events: list[str] = []
+
+    async def abandoned() -> None:
+        body = b'{"question": "ketamine dose"}'
+        messages = iter([{"type": "http.request", "body": body, "more_body": False}])
+
+        async def receive():
+            message = next(messages, None)
+            if message is not None:
+                return message
+            await anyio.sleep(0.05)  # the server reads the close a moment later
+            events.append("disconnect read")
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/v1/ask", "raw_path": b"/v1/ask",
+                 "query_string": b"", "headers": [(b"content-type", b"application/json")],
+                 "http_version": "1.1", "scheme": "http", "server": ("t", 80),
+                 "client": ("c", 1), "root_path": "", "app": app, "state": {},
+                 "extensions": {CLIENT_GONE: lambda: True}}
+        await app(scope, receive, send)
+        events.append("returned")
+
+    client.portal.call(abandoned)
+    assert SlowEngine.answered == 0
+    assert sent == []
+    assert events == ["disconnect read", "returned"]

@@ -113,3 +113,35 @@ def test_a_storm_of_abandoned_questions_does_not_delay_the_next(fake_index, tmp_
         after = time.monotonic() - started
         # each abandoned question answered would have cost 0.1 s: 100 of them 5 s on 2 workers
         assert after < statistics.median(unloaded) + 0.5, (after, unloaded)
+
+
+def abandon_at_once(url: str, n: int) -> None:
+    """Open `n` connections, then on each send a question and close: TCP_CORK holds the question
+    back until the close, so it travels with the FIN and the server finds the client gone when
+    it first reads it (as a backlogged server does with a burst of abandoned questions)."""
+    sockets = [connect(url) for _ in range(n)]
+    for sock in sockets:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        sock.sendall(ask_request())
+        sock.close()
+
+
+def test_questions_abandoned_before_they_are_read_are_never_computed(fake_index, tmp_path):
+    """What eval/reliability_probe.py measures: abandoned questions arrive while every worker is
+    free. None of them may take a worker (each would cost `delay`), so the next question takes
+    about what it takes alone; and no response is attempted for them (no 500 in the log)."""
+    delay = 0.3
+    log = tmp_path / "log"
+    with bounded_server(fake_index, log, embed_delay=delay) as url, \
+            httpx.Client(base_url=url, timeout=60) as http:
+        unloaded = []
+        for _ in range(3):
+            started = time.monotonic()
+            assert http.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+            unloaded.append(time.monotonic() - started)
+        abandon_at_once(url, 100)
+        started = time.monotonic()
+        assert http.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+        after = time.monotonic() - started
+    assert after < statistics.median(unloaded) + delay / 2, (after, unloaded)
+    assert "ASGI callable returned" not in log.read_text()

@@ -26,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragqa.api.admission import Admission, ClientGoneError
+from ragqa.api.admission import Admission, Client, ClientGoneError
 from ragqa.api.errors import error_response
 from ragqa.api.schemas import FieldError
 from ragqa.errors import OverloadedError
@@ -140,11 +140,14 @@ class RequestBody:
             await self.app(scope, replay, send)
             return
         admission: Admission = scope["app"].state.admission
+        client = Client(scope, receive)
         try:
-            async with admission.slot(receive):
+            async with admission.slot(client):
                 await self.app(scope, replay, send)
         except ClientGoneError:
-            return  # nobody to answer
+            # nobody to answer: end once the server has seen the close too, or it would answer
+            # the missing response with a 500 and an error in the log
+            await client.disconnected()
         except OverloadedError as exc:
             response = error_response(503, str(exc),
                                       headers={"Retry-After": str(exc.retry_after)})

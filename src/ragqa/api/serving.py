@@ -7,6 +7,14 @@ when it opens, and again after each response), and when `max_connections` are op
 connection closes the oldest one that is not being answered, as nginx reuses its idle keep-alive
 connections; when every open connection is being answered, the new one gets a 503.
 
+A client that has closed its connection gets no answer (uvicorn's rule at end of file), so the
+work for it is skipped as early as the socket shows the close, even before the server has read
+it: what such a client sent is not parsed, a request whose client goes before the app sees it
+never reaches the app (SkipAbandoned), and the app can look again later (the CLIENT_GONE scope
+extension, which ragqa.api.admission uses while a question waits and before it starts). A burst
+of abandoned questions then costs the event loop little more than accepting and closing their
+connections.
+
     >>> run(create_app(settings), settings)       # what `ragqa serve` does
 """
 
@@ -18,10 +26,13 @@ import json
 import logging
 import os
 import resource
+import socket
 from typing import Any
 
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ragqa.api.admission import CLIENT_GONE
 from ragqa.config import Settings
 
 log = logging.getLogger(__name__)
@@ -64,11 +75,19 @@ class BoundedH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if self.client_gone():  # the client sent this and closed: nothing to parse or answer
+            self.transport.close()
+            return
+        super().data_received(data)
+
     def handle_events(self) -> None:
         super().handle_events()
         if self.cycle is not self._started:  # a request's headers are complete
             self._started = self.cycle
             self._disarm()
+            if self.cycle is not None:  # its task has not run yet: the scope may still grow
+                self.cycle.scope.setdefault("extensions", {})[CLIENT_GONE] = self.client_gone
         # uvicorn stops reading while it answers a request; read on once the whole request is in
         # and nothing else is buffered, so that a client that closes is noticed at once and its
         # queued question dropped (a pipelined request still stops the reading)
@@ -80,6 +99,13 @@ class BoundedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         self._arm()  # the next request's headers are due in time too (a pipelined one disarms)
         super().on_response_complete()
+
+    def client_gone(self) -> bool:
+        """Whether the client has closed or reset the connection, from what the socket holds
+        unread (as nginx tests a client while its request waits upstream)."""
+        if self.transport.is_closing():
+            return True
+        return peer_closed(self.transport.get_extra_info("socket").fileno())
 
     def idle(self) -> bool:
         """No request on this connection is being answered (none yet, or headers still coming)."""
@@ -108,6 +134,36 @@ class BoundedH11Protocol(H11Protocol):
         self._deadline = None
         if self.idle():
             self.transport.close()
+
+
+class SkipAbandoned:
+    """ASGI middleware: a request whose client has already closed (CLIENT_GONE) never reaches
+    the app; it ends once the server has read the close, so that no 500 is sent in its place."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        look = scope.get("extensions", {}).get(CLIENT_GONE)
+        if look is not None and look():
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
+        await self.app(scope, receive, send)
+
+
+def peer_closed(fd: int) -> bool:
+    """Whether the peer of the connected socket `fd` has closed or reset it: the next read would
+    return end-of-file or an error. Unread data means it has not, and is left unread."""
+    sock = socket.socket(fileno=fd)
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: the peer is still there
+    except OSError:
+        return True  # reset
+    finally:
+        sock.detach()  # the descriptor stays the transport's
 
 
 def connection_cap(settings: Settings) -> int:
@@ -140,7 +196,8 @@ def run(app: Any, settings: Settings) -> None:
 
     protocol = partial(BoundedH11Protocol, header_timeout=settings.header_timeout,
                        max_connections=connection_cap(settings))
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+    config = uvicorn.Config(SkipAbandoned(app), host=settings.host, port=settings.port,
+                            log_level="info",
                             http=protocol,  # type: ignore[arg-type]
                             backlog=ACCEPT_BACKLOG,
                             timeout_keep_alive=settings.keep_alive_timeout)
