@@ -10,7 +10,7 @@ import pytest
 
 from ragqa.answer.contract import Answer, Reference, RegimenCheck, Statement
 from ragqa.evaluation import commands
-from ragqa.evaluation.report import RESULTS_HEADER, replace_section
+from ragqa.evaluation.report import RESULTS_HEADER, _build_rate, replace_section
 from ragqa.evaluation.runner import run_eval, score_case
 from ragqa.evaluation.suite import Case, EvidenceSpan, SuiteError, load_suite
 from ragqa.index.store import build_index, save_index
@@ -255,3 +255,12 @@ def test_evidence_table_puts_published_figures_beside_the_modes(fixture_index):
     assert "| abstract nDCG@10 (retriever ranking) | 1.000 | 1.000 | 0.665 |" in table
     assert "| quote F1 | 0.000 | 0.000 |  |" in table
     assert "Missed gold sentences (hybrid, first five)" in results_section(report, "ragqa eval")
+
+
+def test_index_line_gives_the_build_rate_only_for_a_full_build():
+    full = {"build_seconds": 100.0, "counts": {"chunks": 10, "sentences": 1000},
+            "embedded": {"chunks": 10, "sentences": 990}}
+    assert _build_rate(full).endswith(": 10.0 sentences/s end to end")
+    reused = {**full, "embedded": {"chunks": 0, "sentences": 0}}
+    assert "rest reused" in _build_rate(reused) and "sentences/s" not in _build_rate(reused)
+    assert _build_rate({"counts": {}}) == ""

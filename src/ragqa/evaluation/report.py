@@ -202,6 +202,22 @@ def failures_list(report: EvalReport, mode: str, limit: int | None = None) -> st
     return "\n".join(lines)
 
 
+def _build_rate(index: dict[str, Any]) -> str:
+    """How long the index's last build took and, when it embedded everything, its rate end to end
+    in sentences per second (a build that reused vectors says so instead)."""
+    seconds, counts, embedded = (index.get("build_seconds"), index.get("counts") or {},
+                                 index.get("embedded") or {})
+    if not seconds:
+        return ""
+    sentences = counts.get("sentences") or 0
+    done = (f" in {seconds:,.1f} s, embedding {embedded.get('chunks', 0):,} chunks and "
+            f"{embedded.get('sentences', 0):,} sentences")
+    # a full build embeds every distinct text (a sentence repeated in the corpus is embedded once)
+    if sentences and embedded.get("sentences", 0) >= 0.9 * sentences:
+        return done + f": {sentences / seconds:,.1f} sentences/s end to end"
+    return done + " (the rest reused from the previous build)"
+
+
 def _index_line(report: EvalReport) -> str:
     index = report.index
     counts = index.get("counts") or {}
@@ -209,7 +225,7 @@ def _index_line(report: EvalReport) -> str:
     line = (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
             f"{counts.get('chunks')} chunks, BM25 {params.get('bm25')}, "
             f"FAISS {params.get('faiss')}, "
-            f"model {index.get('model')}, built {index.get('built_at')})")
+            f"model {index.get('model')}, built {index.get('built_at')}{_build_rate(index)})")
     runs = index.get("by_embedder")
     if runs:  # one run per embedder: which index each queried
         line += "; embedders: " + ", ".join(

@@ -490,6 +490,8 @@ def index_summary(index: HybridIndex) -> dict[str, Any]:
         "embedder": manifest.get("embedder"),
         "params": manifest.get("params"),
         "counts": manifest.get("counts"),
+        "build_seconds": manifest.get("build_seconds"),
+        "embedded": manifest.get("embedded"),
     }
 
 
