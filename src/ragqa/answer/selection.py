@@ -175,12 +175,13 @@ class Selector:
                 continue
             self._add(chosen, s, p.narrow_max)
         # the bottom line and a few supporting statements: fill up from the next ones on the asked
-        # aspect (a question that asks none has nothing to fill from)
+        # aspect, or, when none is asked, from the bottom line's own source
+        source = pool[0].candidate.doc_id
         for s in pool:
             if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
                 break
-            if analysis.aspects and s.on_aspect and s.candidate.similarity >= near \
-                    and not self._other_drug(s, analysis):
+            fits = s.on_aspect if analysis.aspects else s.candidate.doc_id == source
+            if fits and s.candidate.similarity >= near and not self._other_drug(s, analysis):
                 self._add(chosen, s, p.narrow_max)
         if verdict.asked is not None and (verdict.supported is False or self._asks_dose(analysis)):
             # a narrow answer on a studied regimen stays with the drug(s) asked about; other drugs'
