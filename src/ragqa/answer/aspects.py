@@ -38,6 +38,7 @@ class AspectBook:
     broad: tuple[re.Pattern[str], ...]
     passing_words: frozenset[str]
     forms: tuple[Aspect, ...] = ()
+    population_phrases: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -57,7 +58,8 @@ class AspectBook:
         # an answer form is read like an aspect: the question asks it, a sentence answers in it
         forms = tuple(Aspect(f["id"], f["id"], compile_all(f["asks"]), compile_all(f["answers"]))
                       for f in data.get("forms", ()))
-        return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms)
+        return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms,
+                   compile_all(data.get("population_phrases", ())))
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
         """The aspects a question asks about, in data order.
@@ -85,6 +87,13 @@ class AspectBook:
         if _SELECTING.match(question):
             return False
         return any(p.search(question) for p in self.broad)
+
+    def without_populations(self, text: str) -> str:
+        """The text with each phrase that says who was studied blanked out (same length): "adults
+        with alcohol dependence" names the participants' condition, not what a drug does."""
+        for pattern in self.population_phrases:
+            text = pattern.sub(lambda m: " " * len(m.group()), text)
+        return text
 
     def cue_words(self, question: str) -> set[str]:
         """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive")."""

@@ -13,9 +13,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ragqa.answer.analysis import FAMILY_PREFIX, QuestionAnalysis, QuestionAnalyzer
+import numpy as np
+
+from ragqa.answer.analysis import (
+    FAMILY_PREFIX,
+    QuestionAnalysis,
+    QuestionAnalyzer,
+    SubjectTerm,
+    is_everyday,
+)
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import content_terms
+from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
 
 
@@ -30,6 +39,10 @@ class CoverageParams:
     strong_match: float = 0.68
     nearby: int = 60
     mentions_shown: int = 3
+    # a word of the evidence whose own embedding is this close to an uncovered subject word says
+    # it in other words ("telemedicine" for "telehealth" 0.83); distinct drugs stay far apart
+    # (sertraline ~ escitalopram 0.31, lorazepam ~ midazolam 0.53)
+    synonym: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -68,12 +81,15 @@ class CoverageCheck:
     """Decides whether an analysed question can be answered from its evidence."""
 
     def __init__(self, index: HybridIndex, analyzer: QuestionAnalyzer, facts: FactBook,
-                 params: CoverageParams | None = None) -> None:
+                 params: CoverageParams | None = None, embedder: Embedder | None = None) -> None:
         self.index = index
         self.analyzer = analyzer
         self.facts = facts
         self.params = params or CoverageParams()
+        self.embedder = embedder  # None: no synonyms looked for
         self._titles: dict[str, frozenset[str]] = {}
+        self._word_vectors: dict[str, np.ndarray] = {}
+        self._masked: dict[int, str] = {}
 
     def check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
         """Answerable, or the reason not with the places the uncovered subject is mentioned."""
@@ -97,6 +113,7 @@ class CoverageCheck:
         pool = relevant(evidence, analysis, self.facts, p.relative_floor)
         covered = [t for t in subject if any(self._speaks_of(t.term, c, analysis) for c in pool)
                    or self._statement_topic(t.term, evidence, analysis)]
+        covered += self._said_otherwise([t for t in subject if t not in covered], pool, analysis)
         share = sum(t.weight for t in covered) / total
         if share >= p.min_coverage:
             return Coverage(True, f"the evidence covers {share:.2f} of the question's subject", share)
@@ -119,13 +136,49 @@ class CoverageCheck:
             return False
         if not analysis.aspects or analysis.broad:
             return True
-        text = self.index.sentences[candidate.sentence_id].text
+        text = self._without_populations(candidate.sentence_id)
         lowered = text.lower()
         stems = {f[:FAMILY_PREFIX] if len(f) >= FAMILY_PREFIX else f for f in family}
         places = [m.start() for stem in stems for m in re.finditer(re.escape(stem), lowered)]
         near = self.params.nearby
         return any(pattern.search(text[max(0, at - near):at + near])
                    for at in places for aspect in analysis.aspects for pattern in aspect.speaks)
+
+    def _without_populations(self, sid: int) -> str:
+        """A sentence's text with its phrases on who was studied blanked (cached per sentence)."""
+        text = self._masked.get(sid)
+        if text is None:
+            text = self._masked[sid] = self.facts.book.without_populations(self.index.sentences[sid].text)
+        return text
+
+    def _said_otherwise(self, missing: list[SubjectTerm], pool: list[Candidate],
+                        analysis: QuestionAnalysis) -> list[SubjectTerm]:
+        """The uncovered subject words that the evidence says in other words: a specific word of a
+        pool sentence (near the best, on the asked aspect) whose embedding is within `synonym` of
+        the subject word's ("telemedicine platforms" for "telehealth"). A near-synonym of a specific
+        word is itself specific, so the sentence speaking to the aspect is enough."""
+        if not missing or self.embedder is None:
+            return []
+        words = sorted({w for c in pool for w in self.facts[c.sentence_id].terms
+                        if w.isalpha() and len(w) > 3 and not is_everyday(w)}
+                       - {t.term for t in analysis.subject})
+        if not words:
+            return []
+        vectors = self._vectors([t.term for t in missing] + words)
+        found = []
+        for term in missing:
+            close = [w for w in words if float(vectors[term.term] @ vectors[w]) >= self.params.synonym]
+            if close:
+                found.append(term)
+        return found
+
+    def _vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        """Each word's own embedding (kept: an index's vocabulary is small)."""
+        new = [w for w in dict.fromkeys(words) if w not in self._word_vectors]
+        if new:
+            assert self.embedder is not None
+            self._word_vectors.update(zip(new, self.embedder.embed(new)))
+        return {w: self._word_vectors[w] for w in words}
 
     def _statement_topic(self, term: str, evidence: Evidence, analysis: QuestionAnalysis) -> bool:
         """For a statement, whether a source near it is about the term: a sentence of it near the

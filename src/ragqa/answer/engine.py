@@ -72,7 +72,7 @@ class AnswerEngine:
         self.analyzer = QuestionAnalyzer(index.sentence_df, len(index.sentences), table, aspects)
         self.gatherer = EvidenceGatherer(index, self.retriever, facts, topics, embedder,
                                          self.params.gather)
-        self.coverage = CoverageCheck(index, self.analyzer, facts, self.params.coverage)
+        self.coverage = CoverageCheck(index, self.analyzer, facts, self.params.coverage, embedder)
         self.judge = RegimenJudge(index, table, facts, self.params.selection.min_similarity)
         self.selector = Selector(index, self.analyzer, facts, topics, self.params.selection)
         self.composer = Composer(index, self.selector, self.judge)
