@@ -66,6 +66,7 @@ class QuestionAnalysis:
 
     text: str
     vector: np.ndarray
+    search_text: str
     terms: frozenset[str]
     subject: tuple[SubjectTerm, ...]
     aspects: tuple[Aspect, ...]
@@ -103,8 +104,20 @@ class QuestionAnalyzer:
             if len(word) >= FAMILY_PREFIX and word.isalpha():
                 self._families.setdefault(word[:FAMILY_PREFIX], []).append(token)
 
+    def search_text(self, question: str) -> str:
+        """What the retrievers search for: the question, with the generic name after each brand name
+        it uses ("Spravato" -> esketamine) and the clinical terms of its lay wordings ("brain bleed"
+        -> intracerebral hemorrhage, `answer/data/lay_terms.json`) added at the end."""
+        lowered = question.lower()
+        added = [drug for drug, pattern in self.table.drug_names.items()
+                 if drug not in lowered and pattern.search(question)]
+        added += [clinical for pattern, clinical in lay_terms()
+                  if pattern.search(question) and clinical.lower() not in lowered]
+        added = [a for a in dict.fromkeys(added) if a.lower() not in lowered]
+        return f"{question} ({'; '.join(added)})" if added else question
+
     def analyze(self, question: str, vector: np.ndarray) -> QuestionAnalysis:
-        """The analysis of one (validated) question and its embedding."""
+        """The analysis of one (validated) question and the embedding of its search text."""
         aspects = self.book.asked(question)
         terms = frozenset(content_terms(question))
         # aspect cues ("dose", "addictive") and regimen names ("microdosing") are what is asked
@@ -119,7 +132,7 @@ class QuestionAnalyzer:
         )
         drugs = tuple(dict.fromkeys(d for _, d in self.table.drugs_in(question)))
         return QuestionAnalysis(
-            text=question, vector=vector, terms=terms, subject=subject, aspects=aspects,
+            text=question, vector=vector, search_text=self.search_text(question), terms=terms, subject=subject, aspects=aspects,
             forms=self.book.forms_asked(question),
             regimen=self._regimen(question), drugs=drugs,
             broad=self.book.is_broad(question), statement=not _is_question(question),
@@ -214,6 +227,14 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
         pairs.setdefault(a, set()).add(b)
         pairs.setdefault(b, set()).add(a)
     return {k: tuple(sorted(v)) for k, v in pairs.items()}
+
+
+@lru_cache(maxsize=1)
+def lay_terms() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(lay wording, clinical terms) of `answer/data/lay_terms.json`."""
+    data = json.loads(resources.files("ragqa.answer").joinpath("data/lay_terms.json").read_text())
+    return tuple((re.compile(rf"(?<![\w-])(?:{lay})(?![\w-])", re.IGNORECASE), clinical)
+                 for lay, clinical in data["terms"].items())
 
 
 @lru_cache(maxsize=4096)

@@ -86,7 +86,7 @@ class AnswerEngine:
             raise InvalidQueryError(f"top_k must be between 1 and 50, got {k}")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        vector = self.embedder.embed([question])[0]
+        vector = self.embedder.embed([self.analyzer.search_text(question)])[0]
         timings["embed"] = _ms(t0)
         t0 = time.perf_counter()
         analysis = self.analyzer.analyze(question, vector)

@@ -139,13 +139,14 @@ class EvidenceGatherer:
                filters: Filters | None = None) -> Evidence:
         """Chunks for context, then sentences: the question's own search, plus topic facets if broad."""
         qv = analysis.vector
-        chunks = self.retriever.search(analysis.text, k=k, mode=mode, filters=filters, query_vector=qv)
+        text = analysis.search_text
+        chunks = self.retriever.search(text, k=k, mode=mode, filters=filters, query_vector=qv)
         depth = self.params.sentence_k
-        found = self.retriever.search_sentences(analysis.text, qv, depth, mode, filters)
+        found = self.retriever.search_sentences(text, qv, depth, mode, filters)
         ranks: dict[int, int] = {h.sentence_id: h.rank for h in found.hits}
         if analysis.broad and mode is not Mode.BM25:
             # an overview reaches further: the sentences nearest in meaning, beyond the fused top
-            near = self.retriever.search_sentences(analysis.text, qv, self.params.broad_sentence_k,
+            near = self.retriever.search_sentences(text, qv, self.params.broad_sentence_k,
                                                    Mode.DENSE, filters)
             for hit in near.hits:
                 ranks.setdefault(hit.sentence_id, depth + hit.rank)
