@@ -175,12 +175,17 @@ class Selector:
                 continue
             self._add(chosen, s, p.narrow_max)
         # the bottom line and a few supporting statements: fill up from the next ones on the asked
-        # aspect, or, when none is asked, from the bottom line's own source
+        # aspect that hold what makes the best statement specific to the question (its rarest
+        # subject word), or, when no aspect is asked, from the bottom line's own source
         source = pool[0].candidate.doc_id
+        anchor = self._anchor(analysis, pool[0])
         for s in pool:
             if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
                 break
-            fits = s.on_aspect if analysis.aspects else s.candidate.doc_id == source
+            if analysis.aspects:
+                fits = s.on_aspect and (not anchor or bool(self.facts[s.candidate.sentence_id].terms & anchor))
+            else:
+                fits = s.candidate.doc_id == source
             if fits and s.candidate.similarity >= near and not self._other_drug(s, analysis):
                 self._add(chosen, s, p.narrow_max)
         if verdict.asked is not None and (verdict.supported is False or self._asks_dose(analysis)):
@@ -267,6 +272,14 @@ class Selector:
             return False
         chosen.append(s)
         return True
+
+    def _anchor(self, analysis: QuestionAnalysis, best: Scored) -> set[str]:
+        """The corpus words of the question's rarest subject word that the best statement holds
+        ('ECT' in "Is ketamine as good as ECT ...?"); empty when it holds none."""
+        held = self.facts[best.candidate.sentence_id].terms
+        present = [(t.sentences, family) for t in analysis.subject
+                   if (family := set(self.analyzer.family(t.term) or [t.term])) & held]
+        return min(present, key=lambda p: p[0])[1] if present else set()
 
     @staticmethod
     def _asks_dose(analysis: QuestionAnalysis) -> bool:
