@@ -39,6 +39,7 @@ class AspectBook:
     passing_words: frozenset[str]
     forms: tuple[Aspect, ...] = ()
     population_phrases: tuple[re.Pattern[str], ...] = ()
+    not_asking: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -59,7 +60,7 @@ class AspectBook:
         forms = tuple(Aspect(f["id"], f["id"], compile_all(f["asks"]), compile_all(f["answers"]))
                       for f in data.get("forms", ()))
         return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms,
-                   compile_all(data.get("population_phrases", ())))
+                   compile_all(data.get("population_phrases", ())), compile_all(data.get("not_asking", ())))
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
         """The aspects a question asks about, in data order.
@@ -67,6 +68,7 @@ class AspectBook:
         The last aspect of the data (efficacy) is the general one: "does it work" is read into many
         questions, so it counts only when no more specific aspect is asked.
         """
+        question = self._blank_time_points(question)
         asked = tuple(a for a in self.aspects if a.asked_by(question))
         general = self.aspects[-1]
         if len(asked) > 1 and general in asked:
@@ -76,6 +78,7 @@ class AspectBook:
     def forms_asked(self, question: str) -> tuple[Aspect, ...]:
         """The forms a direct answer to the question takes ("how soon" asks a time to effect,
         "what share" a proportion); none for a question that asks no particular form."""
+        question = self._blank_time_points(question)
         return tuple(f for f in self.forms if f.asked_by(question))
 
     def is_broad(self, question: str) -> bool:
@@ -87,6 +90,12 @@ class AspectBook:
         if _SELECTING.match(question):
             return False
         return any(p.search(question) for p in self.broad)
+
+    def _blank_time_points(self, question: str) -> str:
+        """The question with each dose or session named only as a point in time blanked out."""
+        for pattern in self.not_asking:
+            question = pattern.sub(lambda m: " " * len(m.group()), question)
+        return question
 
     def without_populations(self, text: str) -> str:
         """The text with each phrase that says who was studied blanked out (same length): "adults
