@@ -28,3 +28,15 @@ def framing_pattern() -> re.Pattern[str]:
 def is_framing(text: str) -> bool:
     """Whether a sentence states a study's aim, design or background rather than a finding."""
     return bool(framing_pattern().search(text.strip()))
+
+
+@lru_cache(maxsize=1)
+def design_pattern() -> re.Pattern[str]:
+    """The compiled 'design' cues of `answer/data/framing.json` (who was assigned to what)."""
+    data = json.loads(resources.files("ragqa.answer").joinpath("data/framing.json").read_text())
+    return re.compile("|".join(f"(?:{p})" for p in data["design"]), re.IGNORECASE)
+
+
+def is_design(text: str) -> bool:
+    """Whether a sentence states a trial's assignment (an answer to what was given, nothing else)."""
+    return bool(design_pattern().search(text))
