@@ -32,7 +32,7 @@ class SelectionParams:
     rank: float = 0.1
     subject: float = 0.2
     aspect: float = 0.12
-    form: float = 0.1
+    form: float = 0.15
     level: float = 0.04
     specificity: float = 0.04
     framing: float = 0.2
