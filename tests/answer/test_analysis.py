@@ -145,3 +145,62 @@ def test_aspect_book_loads_every_aspect_the_issue_names():
     ids = {a.id for a in AspectBook.default().aspects}
     assert {"dose", "onset", "efficacy", "harms", "monitoring", "contraindications", "mechanism",
             "comparisons", "regulation", "populations", "limitations"} <= ids
+
+
+@pytest.mark.parametrize("question, added", [
+    ("I had a brain bleed years ago; am I allowed to use Spravato?", ["esketamine", "intracerebral hemorrhage"]),
+    ("Will I feel spaced out during a treatment?", ["dissociation"]),
+    ("Can ketamine help people stop drinking?", ["alcohol use disorder"]),
+    ("Is a Ketalar infusion safe?", ["ketamine"]),
+])
+def test_search_text_adds_generic_names_and_clinical_terms(analyzer, question, added):
+    text = analyzer.search_text(question)
+    assert text.startswith(question)
+    for term in added:
+        assert term in text
+
+
+@pytest.mark.parametrize("question", ["Is ketamine addictive?", "Does esketamine raise blood pressure?"])
+def test_search_text_of_a_question_in_clinical_words_is_the_question(analyzer, question):
+    assert analyzer.search_text(question) == question
+
+
+@pytest.mark.parametrize("question, absent", [
+    ("How long do I have to stay at the clinic after a Spravato dose?", "dose"),
+    ("How long do side effects last after a dose?", "dose"),
+    ("Can ketamine help people stop drinking?", "discontinuation"),
+])
+def test_a_dose_named_as_a_time_or_another_stop_asks_nothing_about_it(analyzer, question, absent):
+    assert absent not in [a.id for a in analyse(analyzer, question).aspects]
+
+
+@pytest.mark.parametrize("question, aspect", [
+    ("How should an antidepressant be stopped?", "discontinuation"),
+    ("Will I feel spaced out or detached during a ketamine treatment?", "harms"),
+    ("What should be assessed before starting ketamine for depression?", "monitoring"),
+    ("Why might the effect sizes in ketamine trials be overestimated?", "limitations"),
+    ("Is ketamine's antidepressant effect smaller in bipolar depression?", "comparisons"),
+])
+def test_more_aspects_are_read_from_the_question(analyzer, question, aspect):
+    assert aspect in [a.id for a in analyse(analyzer, question).aspects]
+
+
+@pytest.mark.parametrize("question, form", [
+    ("Should pharmacogenetic testing be used routinely?", "recommendation"),
+    ("Where does rTMS sit in the treatment of depression?", "recommendation"),
+    ("How many ketamine treatments will I need?", "count"),
+    ("How long should antidepressants be continued after remission?", "duration"),
+])
+def test_more_forms_are_read_from_the_question(analyzer, question, form):
+    assert form in [f.id for f in analyse(analyzer, question).forms]
+
+
+@pytest.mark.parametrize("sentence, form, expected", [
+    ("CANMAT does not recommend the routine use of pharmacogenetic tests.", "recommendation", True),
+    ("Several tests provide recommendations to inform the selection of antidepressants.", "recommendation", False),
+    ("Responders needed a median of three infusions before reaching response.", "count", True),
+    ("Adverse events resolved by 1.5 hours after dosing.", "duration", True),
+])
+def test_sentences_answer_in_more_forms(sentence, form, expected):
+    shape = next(f for f in AspectBook.default().forms if f.id == form)
+    assert shape.spoken_by(sentence) is expected

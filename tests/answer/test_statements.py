@@ -12,7 +12,7 @@ from ragqa.answer.analysis import QuestionAnalyzer
 from ragqa.answer.coverage import CoverageCheck
 from ragqa.answer.engine import AnswerEngine
 from ragqa.answer.evidence import Candidate, Evidence
-from ragqa.answer.framing import is_framing
+from ragqa.answer.framing import is_design, is_framing
 from ragqa.answer.scoring import content_terms
 from ragqa.answer.selection import Scored, best_source
 from ragqa.index.store import load_index, update_index
@@ -38,9 +38,20 @@ def analyse(analyzer, text):
     ("CONCLUSIONS AND RELEVANCE Ketamine was noninferior to ECT.", False),
     ("Ketamine improved depressive symptoms within 24 hours.", False),
     ("DESIGNATED drivers were interviewed.", False),
+    ("Canuso and colleagues conducted a double-blind, multicenter randomized trial.", True),
+    ("Su and colleagues tested whether a lower dose works.", True),
 ])
 def test_framing_sentences_are_told_from_findings(text, framing):
     assert is_framing(text) is framing
+
+
+@pytest.mark.parametrize(("text", "design"), [
+    ("68 participants were randomly assigned to esketamine 84 mg or placebo.", True),
+    ("Adults were randomized 1:1 to esketamine or placebo.", True),
+    ("Esketamine reduced symptoms more than placebo at 4 hours.", False),
+])
+def test_design_sentences_are_told_from_findings(text, design):
+    assert is_design(text) is design
 
 
 @pytest.mark.parametrize(("text", "statement"), [

@@ -1,0 +1,110 @@
+"""Abstention by coverage: who-was-studied phrases and subject words said in other words (fast: no model)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ragqa.answer.analysis import QuestionAnalyzer
+from ragqa.answer.aspects import AspectBook
+from ragqa.answer.coverage import CoverageCheck
+from ragqa.answer.evidence import Candidate, Evidence
+from ragqa.answer.scoring import content_terms
+
+DF = {"midazolam": 50, "ketamine": 400, "alcohol": 20, "dependence": 10, "abuse": 8,
+      "telehealth": 2, "telemedicine": 1, "compounded": 12, "sertraline": 1, "escitalopram": 17}
+
+
+class WordVectors:
+    """A deterministic embedder for single words: near-synonyms share a direction."""
+
+    GROUPS = {"telehealth": 0, "telemedicine": 0, "sertraline": 1, "escitalopram": 2}
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), 8), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, self.GROUPS.get(text, 3 + hash(text) % 5)] = 1.0
+        return out
+
+
+class Facts(dict):
+    """Per-sentence facts as the coverage check reads them."""
+
+    book = AspectBook.default()
+
+    def speaks_to(self, sid, aspects):
+        return not aspects or any(a.spoken_by(self[sid].text) for a in aspects)
+
+
+def check_over(texts: list[str], embedder=None) -> CoverageCheck:
+    terms = [frozenset(content_terms(t)) for t in texts]
+    bm25 = SimpleNamespace(scores=lambda family: np.array([float(bool(set(family) & t)) for t in terms]))
+    index = SimpleNamespace(sentences=[SimpleNamespace(text=t, doc_id=f"d{i}") for i, t in enumerate(texts)],
+                            documents={}, sentence_bm25=bm25)
+    facts = Facts({i: SimpleNamespace(text=t, terms=terms[i]) for i, t in enumerate(texts)})
+    return CoverageCheck(index, QuestionAnalyzer(DF, 1000), facts, embedder=embedder)
+
+
+def evidence_of(n: int) -> Evidence:
+    return Evidence(None, tuple(Candidate(i, 0, f"d{i}", (), None, None, 0.8, i + 1, 0.5) for i in range(n)),
+                    0.8)
+
+
+def ask(check: CoverageCheck, question: str, n: int):
+    return check.check(check.analyzer.analyze(question, np.zeros(4, dtype=np.float32)), evidence_of(n))
+
+
+def test_a_condition_of_the_participants_does_not_speak_of_the_comparator():
+    check = check_over(["Ketamine delayed relapse compared with IV midazolam in adults with alcohol dependence."])
+    coverage = ask(check, "Is midazolam addictive?", 1)
+    assert not coverage.answerable
+    assert "midazolam" in coverage.reason
+
+
+def test_the_same_words_said_of_the_drug_still_cover_it():
+    check = check_over(["Midazolam carries a risk of dependence with repeated use."])
+    assert ask(check, "Is midazolam addictive?", 1).answerable
+
+
+@pytest.mark.parametrize("text, blanked", [
+    ("in adults with alcohol dependence.", "alcohol dependence"),
+    ("every participant with alcohol dependence also received", "alcohol dependence"),
+    ("Patients who have a history of substance abuse should be screened.", "substance abuse"),
+])
+def test_who_was_studied_is_blanked(text, blanked):
+    masked = AspectBook.default().without_populations(text)
+    assert blanked not in masked
+    assert len(masked) == len(text)
+
+
+def test_independent_is_not_dependence():
+    abuse = next(a for a in AspectBook.default().aspects if a.id == "abuse")
+    assert not abuse.spoken_by("a reduction partially independent of mood")
+    assert abuse.spoken_by("prolonged use can lead to tolerance and dependence")
+
+
+def test_a_subject_word_said_otherwise_is_covered():
+    text = "Patients who obtain compounded ketamine from telemedicine platforms may not learn its risks."
+    embedder = WordVectors()
+    question = "Is compounded ketamine from a telehealth company risky?"
+    assert ask(check_over([text], embedder), question, 1).answerable
+    assert not ask(check_over([text], None), question, 1).answerable  # no embedder, no synonyms
+
+
+def test_another_drug_is_not_a_synonym():
+    check = check_over(["Escitalopram 10 mg daily was the comparator dose."], WordVectors())
+    assert not ask(check, "What is the dose of sertraline for depression?", 1).answerable
+
+
+def test_word_vectors_are_kept_between_questions():
+    embedder = WordVectors()
+    check = check_over(["Escitalopram 10 mg daily was the comparator dose."], embedder)
+    ask(check, "What is the dose of sertraline for depression?", 1)
+    ask(check, "What is the dose of sertraline for depression?", 1)
+    assert len(embedder.calls) == 1
