@@ -20,16 +20,16 @@ DF = {"midazolam": 50, "ketamine": 400, "alcohol": 20, "dependence": 10, "abuse"
 class WordVectors:
     """A deterministic embedder for single words: near-synonyms share a direction."""
 
-    GROUPS = {"telehealth": 0, "telemedicine": 0, "sertraline": 1, "escitalopram": 2}
-
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        # every other word gets a direction of its own
+        self.directions = {"telehealth": 0, "telemedicine": 0, "sertraline": 1, "escitalopram": 2}
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.calls.append(list(texts))
-        out = np.zeros((len(texts), 8), dtype=np.float32)
+        out = np.zeros((len(texts), 256), dtype=np.float32)
         for row, text in enumerate(texts):
-            out[row, self.GROUPS.get(text, 3 + hash(text) % 5)] = 1.0
+            out[row, self.directions.setdefault(text, len(self.directions) + 1)] = 1.0
         return out
 
 
