@@ -174,6 +174,11 @@ class Selector:
         best = pool[0].score
         # a statement far less similar to the question than the closest one is about something else
         near = max(s.candidate.similarity for s in pool) - p.support_similarity
+        # microdosing that the evidence studied is answered from the sentences on microdosing, not
+        # from the same drug's full doses (psilocybin 25 mg says nothing of microdosing psilocybin)
+        if self._studied_microdosing(verdict):
+            pool = [s for s in pool if self.facts[s.candidate.sentence_id].microdosing] or pool
+            best = pool[0].score
         chosen: list[Scored] = [pool[0]]
         for s in pool[1:]:
             margin = p.narrow_margin if s.on_aspect else p.off_aspect_margin
@@ -294,6 +299,10 @@ class Selector:
                    if (family := set(self.analyzer.family(t.term) or [t.term])) & held]
         return min(present, key=lambda p: p[0])[1] if present else set()
 
+    def _studied_microdosing(self, verdict: RegimenVerdict) -> bool:
+        return (verdict.supported is True and verdict.asked is not None
+                and verdict.asked.regimen.id == self.facts.table.microdose.id)
+
     @staticmethod
     def _asks_dose(analysis: QuestionAnalysis) -> bool:
         return any(a.id == "dose" for a in analysis.aspects)
@@ -382,7 +391,7 @@ class Selector:
             return []
         p = self.params
         ordered = sorted(chosen, key=lambda s: -s.score)
-        if verdict.supported is False:
+        if verdict.supported is False or self._studied_microdosing(verdict):
             about = self._about_regimen(ordered, verdict)
             ordered = about + [s for s in ordered if s not in about]
         lead = [ordered[0]]
