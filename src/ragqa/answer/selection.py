@@ -190,6 +190,9 @@ class Selector:
         # subject word), or, when no aspect is asked, from the bottom line's own source
         source = pool[0].candidate.doc_id
         anchor = self._anchor(analysis, pool[0])
+        # support on the asked aspect is judged against the closest statement on that aspect
+        on_aspect = [s.candidate.similarity for s in pool if s.on_aspect]
+        near_aspect = max(on_aspect) - p.support_similarity if analysis.aspects and on_aspect else near
         for s in pool:
             if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
                 break
@@ -197,7 +200,7 @@ class Selector:
                 fits = s.on_aspect and (not anchor or bool(self.facts[s.candidate.sentence_id].terms & anchor))
             else:
                 fits = s.candidate.doc_id == source
-            if fits and s.candidate.similarity >= near and not self._other_drug(s, analysis):
+            if fits and s.candidate.similarity >= near_aspect and not self._other_drug(s, analysis):
                 self._add(chosen, s, p.narrow_max)
         if verdict.asked is not None and (verdict.supported is False or self._asks_dose(analysis)):
             # a narrow answer on a studied regimen stays with the drug(s) asked about; other drugs'
