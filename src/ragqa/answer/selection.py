@@ -190,9 +190,8 @@ class Selector:
         # subject word), or, when no aspect is asked, from the bottom line's own source
         source = pool[0].candidate.doc_id
         anchor = self._anchor(analysis, pool[0])
-        # support on the asked aspect is judged against the closest statement on that aspect
-        on_aspect = [s.candidate.similarity for s in pool if s.on_aspect]
-        near_aspect = max(on_aspect) - p.support_similarity if analysis.aspects and on_aspect else near
+        # support on the asked aspect is judged against the bottom line's statement
+        near_aspect = pool[0].candidate.similarity - p.support_similarity if analysis.aspects else near
         for s in pool:
             if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
                 break
