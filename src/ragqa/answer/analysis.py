@@ -111,13 +111,14 @@ class QuestionAnalyzer:
         lowered = question.lower()
         added = [drug for drug, pattern in self.table.drug_names.items()
                  if drug not in lowered and pattern.search(question)]
-        added += [clinical for pattern, clinical in lay_terms()
-                  if pattern.search(question) and clinical.lower() not in lowered]
+        pattern, clinical = lay_terms()
+        added += [clinical[m.lastindex - 1] for m in pattern.finditer(question)]
         added = [a for a in dict.fromkeys(added) if a.lower() not in lowered]
         return f"{question} ({'; '.join(added)})" if added else question
 
-    def analyze(self, question: str, vector: np.ndarray) -> QuestionAnalysis:
-        """The analysis of one (validated) question and the embedding of its search text."""
+    def analyze(self, question: str, vector: np.ndarray, search_text: str | None = None) -> QuestionAnalysis:
+        """The analysis of one (validated) question and the embedding of its search text (computed
+        here unless given)."""
         aspects = self.book.asked(question)
         terms = frozenset(content_terms(question))
         # aspect cues ("dose", "addictive") and regimen names ("microdosing") are what is asked
@@ -132,7 +133,7 @@ class QuestionAnalyzer:
         )
         drugs = tuple(dict.fromkeys(d for _, d in self.table.drugs_in(question)))
         return QuestionAnalysis(
-            text=question, vector=vector, search_text=self.search_text(question), terms=terms, subject=subject, aspects=aspects,
+            text=question, vector=vector, search_text=search_text or self.search_text(question), terms=terms, subject=subject, aspects=aspects,
             forms=self.book.forms_asked(question),
             regimen=self._regimen(question), drugs=drugs,
             broad=self.book.is_broad(question), statement=not _is_question(question),
@@ -230,11 +231,16 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=1)
-def lay_terms() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """(lay wording, clinical terms) of `answer/data/lay_terms.json`."""
+def lay_terms() -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """The lay wordings of `answer/data/lay_terms.json` as one pattern, a group each, and the
+    clinical terms of each group in order."""
     data = json.loads(resources.files("ragqa.answer").joinpath("data/lay_terms.json").read_text())
-    return tuple((re.compile(rf"(?<![\w-])(?:{lay})(?![\w-])", re.IGNORECASE), clinical)
-                 for lay, clinical in data["terms"].items())
+    for lay in data["terms"]:
+        if re.compile(lay).groups:  # each wording is one group of the joined pattern
+            raise ValueError(f"lay_terms.json: use (?:...) instead of a capturing group in {lay!r}")
+    groups = "|".join(f"({lay})" for lay in data["terms"])
+    return (re.compile(rf"(?<![\w-])(?:{groups})(?![\w-])", re.IGNORECASE),
+            tuple(data["terms"].values()))
 
 
 @lru_cache(maxsize=4096)

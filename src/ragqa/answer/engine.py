@@ -86,10 +86,11 @@ class AnswerEngine:
             raise InvalidQueryError(f"top_k must be between 1 and 50, got {k}")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        vector = self.embedder.embed([self.analyzer.search_text(question)])[0]
+        search_text = self.analyzer.search_text(question)
+        vector = self.embedder.embed([search_text])[0]
         timings["embed"] = _ms(t0)
         t0 = time.perf_counter()
-        analysis = self.analyzer.analyze(question, vector)
+        analysis = self.analyzer.analyze(question, vector, search_text)
         evidence = self.gatherer.gather(analysis, self.mode, k, filters)
         timings.update(evidence.timings_ms)
         timings["gather"] = _ms(t0)
