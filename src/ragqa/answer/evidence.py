@@ -121,17 +121,21 @@ class EvidenceGatherer:
         self.topics = topics
         self.embedder = embedder
         self.params = params or GatherParams()
-        self._owner = index.sentence_chunk().tolist()
         levels = {d.id: EVIDENCE_LEVEL.get(d.doc_type.value, 0.5) for d in index.documents.values()}
         sentences = index.sentences
         # per sentence, looked up per candidate: its document's evidence level, whether the
         # sentences before and after it are of the same document, whether it may be evidence
         # (reference-list entries and table header lines never are; an image-only table's caption
         # is, so the answer can say that its best evidence is an image in the source)
-        self._level = [levels[s.doc_id] for s in sentences]
         same = [a.doc_id == b.doc_id for a, b in pairwise(sentences)]
-        self._has_previous = [False, *same]
-        self._has_next = [*same, False]
+        owner = index.sentence_chunk().tolist()
+        # per sentence, a Candidate's fields before its similarity: sentence id, owning chunk,
+        # document, section, previous and next sentence of the same document (else None)
+        self._place = [(i, owner[i], s.doc_id, s.section, i - 1 if before else None,
+                        i + 1 if after else None)
+                       for i, (s, before, after) in enumerate(zip(sentences, [False, *same],
+                                                                  [*same, False]))]
+        self._level = [levels[s.doc_id] for s in sentences]
         self._usable = [s.quotable or s.kind is BlockKind.IMAGE_TABLE for s in sentences]
         self._facet_vectors: dict[str, np.ndarray] = {}
 
@@ -180,11 +184,7 @@ class EvidenceGatherer:
 
     def _candidate(self, sid: int, similarity: float, rank: int,
                    facets: tuple[tuple[str, int], ...]) -> Candidate:
-        sentence = self.index.sentences[sid]
-        return Candidate(sid, self._owner[sid], sentence.doc_id, sentence.section,
-                         sid - 1 if self._has_previous[sid] else None,
-                         sid + 1 if self._has_next[sid] else None,
-                         similarity, rank, self._level[sid], facets)
+        return Candidate(*self._place[sid], similarity, rank, self._level[sid], facets)
 
     def _facet_queries(self, analysis: QuestionAnalysis) -> list[tuple[Topic, str, str, np.ndarray]]:
         """(topic, facet key, query text, query vector) per facet: the question's meaning plus the

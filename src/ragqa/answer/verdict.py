@@ -53,22 +53,25 @@ class RegimenJudge:
                       key=lambda c: -c.similarity)
         supporting = tuple(
             c for c in near
-            if any(self._supports(asked, hit, self.index.sentences[c.sentence_id].text)
+            if any(self._supports(asked, hit, c.sentence_id)
                    for hit in self.facts[c.sentence_id].regimens)
         )
         return RegimenVerdict(asked, bool(supporting), supporting)
 
-    def _supports(self, asked: AskedRegimen, hit: RegimenHit, text: str) -> bool:
-        """Whether one regimen found in an evidence sentence studies the asked regimen."""
+    def _supports(self, asked: AskedRegimen, hit: RegimenHit, sid: int) -> bool:
+        """Whether one regimen found in evidence sentence `sid` studies the asked regimen."""
         regimen = asked.regimen
-        if hit.dose is None and (hit.negated or not self.table.study.search(text)):
+        if hit.dose is None and (hit.negated or
+                                 not self.table.study.search(self.index.sentences[sid].text)):
             return False
         if regimen.id == self.table.microdose.id:
             if hit.regimen.group != regimen.group:
                 return False
             if asked.drug is None:
                 return True
-            return any(d == asked.drug for _, d in self.table.drugs_in(text))
+            if self.facts.table is self.table:  # the drugs it names are among its facts
+                return asked.drug in self.facts[sid].drugs
+            return any(d == asked.drug for _, d in self.table.drugs_in(self.index.sentences[sid].text))
         if hit.regimen.id == regimen.id:
             return True
         # a regimen named only by its group ("subanesthetic ketamine") is met by any of the group

@@ -59,9 +59,10 @@ def _opener() -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=1)
-def _demonstrative() -> tuple[re.Pattern[str], int]:
+def _demonstrative() -> tuple[re.Pattern[str], int, re.Pattern[str]]:
     """A demonstrative that points back ("these issues", not "such as" or "these guidelines"),
-    and within how many opening words it must start."""
+    within how many opening words it must start, and its words alone, anywhere (a text in which
+    they never occur needs no sentence splitting to be cleared)."""
     raw = yaml.safe_load(resources.files("ragqa.ingest").joinpath("data/dependent_openers.yaml")
                          .read_text(encoding="utf-8"))["demonstratives"]
     words = "|".join(re.escape(w) for w in raw["words"])
@@ -69,7 +70,8 @@ def _demonstrative() -> tuple[re.Pattern[str], int]:
     selves = "|".join(re.escape(w) for w in raw["self_references"])
     pattern = (rf"\b(?:{words})\b(?!\s+(?:{not_before})\b)"
                rf"(?!\s+(?:[\w-]+\s+)?(?:{selves})\b)")
-    return re.compile(pattern, re.IGNORECASE), int(raw["within_words"])
+    return (re.compile(pattern, re.IGNORECASE), int(raw["within_words"]),
+            re.compile(f"(?:{words})", re.IGNORECASE))
 
 
 def dangles(text: str) -> bool:
@@ -79,7 +81,12 @@ def dangles(text: str) -> bool:
     text = _LEADING.sub("", text)
     if _opener().match(text):
         return True
-    pattern, within = _demonstrative()
+    pattern, within, anywhere = _demonstrative()
+    # Without a parenthesis nothing is cut out of the text, so the first sentence is a prefix of it:
+    # when the words occur nowhere in the text, they do not occur there (and splitting, which is
+    # most of the cost of a quote span, can be skipped)
+    if "(" not in text and not anywhere.search(text):
+        return False
     first = split_sentences(text, Span(0, len(text)))
     text = _ASIDE.sub("", text[:first[0].end] if first else text)
     words = [m.end() for m in _WORD.finditer(text)]
