@@ -204,3 +204,17 @@ def test_more_forms_are_read_from_the_question(analyzer, question, form):
 def test_sentences_answer_in_more_forms(sentence, form, expected):
     shape = next(f for f in AspectBook.default().forms if f.id == form)
     assert shape.spoken_by(sentence) is expected
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("Intranasal esketamine is contraindicated in patients with aneurysmal vascular disease.", True),
+    ("The guidelines advise avoiding subanesthetic IV ketamine in pregnant patients.", True),
+    ("Patients should not drive until the next day.", False),
+])
+def test_contraindication_answers(sentence, expected):
+    shape = next(f for f in AspectBook.default().forms if f.id == "contraindication")
+    assert shape.spoken_by(sentence) is expected
+
+
+def test_who_cannot_use_asks_for_contraindications(analyzer):
+    assert "contraindication" in [f.id for f in analyse(analyzer, "Who can't use esketamine nasal spray?").forms]
