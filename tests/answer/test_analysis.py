@@ -218,3 +218,15 @@ def test_contraindication_answers(sentence, expected):
 
 def test_who_cannot_use_asks_for_contraindications(analyzer):
     assert "contraindication" in [f.id for f in analyse(analyzer, "Who can't use esketamine nasal spray?").forms]
+
+
+@pytest.mark.parametrize("question, added", [
+    ("Do ketamine infusions work for chronic pain like CRPS?", "complex regional pain syndrome"),
+    ("Does ketamine help post-traumatic stress disorder?", "PTSD"),
+])
+def test_search_text_adds_the_other_form_of_an_abbreviation(analyzer, question, added):
+    assert added in analyzer.search_text(question)
+
+
+def test_abbreviations_are_matched_as_written(analyzer):
+    assert analyzer.search_text("Is a bp cuff needed?") == "Is a bp cuff needed?"

@@ -51,13 +51,14 @@ def check_over(texts: list[str], embedder=None) -> CoverageCheck:
     return CoverageCheck(index, QuestionAnalyzer(DF, 1000), facts, embedder=embedder)
 
 
-def evidence_of(n: int) -> Evidence:
-    return Evidence(None, tuple(Candidate(i, 0, f"d{i}", (), None, None, 0.8, i + 1, 0.5) for i in range(n)),
-                    0.8)
+def evidence_of(n: int, similarity: float = 0.8) -> Evidence:
+    return Evidence(None, tuple(Candidate(i, 0, f"d{i}", (), None, None, similarity, i + 1, 0.5)
+                                for i in range(n)), 0.8)
 
 
-def ask(check: CoverageCheck, question: str, n: int):
-    return check.check(check.analyzer.analyze(question, np.zeros(4, dtype=np.float32)), evidence_of(n))
+def ask(check: CoverageCheck, question: str, n: int, similarity: float = 0.8):
+    return check.check(check.analyzer.analyze(question, np.zeros(4, dtype=np.float32)),
+                       evidence_of(n, similarity))
 
 
 def test_a_condition_of_the_participants_does_not_speak_of_the_comparator():
@@ -108,3 +109,11 @@ def test_word_vectors_are_kept_between_questions():
     ask(check, "What is the dose of sertraline for depression?", 1)
     ask(check, "What is the dose of sertraline for depression?", 1)
     assert len(embedder.calls) == 1
+
+
+def test_an_abbreviation_is_covered_by_its_spelled_out_form():
+    check = check_over(["IV ketamine infusions gave short-term pain relief in complex regional pain syndrome."])
+    assert ask(check, "Does ketamine relieve CRPS?", 1, similarity=0.6).answerable
+    # below the strong-match similarity that lets a word the corpus never uses through
+    assert not ask(check_over(["IV ketamine infusions gave short-term pain relief in fibromyalgia."]),
+                   "Does ketamine relieve CRPS?", 1, similarity=0.6).answerable

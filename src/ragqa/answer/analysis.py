@@ -113,6 +113,9 @@ class QuestionAnalyzer:
                  if drug not in lowered and pattern.search(question)]
         pattern, clinical = lay_terms()
         added += [clinical[m.lastindex - 1] for m in pattern.finditer(question)]
+        short, long, forms = abbreviation_phrases()
+        added += [forms[m.group(0)] for m in short.finditer(question)]
+        added += [forms[m.group(0).lower()] for m in long.finditer(question)]
         added = [a for a in dict.fromkeys(added) if a.lower() not in lowered]
         return f"{question} ({'; '.join(added)})" if added else question
 
@@ -228,6 +231,33 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
         pairs.setdefault(a, set()).add(b)
         pairs.setdefault(b, set()).add(a)
     return {k: tuple(sorted(v)) for k, v in pairs.items()}
+
+
+@lru_cache(maxsize=1)
+def abbreviation_phrases() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str]]:
+    """The abbreviations of `abbreviations.json` "phrases" as written (case-sensitive), their
+    expansions (any case), and each form's other form ('CRPS' <-> 'complex regional pain
+    syndrome', expansions keyed in lower case)."""
+    data = json.loads(resources.files("ragqa.answer").joinpath("data/abbreviations.json").read_text())
+    phrases = data.get("phrases", {})
+    forms = {**phrases, **{long.lower(): short for short, long in phrases.items()}}
+    short = "|".join(re.escape(a) for a in sorted(phrases, key=len, reverse=True))
+    long = "|".join(re.escape(e) for e in sorted(phrases.values(), key=len, reverse=True))
+    return (re.compile(rf"(?<![\w-])(?:{short})(?![\w-])"),
+            re.compile(rf"(?<![\w-])(?:{long})(?![\w-])", re.IGNORECASE), forms)
+
+
+@lru_cache(maxsize=1)
+def spelled_out() -> dict[str, frozenset[str]]:
+    """The token of each several-word abbreviation -> the tokens of its expansion ('crp' ->
+    {'complex', 'regional', 'pain', 'syndrome'})."""
+    _, _, forms = abbreviation_phrases()
+    out = {}
+    for form, other in forms.items():
+        tokens, expansion = content_terms(form), content_terms(other)
+        if len(tokens) == 1 and len(expansion) > 1:
+            out[next(iter(tokens))] = frozenset(expansion)
+    return out
 
 
 @lru_cache(maxsize=1)

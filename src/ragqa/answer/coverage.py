@@ -21,6 +21,7 @@ from ragqa.answer.analysis import (
     QuestionAnalyzer,
     SubjectTerm,
     is_everyday,
+    spelled_out,
 )
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import content_terms
@@ -153,19 +154,22 @@ class CoverageCheck:
 
     def _said_otherwise(self, missing: list[SubjectTerm], pool: list[Candidate],
                         analysis: QuestionAnalysis) -> list[SubjectTerm]:
-        """The uncovered subject words that the evidence says in other words: a specific word of a
-        pool sentence (near the best, on the asked aspect) whose embedding is within `synonym` of
-        the subject word's ("telemedicine platforms" for "telehealth"). A near-synonym of a specific
-        word is itself specific, so the sentence speaking to the aspect is enough."""
+        """The uncovered subject words that the evidence says in other words: an abbreviation
+        spelled out in a pool sentence (near the best, on the asked aspect: "complex regional pain
+        syndrome" for "CRPS"), or a specific word of a pool sentence whose embedding is within
+        `synonym` of the subject word's ("telemedicine platforms" for "telehealth"). A near-synonym
+        of a specific word is itself specific, so the sentence speaking to the aspect is enough."""
+        found = [t for t in missing if (words := spelled_out().get(t.term))
+                 and any(words <= self.facts[c.sentence_id].terms for c in pool)]
+        missing = [t for t in missing if t not in found]
         if not missing or self.embedder is None:
-            return []
+            return found
         words = sorted({w for c in pool for w in self.facts[c.sentence_id].terms
                         if w.isalpha() and len(w) > 3 and not is_everyday(w)}
                        - {t.term for t in analysis.subject})
         if not words:
-            return []
+            return found
         vectors = self._vectors([t.term for t in missing] + words)
-        found = []
         for term in missing:
             close = [w for w in words if float(vectors[term.term] @ vectors[w]) >= self.params.synonym]
             if close:

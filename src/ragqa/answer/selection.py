@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer
+from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, spelled_out
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.framing import is_design
 from ragqa.answer.scoring import Topic, mmr
@@ -146,6 +146,7 @@ class Selector:
         p = self.params
         weights = {t.term: t.weight for t in analysis.subject}
         families = {t: set(self.analyzer.family(t) or [t]) for t in weights}
+        expansions = {t: words for t in weights if (words := spelled_out().get(t))}
         total = sum(weights.values())
         # a trial's design (who was assigned to what) answers what was given, nothing else
         regimen_asked = any(a.id == "dose" for a in analysis.aspects) or any(
@@ -153,7 +154,8 @@ class Selector:
         out = []
         for c in evidence.candidates:
             facts = self.facts[c.sentence_id]
-            subject = (sum(w for t, w in weights.items() if facts.terms & families[t]) / total) \
+            subject = (sum(w for t, w in weights.items() if facts.terms & families[t]
+                           or (t in expansions and expansions[t] <= facts.terms)) / total) \
                 if total else 0.0
             on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
             in_form = self.facts.answers_in(c.sentence_id, analysis.forms)
