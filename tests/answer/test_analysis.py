@@ -200,6 +200,9 @@ def test_more_forms_are_read_from_the_question(analyzer, question, form):
     ("Several tests provide recommendations to inform the selection of antidepressants.", "recommendation", False),
     ("Responders needed a median of three infusions before reaching response.", "count", True),
     ("Adverse events resolved by 1.5 hours after dosing.", "duration", True),
+    ("Patients must be monitored for 2 hours after each dose.", "time-to-effect", False),
+    ("Esketamine improved depressive symptoms more than placebo at 4 hours after the first dose.",
+     "time-to-effect", True),
 ])
 def test_sentences_answer_in_more_forms(sentence, form, expected):
     shape = next(f for f in AspectBook.default().forms if f.id == form)
