@@ -233,3 +233,10 @@ def test_search_text_adds_the_other_form_of_an_abbreviation(analyzer, question, 
 
 def test_abbreviations_are_matched_as_written(analyzer):
     assert analyzer.search_text("Is a bp cuff needed?") == "Is a bp cuff needed?"
+
+
+def test_a_word_family_keeps_most_of_a_long_word():
+    analyzer = QuestionAnalyzer({"addiction": 3, "electroconvulsive": 9, "pharmacogenomic": 2, "clinical": 5}, 100)
+    assert analyzer.family("addictive") == ["addiction"]
+    assert analyzer.family("electroshock") == []
+    assert analyzer.family("pharmacogenetic") == ["pharmacogenomic"]

@@ -25,6 +25,9 @@ MAX_QUESTION_CHARS = 2000
 # Terms of at least this length share a family with the corpus tokens of the same first letters
 # ("addictive" ~ "addiction"), a crude stemmer for rarity and coverage.
 FAMILY_PREFIX = 6
+# ... and a longer term keeps all but this many of its last letters ("addictive" ~ "addicti...",
+# "electroshock" ~ "electros...", not "electroconvulsive"; "pharmacogenetic" ~ "pharmacogenomic")
+FAMILY_SUFFIX = 4
 # An everyday English word counts this much of its rarity toward a sentence's relevance: the
 # dense side understands it in other words ("thoughts" ~ "ideation"), a name it cannot.
 EVERYDAY_WEIGHT = 0.25
@@ -146,7 +149,9 @@ class QuestionAnalyzer:
         """The corpus tokens that count as the term: itself, or those sharing its first letters,
         and its abbreviation or expansion ('intramuscular' ~ 'im')."""
         if len(term) >= FAMILY_PREFIX and term.isalpha():
-            found = list(self._families.get(term[:FAMILY_PREFIX], []))
+            # a longer word keeps more of itself: "electroshock" is not "electroconvulsive"
+            stem = term[:max(FAMILY_PREFIX, len(term) - FAMILY_SUFFIX)]
+            found = [t for t in self._families.get(term[:FAMILY_PREFIX], []) if t.startswith(stem)]
         else:
             found = [term] if term in self.df else []
         for other in abbreviations().get(term, ()):
