@@ -176,6 +176,7 @@ def test_a_dose_named_as_a_time_or_another_stop_asks_nothing_about_it(analyzer, 
 
 @pytest.mark.parametrize("question, aspect", [
     ("How should an antidepressant be stopped?", "discontinuation"),
+    ("What happens if I stop esketamine?", "discontinuation"),
     ("Will I feel spaced out or detached during a ketamine treatment?", "harms"),
     ("What should be assessed before starting ketamine for depression?", "monitoring"),
     ("Why might the effect sizes in ketamine trials be overestimated?", "limitations"),
