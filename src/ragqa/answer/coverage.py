@@ -223,6 +223,9 @@ class CoverageCheck:
 
     def _reason(self, analysis: QuestionAnalysis, mentions: tuple[Mention, ...], share: float) -> str:
         aspect = " and ".join(a.heading.lower() for a in analysis.aspects) or "this question"
+        cues = sorted(self.facts.book.cue_words(analysis.text))
+        if analysis.aspects and cues:  # the question's own words for what it asks ("teenagers")
+            aspect += f" ({', '.join(cues)})"
         parts = []
         for m in mentions:
             if m.sentences == 0:
