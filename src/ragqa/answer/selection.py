@@ -147,7 +147,9 @@ class Selector:
         weights = {t.term: t.weight for t in analysis.subject}
         families = {t: set(self.analyzer.family(t) or [t]) for t in weights}
         expansions = {t: words for t in weights if (words := spelled_out().get(t))}
-        total = sum(weights.values())
+        # a question whose subject is a few everyday words gives a sentence holding them less
+        # credit than one whose subject names something specific
+        total = max(sum(weights.values()), 1.0) if weights else 0.0
         # a trial's design (who was assigned to what) answers what was given, nothing else
         regimen_asked = any(a.id == "dose" for a in analysis.aspects) or any(
             f.id in ("dose-amount", "schedule", "count") for f in analysis.forms)
