@@ -40,6 +40,8 @@ class SelectionParams:
     narrow_margin: float = 0.08
     off_aspect_margin: float = 0.03
     support_similarity: float = 0.15
+    fill_similarity: float = 0.2
+    fill_margin: float = 0.2
     lead_margin: float = 0.1
     lead_size: int = 2
     narrow_max: int = 6
@@ -195,9 +197,9 @@ class Selector:
         source = pool[0].candidate.doc_id
         anchor = self._anchor(analysis, pool[0])
         # support on the asked aspect is judged against the bottom line's statement
-        near_aspect = pool[0].candidate.similarity - p.support_similarity if analysis.aspects else near
+        near_aspect = pool[0].candidate.similarity - p.fill_similarity if analysis.aspects else near
         for s in pool:
-            if len(chosen) >= p.narrow_min or s.score < best - 2 * p.narrow_margin:
+            if len(chosen) >= p.narrow_min or s.score < best - p.fill_margin:
                 break
             if analysis.aspects:
                 fits = s.on_aspect and (not anchor or bool(self.facts[s.candidate.sentence_id].terms & anchor))
