@@ -5,6 +5,13 @@
 2. Abandoned questions: time /v1/ask unloaded (p50), then, in each of 5 rounds, send 200
    questions on connections that close at once and time the next question. The promise: its
    median over the rounds within 2x the unloaded p50 (the worst round is printed too).
+   The unloaded p50 is of questions sent back to back; each round's question follows a pause
+   (2 s, and the time the burst takes), and on an idle machine a question after a pause takes
+   longer whatever the server does (the CPU has slowed down: on the 2-core development machine
+   the engine alone, in-process, took 11.5 ms back to back and 19.2 ms median after a 2 s sleep,
+   but 12.9 ms after 2 s of busy-waiting instead). So each round also times a
+   question after a 2 s pause with no abandoned questions; it is printed for comparison and is
+   no part of the promise.
 
 By default it starts `ragqa serve` itself on a free loopback port with the file-descriptor limit
 at 1,024 (soft and hard, as on the machine where the problem was found) on RAGQA_INDEX_DIR, and
@@ -117,7 +124,7 @@ def probe_abandoned(url: str, n: int, rounds: int, warmup: int = 5, samples: int
         for _ in range(warmup):
             timed_ask(http)
         unloaded = statistics.median(timed_ask(http) for _ in range(samples))
-        after = []
+        after, paused = [], []
         for _ in range(rounds):
             sockets = [socket.create_connection((parts.hostname, parts.port), 5)
                        for _ in range(n)]
@@ -127,9 +134,12 @@ def probe_abandoned(url: str, n: int, rounds: int, warmup: int = 5, samples: int
                 sock.close()
             after.append(timed_ask(http))
             time.sleep(2)  # let the round's questions drain before the next
+            paused.append(timed_ask(http))  # the control: a pause and no abandoned questions
+            time.sleep(2)
     median = statistics.median(after)
     return {"unloaded_p50_s": unloaded, "after_median_s": median, "after_max_s": max(after),
-            "abandoned": n, "rounds": rounds, "ratio": median / unloaded}
+            "abandoned": n, "rounds": rounds, "ratio": median / unloaded,
+            "paused_median_s": statistics.median(paused)}
 
 
 def main() -> int:
@@ -154,6 +164,9 @@ def main() -> int:
               f"{abandoned['abandoned']} abandoned questions the next took "
               f"{abandoned['after_median_s']:.3f} s median ({abandoned['ratio']:.2f}x), "
               f"{abandoned['after_max_s']:.3f} s at worst, over {abandoned['rounds']} rounds")
+        print(f"control: after a 2 s pause and no abandoned questions a question took "
+              f"{abandoned['paused_median_s']:.3f} s median "
+              f"({abandoned['paused_median_s'] / abandoned['unloaded_p50_s']:.2f}x; not a promise)")
     kept = idle["healthz_max_s"] <= 1.0 and abandoned["ratio"] <= 2.0
     print("promises kept" if kept else "PROMISE BROKEN")
     return 0 if kept else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import time
@@ -9,9 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import anyio
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 
 from ragqa.api.admission import CLIENT_GONE
-from ragqa.api.serving import SkipAbandoned, peer_closed
+from ragqa.api.serving import BoundedH11Protocol, Doorway, SkipAbandoned, peer_closed
 
 
 @contextmanager
@@ -88,3 +91,98 @@ def test_a_request_whose_client_has_closed_never_reaches_the_app():
 
 def test_a_request_whose_client_is_there_reaches_the_app():
     assert run_skip_abandoned(lambda: False) == ["app called"]
+
+
+class FakeTransport(asyncio.Transport):
+    """Enough of an asyncio transport over a real socket for a Doorway and uvicorn's protocol."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.closed = False
+        self.protocol: asyncio.BaseProtocol | None = None
+
+    def get_extra_info(self, name, default=None):
+        return {"socket": self.sock, "peername": self.sock.getpeername(),
+                "sockname": self.sock.getsockname()}.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def write(self, data) -> None:
+        pass
+
+    def set_protocol(self, protocol) -> None:
+        self.protocol = protocol
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def doorway(server_state: ServerState, max_connections: int = 10) -> Doorway:
+    async def app(scope, receive, send):
+        pass
+
+    config = Config(app, lifespan="off")
+    return Doorway(config=config, server_state=server_state, app_state={},
+                   _loop=asyncio.get_running_loop(), header_timeout=10.0,
+                   max_connections=max_connections)
+
+
+def test_a_connection_whose_client_sent_and_closed_is_dropped_without_an_http_protocol():
+    async def main():
+        state = ServerState()
+        with tcp_pair() as (client, server):
+            client.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+            door, transport = doorway(state), FakeTransport(server)
+            door.connection_made(transport)
+            assert state.connections == {door}
+            data = server.recv(1000)  # what the transport reads before data_received
+            assert settled(lambda: peer_closed(server.fileno()))
+            door.data_received(data)
+            assert transport.closed and transport.protocol is None
+            door.connection_lost(None)
+            assert not state.connections
+
+    asyncio.run(main())
+
+
+def test_a_connection_whose_client_is_there_is_handed_to_the_http_protocol():
+    async def main():
+        state = ServerState()
+        with tcp_pair() as (client, server):
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            door, transport = doorway(state), FakeTransport(server)
+            door.connection_made(transport)
+            door.data_received(server.recv(1000))
+            protocol = transport.protocol
+            assert isinstance(protocol, BoundedH11Protocol) and not transport.closed
+            assert state.connections == {protocol}
+            assert protocol.opened == door.opened
+            assert protocol.headers_due == door.headers_due  # the deadline runs from the opening
+            assert protocol.cycle is not None and protocol.cycle.scope["path"] == "/healthz"
+            protocol.connection_lost(None)
+            for task in list(state.tasks):
+                await task
+
+    asyncio.run(main())
+
+
+def test_a_connection_beyond_the_cap_closes_the_oldest_idle_one():
+    async def main():
+        state = ServerState()
+        with tcp_pair() as (_, first_socket), tcp_pair() as (_, second_socket):
+            first, first_transport = doorway(state, 1), FakeTransport(first_socket)
+            first.connection_made(first_transport)
+            second, second_transport = doorway(state, 1), FakeTransport(second_socket)
+            second.connection_made(second_transport)
+            assert first_transport.closed and not second_transport.closed
+
+    asyncio.run(main())

@@ -13,7 +13,9 @@ it: what such a client sent is not parsed, a request whose client goes before th
 never reaches the app (SkipAbandoned), and the app can look again later (the CLIENT_GONE scope
 extension, which ragqa.api.admission uses while a question waits and before it starts). A burst
 of abandoned questions then costs the event loop little more than accepting and closing their
-connections.
+connections: a new connection is a small Doorway until it first sends something, and uvicorn's
+HTTP protocol is built only for one whose client is still there; the event loop is uvloop's,
+whose accepting and closing costs less than asyncio's.
 
     >>> run(create_app(settings), settings)       # what `ragqa serve` does
 """
@@ -30,16 +32,20 @@ import socket
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
 
 from ragqa.api.admission import CLIENT_GONE
 from ragqa.config import Settings
 
 log = logging.getLogger(__name__)
 
-# asyncio accepts up to `backlog` connections in one go, before any of them reaches the protocol
-# (and so the cap): the listen backlog is kept short, and room for two such batches is kept free
-# besides the descriptors that the process opens for other things (index files, logs).
+# The event loop accepts what the listen queue holds in one go, before any of those connections
+# reaches the protocol (and so the cap): the listen backlog is kept short, and room for two such
+# batches is kept free besides the descriptors that the process opens for other things (index
+# files, logs). A longer queue was tried: more of a burst then lands at once, and the question
+# after 200 abandoned ones waited longer (eval/reliability_probe.py).
 ACCEPT_BACKLOG = 128
 RESERVED_FDS = 64 + 2 * ACCEPT_BACKLOG
 _BUSY_BODY = json.dumps({"status": 503, "code": "service_unavailable", "fields": [],
@@ -49,27 +55,85 @@ BUSY_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application
                  b"content-length: %d\r\n\r\n" % len(_BUSY_BODY)) + _BUSY_BODY
 
 
-class BoundedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with a header deadline and a cap on open connections."""
+class Doorway(asyncio.Protocol):
+    """A new connection until it first sends something: counted against the cap, under the
+    header deadline, and dropped at once if its client has already closed it; otherwise it is
+    handed to a BoundedH11Protocol.
+
+    A burst of abandoned questions is mostly connections whose first read already shows the
+    close: they are accepted and closed here without building uvicorn's HTTP protocol, its
+    parser or its flow control for them."""
 
     _opened = itertools.count()
 
-    def __init__(self, *args: Any, header_timeout: float, max_connections: int,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None, *, header_timeout: float,
+                 max_connections: int) -> None:
+        self.config = config
+        self.server_state = server_state
+        self.app_state = app_state
+        self.loop = _loop or asyncio.get_event_loop()
+        self.connections = server_state.connections
         self.header_timeout = header_timeout
         self.max_connections = max_connections
         self.opened = next(self._opened)
+        self.headers_due = self.loop.time() + header_timeout
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.connections.add(self)
+        if len(self.connections) > self.max_connections and not close_oldest_idle(self):
+            self.transport.write(BUSY_RESPONSE)
+            self.transport.close()
+            return
+        self._deadline = self.loop.call_at(self.headers_due, self.transport.close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        if self._deadline is not None:
+            self._deadline.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if peer_closed(self.transport.get_extra_info("socket").fileno()):
+            self.transport.close()  # the client sent this and closed: nothing to parse or answer
+            return
+        self.connections.discard(self)
+        if self._deadline is not None:
+            self._deadline.cancel()
+        protocol = BoundedH11Protocol(
+            config=self.config, server_state=self.server_state, app_state=self.app_state,
+            _loop=self.loop, header_timeout=self.header_timeout, opened=self.opened,
+            headers_due=self.headers_due)
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        protocol.data_received(data)
+
+    def idle(self) -> bool:
+        """Nothing is being answered on this connection (nothing has been asked yet)."""
+        return True
+
+    def shutdown(self) -> None:
+        """Called by uvicorn when the server stops."""
+        self.transport.close()
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a header deadline, on a connection a Doorway let in."""
+
+    def __init__(self, *args: Any, header_timeout: float, opened: int, headers_due: float,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.opened = opened
+        self.headers_due = headers_due  # the first request's: the Doorway's deadline
         self._deadline: asyncio.TimerHandle | None = None
         self._started: object = None  # the request cycle whose headers arrived last
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
         super().connection_made(transport)  # type: ignore[arg-type]
-        if len(self.connections) > self.max_connections and not self._close_oldest_idle():
-            self.transport.write(BUSY_RESPONSE)
-            self.transport.close()
-            return
-        self._arm()
+        self._arm(self.headers_due)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -111,19 +175,13 @@ class BoundedH11Protocol(H11Protocol):
         """No request on this connection is being answered (none yet, or headers still coming)."""
         return self.cycle is None or self.cycle.response_complete
 
-    def _close_oldest_idle(self) -> bool:
-        idle = [c for c in self.connections
-                if c is not self and isinstance(c, BoundedH11Protocol) and c.idle()
-                and not c.transport.is_closing()]
-        if not idle:
-            return False
-        min(idle, key=lambda c: c.opened).transport.close()
-        return True
-
-    def _arm(self) -> None:
+    def _arm(self, due: float | None = None) -> None:
+        """Close the connection at loop time `due` (default: header_timeout from now) unless a
+        request's headers have arrived by then."""
         self._disarm()
         if not self.transport.is_closing():
-            self._deadline = self.loop.call_later(self.header_timeout, self._headers_late)
+            due = self.loop.time() + self.header_timeout if due is None else due
+            self._deadline = self.loop.call_at(due, self._headers_late)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -150,6 +208,18 @@ class SkipAbandoned:
                 pass
             return
         await self.app(scope, receive, send)
+
+
+def close_oldest_idle(newcomer: Doorway) -> bool:
+    """Close the longest-open connection other than `newcomer` on which nothing is being
+    answered; False if there is none."""
+    idle = [c for c in newcomer.connections
+            if c is not newcomer and isinstance(c, (Doorway, BoundedH11Protocol)) and c.idle()
+            and not c.transport.is_closing()]
+    if not idle:
+        return False
+    min(idle, key=lambda c: c.opened).transport.close()
+    return True
 
 
 def peer_closed(fd: int) -> bool:
@@ -194,11 +264,12 @@ def run(app: Any, settings: Settings) -> None:
 
     import uvicorn
 
-    protocol = partial(BoundedH11Protocol, header_timeout=settings.header_timeout,
+    protocol = partial(Doorway, header_timeout=settings.header_timeout,
                        max_connections=connection_cap(settings))
     config = uvicorn.Config(SkipAbandoned(app), host=settings.host, port=settings.port,
                             log_level="info",
                             http=protocol,  # type: ignore[arg-type]
                             backlog=ACCEPT_BACKLOG,
+                            loop="uvloop",  # accepts and closes connections for less than asyncio
                             timeout_keep_alive=settings.keep_alive_timeout)
     uvicorn.Server(config).run()
