@@ -16,7 +16,6 @@ import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, spelled_out
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
-from ragqa.answer.framing import is_design
 from ragqa.answer.scoring import Topic, mmr
 from ragqa.answer.verdict import RegimenVerdict
 from ragqa.index.store import HybridIndex
@@ -112,7 +111,6 @@ class Selector:
         self.params = params or SelectionParams()
         self._alone: dict[int, bool] = {}
         self._figure_cache: dict[int, list[str]] = {}
-        self._designs: dict[int, bool] = {}
 
     def select(self, analysis: QuestionAnalysis, evidence: Evidence,
                verdict: RegimenVerdict) -> Selection:
@@ -153,7 +151,7 @@ class Selector:
         # credit than one whose subject names something specific
         total = max(sum(weights.values()), 1.0) if weights else 0.0
         # a trial's design (who was assigned to what) answers what was given, nothing else
-        regimen_asked = any(a.id == "dose" for a in analysis.aspects) or any(
+        given_asked = self._asks_dose(analysis) or any(
             f.id in ("dose-amount", "schedule", "count") for f in analysis.forms)
         out = []
         for c in evidence.candidates:
@@ -163,7 +161,7 @@ class Selector:
                 if total else 0.0
             on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
             in_form = self.facts.answers_in(c.sentence_id, analysis.forms)
-            framing = facts.framing or (not regimen_asked and self._design(c.sentence_id))
+            framing = facts.framing or (facts.design and not given_asked)
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
                      + p.aspect * on_aspect + p.form * in_form + p.level * c.level
                      + p.specificity * facts.specificity - p.framing * framing)
@@ -269,13 +267,6 @@ class Selector:
             span = quote_span(self.index.sentences, sid)
             alone = self._alone[sid] = not dangles(self.index.sentences[span.first].text)
         return alone
-
-    def _design(self, sid: int) -> bool:
-        """Whether a sentence states a trial's assignment (checked once per sentence)."""
-        design = self._designs.get(sid)
-        if design is None:
-            design = self._designs[sid] = is_design(self.index.sentences[sid].text)
-        return design
 
     def _is_image_table(self, s: Scored) -> bool:
         return self.index.sentences[s.candidate.sentence_id].kind is BlockKind.IMAGE_TABLE
