@@ -26,6 +26,7 @@ TEXTS = [
     "The weather was mild.",
     "Ketamine 0.5 mg/kg IV over 40 minutes is the standard dose for treatment-resistant depression.",
     "",
+    "Adults were randomized 1:1 to esketamine 84 mg or placebo nasal spray.",
 ]
 
 
@@ -55,6 +56,7 @@ def test_the_facts_hold_what_the_answer_stage_reads(table, data):
     assert micro.microdosing and micro.negated and "regimen" in micro.touches
     plain = table.facts(5, data)
     assert not plain.regimens and not plain.drugs and plain.topic is default_topics()[-1]
+    assert table.facts(8, data).design and not standard.design
 
 
 def test_a_repeated_text_is_read_once_and_stored_per_sentence(table, data):
