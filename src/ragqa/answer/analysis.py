@@ -139,7 +139,8 @@ class QuestionAnalyzer:
         )
         drugs = tuple(dict.fromkeys(d for _, d in self.table.drugs_in(question)))
         return QuestionAnalysis(
-            text=question, vector=vector, search_text=search_text or self.search_text(question), terms=terms, subject=subject, aspects=aspects,
+            text=question, vector=vector, search_text=search_text or self.search_text(question),
+            terms=terms, subject=subject, aspects=aspects,
             forms=self.book.forms_asked(question),
             regimen=self._regimen(question), drugs=drugs,
             broad=self.book.is_broad(question), statement=not _is_question(question),

@@ -93,16 +93,12 @@ class AspectBook:
 
     def _blank_time_points(self, question: str) -> str:
         """The question with each dose or session named only as a point in time blanked out."""
-        for pattern in self.not_asking:
-            question = pattern.sub(lambda m: " " * len(m.group()), question)
-        return question
+        return _blanked(question, self.not_asking)
 
     def without_populations(self, text: str) -> str:
         """The text with each phrase that says who was studied blanked out (same length): "adults
         with alcohol dependence" names the participants' condition, not what a drug does."""
-        for pattern in self.population_phrases:
-            text = pattern.sub(lambda m: " " * len(m.group()), text)
-        return text
+        return _blanked(text, self.population_phrases)
 
     def cue_words(self, question: str) -> set[str]:
         """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive")."""
@@ -120,6 +116,13 @@ _SELECTING = re.compile(
     r"^\s*(?:[\w-]+,?\s+){0,3}?(?:in |for |among |with )?(?:which|what)\s+"
     r"(?!(?:does|do|did|is|are|was|were|can|could|should|would|will|has|have|had|about)\b)[a-z]",
     re.IGNORECASE)
+
+
+def _blanked(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
+    """The text with every match of the patterns replaced by as many spaces (offsets are kept)."""
+    for pattern in patterns:
+        text = pattern.sub(lambda m: " " * len(m.group()), text)
+    return text
 
 
 def _whole_words(text: str, match: re.Match[str]) -> str:

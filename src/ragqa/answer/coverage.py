@@ -170,10 +170,8 @@ class CoverageCheck:
         if not words:
             return found
         vectors = self._vectors([t.term for t in missing] + words)
-        for term in missing:
-            close = [w for w in words if float(vectors[term.term] @ vectors[w]) >= self.params.synonym]
-            if close:
-                found.append(term)
+        found += [t for t in missing
+                  if any(float(vectors[t.term] @ vectors[w]) >= self.params.synonym for w in words)]
         return found
 
     def _vectors(self, words: list[str]) -> dict[str, np.ndarray]:
