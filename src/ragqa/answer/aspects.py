@@ -25,6 +25,10 @@ class Aspect:
         """Whether the question asks about this aspect."""
         return any(p.search(question) for p in self.asks)
 
+    def cues(self, question: str) -> list[tuple[int, int]]:
+        """The spans of the question that ask about this aspect."""
+        return [m.span() for p in self.asks for m in p.finditer(question) if m.end() > m.start()]
+
     def spoken_by(self, text: str) -> bool:
         """Whether a sentence speaks to this aspect."""
         return any(p.search(text) for p in self.speaks)
@@ -66,10 +70,15 @@ class AspectBook:
         """The aspects a question asks about, in data order.
 
         The last aspect of the data (efficacy) is the general one: "does it work" is read into many
-        questions, so it counts only when no more specific aspect is asked.
+        questions, so it counts only when no more specific aspect is asked. An aspect whose every
+        cue lies inside a longer cue of another is that one's wording, not a second thing asked
+        ("how long do I have to stay" asks how long to be observed, not how long an effect lasts).
         """
         question = self._blank_time_points(question)
-        asked = tuple(a for a in self.aspects if a.asked_by(question))
+        cues = {a.id: a.cues(question) for a in self.aspects}
+        asked = tuple(a for a in self.aspects if cues[a.id] and not all(
+            any(o is not a and _within(span, other) for o in self.aspects for other in cues[o.id])
+            for span in cues[a.id]))
         general = self.aspects[-1]
         if len(asked) > 1 and general in asked:
             asked = tuple(a for a in asked if a is not general)
@@ -116,6 +125,11 @@ _SELECTING = re.compile(
     r"^\s*(?:[\w-]+,?\s+){0,3}?(?:in |for |among |with )?(?:which|what)\s+"
     r"(?!(?:does|do|did|is|are|was|were|can|could|should|would|will|has|have|had|about)\b)[a-z]",
     re.IGNORECASE)
+
+
+def _within(span: tuple[int, int], other: tuple[int, int]) -> bool:
+    """Whether a span lies inside a longer one."""
+    return other[0] <= span[0] and span[1] <= other[1] and other[1] - other[0] > span[1] - span[0]
 
 
 def _blanked(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:

@@ -52,8 +52,22 @@ class FactBook:
             log.warning("the index's sentence facts were derived with other answer data or code: "
                         "deriving them per question instead (rebuild with `ragqa index`)")
             stored = None
+        self._table = stored
         self._stored = stored.reader(self.data) if stored is not None else None
         self._facts: dict[int, SentenceFacts] = {}
+        self._speaking: dict[tuple[str, ...], np.ndarray] = {}
+
+    def speaking(self, aspects: tuple[Aspect, ...]) -> np.ndarray | None:
+        """The ids of the sentences that speak to any of the aspects, from the stored table
+        (None without one: deriving every sentence's facts per question would cost too much)."""
+        if self._table is None:
+            return None
+        key = tuple(a.id for a in aspects)
+        ids = self._speaking.get(key)
+        if ids is None:
+            ids = np.unique(np.concatenate([self._table.flagged(f"aspect:{a}") for a in key]))
+            self._speaking[key] = ids
+        return ids
 
     def __getitem__(self, sid: int) -> SentenceFacts:
         facts = self._facts.get(sid)
@@ -104,6 +118,7 @@ class GatherParams:
     broad_sentence_k: int = 200
     facet_k: int = 12
     facet_chunks: int = 4
+    aspect_k: int = 10
 
 
 class EvidenceGatherer:
@@ -154,6 +169,11 @@ class EvidenceGatherer:
                                                    Mode.DENSE, filters)
             for hit in near.hits:
                 ranks.setdefault(hit.sentence_id, depth + hit.rank)
+        if analysis.aspects and not analysis.broad and mode is not Mode.BM25:
+            # a narrow question also reaches the sentences on its aspect nearest in meaning, which
+            # the fused search may rank below sentences that share its words on other aspects
+            for rank, sid in enumerate(self._nearest_on_aspect(analysis, filters), start=1):
+                ranks.setdefault(sid, depth + rank)
         facets: dict[int, list[tuple[str, int]]] = {}
         if analysis.broad or analysis.regimen is not None:
             for topic, key, query, vector in self._facet_queries(analysis):
@@ -181,6 +201,16 @@ class EvidenceGatherer:
                          default=0.0)
         timings = {f"retrieve_{n}": v for n, v in {**chunks.timings_ms, **found.timings_ms}.items()}
         return Evidence(chunks, candidates, best_chunk, timings)
+
+    def _nearest_on_aspect(self, analysis: QuestionAnalysis, filters: Filters | None) -> list[int]:
+        """The `aspect_k` sentences speaking to the asked aspects nearest to the question."""
+        ids = self.facts.speaking(analysis.aspects)
+        if ids is None or not len(ids) or filters is not None:
+            return []
+        sims = self.index.sentence_vectors[ids] @ analysis.vector
+        k = min(self.params.aspect_k, len(ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        return ids[top[np.argsort(-sims[top])]].tolist()
 
     def _candidate(self, sid: int, similarity: float, rank: int,
                    facets: tuple[tuple[str, int], ...]) -> Candidate:

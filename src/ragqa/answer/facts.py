@@ -206,6 +206,13 @@ class FactTable:
             flags=flags, hits=hits,
         )
 
+    def flagged(self, column: str) -> np.ndarray:
+        """The ids of the sentences whose yes/no fact `column` holds ("aspect:dose"); empty when
+        the table has no such column."""
+        if column not in self.columns:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.flags[:, self.columns.index(column)])
+
     def facts(self, sid: int, data: AnswerData) -> SentenceFacts:
         """Sentence `sid`'s facts, with `data` (of this table's fingerprint) for the objects."""
         return self.reader(data)(sid)

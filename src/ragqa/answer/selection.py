@@ -153,17 +153,22 @@ class Selector:
         # a trial's design (who was assigned to what) answers what was given, nothing else
         given_asked = self._asks_dose(analysis) or any(
             f.id in ("dose-amount", "schedule", "count") for f in analysis.forms)
+        # what is said on the asked aspect counts when it is said of the question's subject: a
+        # sentence holding none of its specific words (nor the drug it names) is about something else
+        specific = [t.term for t in analysis.subject if t.specific and t.weight > 0]
+        drugs = set(analysis.drugs)
         out = []
         for c in evidence.candidates:
             facts = self.facts[c.sentence_id]
-            subject = (sum(w for t, w in weights.items() if facts.terms & families[t]
-                           or (t in expansions and expansions[t] <= facts.terms)) / total) \
-                if total else 0.0
+            held = {t for t in weights if facts.terms & families[t]
+                    or (t in expansions and expansions[t] <= facts.terms)}
+            subject = sum(weights[t] for t in held) / total if total else 0.0
+            of_subject = not specific or bool(facts.drugs & drugs) or any(t in held for t in specific)
             on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
-            in_form = self.facts.answers_in(c.sentence_id, analysis.forms)
+            in_form = of_subject and self.facts.answers_in(c.sentence_id, analysis.forms)
             framing = facts.framing or (facts.design and not given_asked)
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
-                     + p.aspect * on_aspect + p.form * in_form + p.level * c.level
+                     + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.level * c.level
                      + p.specificity * facts.specificity - p.framing * framing)
             out.append(Scored(c, score, on_aspect))
         return out
