@@ -34,7 +34,7 @@ import numpy as np
 
 from ragqa.answer import framing
 from ragqa.answer.aspects import Aspect, AspectBook
-from ragqa.answer.framing import is_design, is_framing
+from ragqa.answer.framing import is_agenda, is_design, is_framing
 from ragqa.answer.regimen import DoseMention, RegimenHit, RegimenTable
 from ragqa.answer.scoring import (
     FIGURE,
@@ -63,6 +63,7 @@ class SentenceFacts:
     forms: frozenset[str] = frozenset()  # ids of the answer forms the text states an answer in
     framing: bool = False  # states a study's aim, design or background, not a finding
     design: bool = False  # states who a trial assigned to what: an answer to what was given only
+    agenda: bool = False  # states what future research should do: an answer to the evidence's limits only
     microdosing: bool = False  # names microdosing (RegimenTable.speaks_of_microdosing)
     negated: bool = False  # holds a negation of the regimen table ("not studied", ...)
     named: frozenset[str] = frozenset()  # regimens whose naming terms occur, whatever drug is named
@@ -91,7 +92,8 @@ class AnswerData:
             "aspects": [[a.id, [[p.pattern, p.flags] for p in a.speaks]] for a in self.book.aspects],
             "forms": [[f.id, [[p.pattern, p.flags] for p in f.speaks]] for f in self.book.forms],
             "framing": framing.framing_pattern().pattern,
-            "design": framing.design_pattern().pattern,
+            "design": framing.cue_pattern("design").pattern,
+            "agenda": framing.cue_pattern("agenda").pattern,
             "code": _code_hash(),
         }
         return hashlib.sha256(json.dumps(patterns, sort_keys=True).encode()).hexdigest()[:16]
@@ -110,6 +112,7 @@ class AnswerData:
             forms=frozenset(f.id for f in self.book.forms if f.spoken_by(text)),
             framing=is_framing(text),
             design=is_design(text),
+            agenda=is_agenda(text),
             microdosing=table.speaks_of_microdosing(text),
             negated=bool(table.negation.search(text)),
             named=frozenset(r.id for r in table.regimens if any(t.search(text) for t in r.terms)),
@@ -179,7 +182,7 @@ class FactTable:
                    + [f"form:{f.id}" for f in data.book.forms]
                    + [f"named:{r.id}" for r in data.table.regimens]
                    + [f"drug:{d}" for d in data.table.drug_names]
-                   + ["microdosing", "negated", "framing", "design"])
+                   + ["microdosing", "negated", "framing", "design", "agenda"])
         column = {c: j for j, c in enumerate(columns)}
         flags = np.zeros((len(rows), len(columns)), dtype=bool)
         lengths = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -193,7 +196,8 @@ class FactTable:
                   + [f"form:{x}" for x in f.forms]
                   + [f"named:{r}" for r in f.named] + [f"drug:{d}" for d in f.drugs]
                   + ["microdosing"] * f.microdosing + ["negated"] * f.negated
-                  + ["framing"] * f.framing + ["design"] * f.design)
+                  + ["framing"] * f.framing + ["design"] * f.design
+                  + ["agenda"] * f.agenda)
             flags[i, [column[c] for c in on]] = True
             if f.regimens:
                 hits[i] = [_hit_json(h) for h in f.regimens]
@@ -274,7 +278,7 @@ class FactReader:
             touches=frozenset(on.get("touches", ())), aspects=frozenset(on.get("aspect", ())),
             forms=frozenset(on.get("form", ())),
             microdosing="microdosing" in on, negated="negated" in on, framing="framing" in on,
-            design="design" in on,
+            design="design" in on, agenda="agenda" in on,
             named=frozenset(on.get("named", ())), drugs=frozenset(on.get("drug", ())),
         )
 

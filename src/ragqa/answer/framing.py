@@ -30,13 +30,20 @@ def is_framing(text: str) -> bool:
     return bool(framing_pattern().search(text.strip()))
 
 
-@lru_cache(maxsize=1)
-def design_pattern() -> re.Pattern[str]:
-    """The compiled 'design' cues of `answer/data/framing.json` (who was assigned to what)."""
+@lru_cache(maxsize=2)
+def cue_pattern(kind: str) -> re.Pattern[str]:
+    """The compiled cues of one kind of `answer/data/framing.json` ("design": who was assigned to
+    what; "agenda": what future research should do), case-insensitive."""
     data = json.loads(resources.files("ragqa.answer").joinpath("data/framing.json").read_text())
-    return re.compile("|".join(f"(?:{p})" for p in data["design"]), re.IGNORECASE)
+    return re.compile("|".join(f"(?:{p})" for p in data[kind]), re.IGNORECASE)
 
 
 def is_design(text: str) -> bool:
     """Whether a sentence states a trial's assignment (an answer to what was given, nothing else)."""
-    return bool(design_pattern().search(text))
+    return bool(cue_pattern("design").search(text))
+
+
+def is_agenda(text: str) -> bool:
+    """Whether a sentence states what future research should do (an answer to the evidence's
+    limits and gaps, nothing else)."""
+    return bool(cue_pattern("agenda").search(text))

@@ -42,6 +42,7 @@ class SelectionParams:
     fill_similarity: float = 0.2
     fill_margin: float = 0.2
     lead_margin: float = 0.1
+    lead_similarity: float = 0.25
     lead_size: int = 2
     narrow_max: int = 6
     narrow_min: int = 3
@@ -150,7 +151,9 @@ class Selector:
         # a question whose subject is a few everyday words gives a sentence holding them less
         # credit than one whose subject names something specific
         total = max(sum(weights.values()), 1.0) if weights else 0.0
-        # a trial's design (who was assigned to what) answers what was given, nothing else
+        # a trial's design (who was assigned to what) answers what was given, nothing else; what
+        # future research should do answers what the evidence leaves open, nothing else
+        limits_asked = any(a.id == "limitations" for a in analysis.aspects)
         given_asked = self._asks_dose(analysis) or any(
             f.id in ("dose-amount", "schedule", "count") for f in analysis.forms)
         # what is said on the asked aspect counts when it is said of the question's subject: a
@@ -166,7 +169,8 @@ class Selector:
             of_subject = not specific or bool(facts.drugs & drugs) or any(t in held for t in specific)
             on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
             in_form = of_subject and self.facts.answers_in(c.sentence_id, analysis.forms)
-            framing = facts.framing or (facts.design and not given_asked)
+            framing = (facts.framing or (facts.design and not given_asked)
+                       or (facts.agenda and not limits_asked))
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
                      + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.level * c.level
                      + p.specificity * facts.specificity - p.framing * framing)
@@ -180,9 +184,13 @@ class Selector:
         """The best candidates and those close to them; off-aspect ones only when very close;
         the regimen verdict's evidence from `regimen_pool` (default: the same pool)."""
         p = self.params
+        closest = max(s.candidate.similarity for s in pool)
+        # the bottom line is not a sentence far less similar to the question than the closest one,
+        # however many of its words and cues it shares
+        pool = [s for s in pool if s.candidate.similarity >= closest - p.lead_similarity]
         best = pool[0].score
         # a statement far less similar to the question than the closest one is about something else
-        near = max(s.candidate.similarity for s in pool) - p.support_similarity
+        near = closest - p.support_similarity
         # microdosing that the evidence studied is answered from the sentences on microdosing, not
         # from the same drug's full doses (psilocybin 25 mg says nothing of microdosing psilocybin)
         if self._studied_microdosing(verdict):
