@@ -32,6 +32,7 @@ class SelectionParams:
     subject: float = 0.2
     aspect: float = 0.12
     form: float = 0.15
+    figures: float = 0.1
     level: float = 0.04
     specificity: float = 0.04
     framing: float = 0.2
@@ -160,6 +161,8 @@ class Selector:
         # sentence holding none of its specific words (nor the drug it names) is about something else
         specific = [t.term for t in analysis.subject if t.specific and t.weight > 0]
         drugs = set(analysis.drugs)
+        # the figures the question names ("0.1 to 0.5 mg/kg", "25 mg") are stated by its answer
+        asked_figures = {float(f) for f in _FIGURE.findall(analysis.text)}
         out = []
         for c in evidence.candidates:
             facts = self.facts[c.sentence_id]
@@ -169,10 +172,12 @@ class Selector:
             of_subject = not specific or bool(facts.drugs & drugs) or any(t in held for t in specific)
             on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
             in_form = of_subject and self.facts.answers_in(c.sentence_id, analysis.forms)
+            figures = (len(asked_figures & {float(f) for f in self._figures_of(c.sentence_id)})
+                       / len(asked_figures)) if asked_figures else 0.0
             framing = (facts.framing or (facts.design and not given_asked)
                        or (facts.agenda and not limits_asked))
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
-                     + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.level * c.level
+                     + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.figures * figures + p.level * c.level
                      + p.specificity * facts.specificity - p.framing * framing)
             out.append(Scored(c, score, on_aspect))
         return out
@@ -328,7 +333,9 @@ class Selector:
         return bool(named) and not named & set(analysis.drugs)
 
     def _figures(self, s: Scored) -> list[str]:
-        sid = s.candidate.sentence_id
+        return self._figures_of(s.candidate.sentence_id)
+
+    def _figures_of(self, sid: int) -> list[str]:
         if sid not in self._figure_cache:
             self._figure_cache[sid] = _FIGURE.findall(self.index.sentences[sid].text)
         return self._figure_cache[sid]
