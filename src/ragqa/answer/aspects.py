@@ -110,12 +110,18 @@ class AspectBook:
         return _blanked(text, self.population_phrases)
 
     def cue_words(self, question: str) -> set[str]:
-        """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive")."""
+        """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive");
+        the words a cue only spans ("light therapy" in "how is light therapy given") are not."""
         words: set[str] = set()
         for aspect in self.aspects:
             for pattern in aspect.asks:
-                for match in pattern.finditer(question):
-                    words.update(w.lower() for w in re.findall(r"[\w-]+", _whole_words(question, match)))
+                for match in _gapped(pattern).finditer(question):
+                    text = _whole_words(question, match)
+                    for gap in range(1, (match.lastindex or 0) + 1):
+                        start, end = match.span(gap)
+                        if start >= 0:  # a gap as wide as its words, so the cue's own words stay apart
+                            text = text.replace(question[start:end], " " * (end - start), 1)
+                    words.update(w.lower() for w in re.findall(r"[\w-]+", text))
         return words
 
 
@@ -125,6 +131,14 @@ _SELECTING = re.compile(
     r"^\s*(?:[\w-]+,?\s+){0,3}?(?:in |for |among |with )?(?:which|what)\s+"
     r"(?!(?:does|do|did|is|are|was|were|can|could|should|would|will|has|have|had|about)\b)[a-z]",
     re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
+def _gapped(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The pattern with each any-character gap ('.{0,50}') as a group of its own, and no other
+    group: the words a cue spans but does not name."""
+    plain = re.sub(r"(?<!\\)\((?!\?)", "(?:", pattern.pattern)
+    return re.compile(re.sub(r"\.\{0,(\d+)\}", r"(.{0,\1})", plain), pattern.flags)
 
 
 def _within(span: tuple[int, int], other: tuple[int, int]) -> bool:
