@@ -204,7 +204,8 @@ class Selector:
         chosen: list[Scored] = [pool[0]]
         for s in pool[1:]:
             margin = p.narrow_margin if s.on_aspect else p.off_aspect_margin
-            if s.score < best - margin or s.candidate.similarity < near or self._other_drug(s, analysis):
+            if (s.score < best - margin or s.candidate.similarity < near or self._other_drug(s, analysis)
+                    or self._one_side(s, analysis)):
                 continue
             self._add(chosen, s, p.narrow_max)
         # the bottom line and a few supporting statements: fill up from the next ones on the asked
@@ -221,7 +222,8 @@ class Selector:
                 fits = s.on_aspect and (not anchor or bool(self.facts[s.candidate.sentence_id].terms & anchor))
             else:
                 fits = s.candidate.doc_id == source
-            if fits and s.candidate.similarity >= near_aspect and not self._other_drug(s, analysis):
+            if (fits and s.candidate.similarity >= near_aspect and not self._other_drug(s, analysis)
+                    and not self._one_side(s, analysis)):
                 self._add(chosen, s, p.narrow_max)
         if verdict.asked is not None and (verdict.supported is False or self._asks_dose(analysis)):
             # a narrow answer on a studied regimen stays with the drug(s) asked about; other drugs'
@@ -331,6 +333,13 @@ class Selector:
             return False
         named = self.facts[s.candidate.sentence_id].drugs
         return bool(named) and not named & set(analysis.drugs)
+
+    def _one_side(self, s: Scored, analysis: QuestionAnalysis) -> bool:
+        """Whether a sentence names only one of the drugs a comparison question weighs against each
+        other (TRANSFORM-1 on esketamine alone says nothing of IV ketamine versus esketamine)."""
+        if len(analysis.drugs) < 2 or not any(a.id == "comparisons" for a in analysis.aspects):
+            return False
+        return len(self.facts[s.candidate.sentence_id].drugs & set(analysis.drugs)) < 2
 
     def _figures(self, s: Scored) -> list[str]:
         return self._figures_of(s.candidate.sentence_id)
