@@ -78,6 +78,7 @@ class QuestionAnalysis:
     drugs: tuple[str, ...]
     broad: bool
     statement: bool
+    set_aside: frozenset[str] = frozenset()  # words the question sets aside ("besides depression")
 
     @property
     def narrow(self) -> bool:
@@ -130,6 +131,10 @@ class QuestionAnalyzer:
         # aspect cues ("dose", "addictive") and regimen names ("microdosing") are what is asked
         # about the subject, not the subject: the aspect and regimen checks judge them
         cues = self.book.cue_words(question) | _words_in(question, self.table.naming_spans(question))
+        # what the question sets aside ("besides depression") is not what it asks about
+        aside = self.book.set_aside(question)
+        set_aside = frozenset(t for phrase, _ in aside for t in content_terms(phrase))
+        cues |= _words_in(question, [span for _, span in aside])
         words = {_POSSESSIVE.sub("", t) for t in terms}
         subject = tuple(
             term for term in (
@@ -137,13 +142,15 @@ class QuestionAnalyzer:
                 if t not in cues and t not in self.book.passing_words and not t[0].isdigit()
             ) if not carried_by_parts(term)
         )
-        drugs = tuple(dict.fromkeys(d for _, d in self.table.drugs_in(question)))
+        drugs = tuple(dict.fromkeys(d for at, d in self.table.drugs_in(question)
+                                    if not any(a <= at < b for _, (a, b) in aside)))
         return QuestionAnalysis(
             text=question, vector=vector, search_text=search_text or self.search_text(question),
             terms=terms, subject=subject, aspects=aspects,
             forms=self.book.forms_asked(question),
             regimen=self._regimen(question), drugs=drugs,
             broad=self.book.is_broad(question), statement=not _is_question(question),
+            set_aside=set_aside,
         )
 
     def family(self, term: str) -> list[str]:

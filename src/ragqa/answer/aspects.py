@@ -44,6 +44,7 @@ class AspectBook:
     forms: tuple[Aspect, ...] = ()
     population_phrases: tuple[re.Pattern[str], ...] = ()
     not_asking: tuple[re.Pattern[str], ...] = ()
+    excluding: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -64,7 +65,8 @@ class AspectBook:
         forms = tuple(Aspect(f["id"], f["id"], compile_all(f["asks"]), compile_all(f["answers"]))
                       for f in data.get("forms", ()))
         return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms,
-                   compile_all(data.get("population_phrases", ())), compile_all(data.get("not_asking", ())))
+                   compile_all(data.get("population_phrases", ())), compile_all(data.get("not_asking", ())),
+                   compile_all(data.get("excluding", ())))
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
         """The aspects a question asks about, in data order.
@@ -108,6 +110,11 @@ class AspectBook:
         """The text with each phrase that says who was studied blanked out (same length): "adults
         with alcohol dependence" names the participants' condition, not what a drug does."""
         return _blanked(text, self.population_phrases)
+
+    def set_aside(self, question: str) -> list[tuple[str, tuple[int, int]]]:
+        """The phrases a question sets aside ("depression" in "Besides depression, what ..."), each
+        with the span of its whole wording."""
+        return [(m.group(1), m.span()) for p in self.excluding for m in p.finditer(question)]
 
     def cue_words(self, question: str) -> set[str]:
         """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive");

@@ -163,6 +163,8 @@ class Selector:
         drugs = set(analysis.drugs)
         # the figures the question names ("0.1 to 0.5 mg/kg", "25 mg") are stated by its answer
         asked_figures = {float(f) for f in _FIGURE.findall(analysis.text)}
+        # a sentence on what the question sets aside ("Besides depression, ...") is not its answer
+        aside = set().union(*(self.analyzer.family(t) or [t] for t in analysis.set_aside))
         out = []
         for c in evidence.candidates:
             facts = self.facts[c.sentence_id]
@@ -174,7 +176,7 @@ class Selector:
             in_form = of_subject and self.facts.answers_in(c.sentence_id, analysis.forms)
             figures = (len(asked_figures & {float(f) for f in self._figures_of(c.sentence_id)})
                        / len(asked_figures)) if asked_figures else 0.0
-            framing = (facts.framing or (facts.design and not given_asked)
+            framing = (bool(facts.terms & aside) or facts.framing or (facts.design and not given_asked)
                        or (facts.agenda and not limits_asked))
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
                      + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.figures * figures + p.level * c.level
