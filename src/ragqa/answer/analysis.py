@@ -19,6 +19,7 @@ from ragqa.answer.aspects import Aspect, AspectBook
 from ragqa.answer.regimen import Regimen, RegimenTable
 from ragqa.answer.scoring import content_terms
 from ragqa.errors import InvalidQueryError
+from ragqa.index.tokenize import tokenize
 
 MAX_QUESTION_CHARS = 2000
 
@@ -46,6 +47,9 @@ class SubjectTerm:
     weight: float
     sentences: int
     specific: bool
+    # the clinical words of the everyday wording the term is part of ("response" for "better" in
+    # "feel better", lay_terms.json): a sentence holding one of them holds the term
+    clinical: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,11 @@ class QuestionAnalyzer:
         set_aside = frozenset(t for phrase, _ in aside for t in content_terms(phrase))
         cues |= _words_in(question, [span for _, span in aside])
         words = {_POSSESSIVE.sub("", t) for t in terms}
+        clinical, wording = self._clinical_words(question)
+        cues |= wording
         subject = tuple(
             term for term in (
-                self._subject_term(t) for t in sorted(words)
+                self._subject_term(t, clinical.get(t, frozenset())) for t in sorted(words)
                 if t not in cues and t not in self.book.passing_words and not t[0].isdigit()
             ) if not carried_by_parts(term)
         )
@@ -167,13 +173,31 @@ class QuestionAnalyzer:
                 found.append(other)
         return found
 
-    def _subject_term(self, term: str) -> SubjectTerm:
-        count = min(self.sentences, sum(self.df.get(t, 0) for t in self.family(term)))
+    def _subject_term(self, term: str, clinical: frozenset[str] = frozenset()) -> SubjectTerm:
+        tokens = set(self.family(term)).union(*(self.family(c) for c in clinical))
+        # an everyday wording weighs as rare as what the corpus calls it, not as its own words are
+        count = min(self.sentences, sum(self.df.get(t, 0) for t in tokens))
         specific = not is_everyday(term)
         weight = math.log((self.sentences + 1) / (count + 0.5))
         if not specific:
             weight *= EVERYDAY_WEIGHT
-        return SubjectTerm(term, round(max(weight, 0.0), 4), count, specific)
+        return SubjectTerm(term, round(max(weight, 0.0), 4), count, specific, clinical)
+
+    @staticmethod
+    def _clinical_words(question: str) -> tuple[dict[str, frozenset[str]], set[str]]:
+        """The everyday wordings of the question, each as one word (its last) -> the clinical words
+        of the wording, and the wordings' other words (which are not subject words of their own)."""
+        pattern, clinical = lay_terms()
+        kept: dict[str, frozenset[str]] = {}
+        others: set[str] = set()
+        for m in pattern.finditer(question):
+            content = content_terms(m.group(0))
+            words = [_POSSESSIVE.sub("", w) for w in dict.fromkeys(tokenize(m.group(0))) if w in content]
+            if words:
+                kept[words[-1]] = kept.get(words[-1], frozenset()) | frozenset(
+                    content_terms(clinical[m.lastindex - 1]))
+                others.update(words[:-1])
+        return kept, others - set(kept)
 
     def _regimen(self, question: str) -> AskedRegimen | None:
         """The regimen a question asks about (microdosing first, then a dose, then a naming term)."""

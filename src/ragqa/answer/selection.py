@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, spelled_out
+from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, SubjectTerm, spelled_out
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import Topic, mmr
 from ragqa.answer.verdict import RegimenVerdict
@@ -147,7 +147,7 @@ class Selector:
         """Each candidate's relevance to the question."""
         p = self.params
         weights = {t.term: t.weight for t in analysis.subject}
-        families = {t: set(self.analyzer.family(t) or [t]) for t in weights}
+        families = {t.term: self._family(t) for t in analysis.subject}
         expansions = {t: words for t in weights if (words := spelled_out().get(t))}
         # a question whose subject is a few everyday words gives a sentence holding them less
         # credit than one whose subject names something specific
@@ -312,12 +312,17 @@ class Selector:
         chosen.append(s)
         return True
 
+    def _family(self, term: SubjectTerm) -> set[str]:
+        """The corpus words that count as a subject term: its own family and its clinical words'."""
+        return set(self.analyzer.family(term.term) or [term.term]).union(
+            *(self.analyzer.family(c) or [c] for c in term.clinical))
+
     def _anchor(self, analysis: QuestionAnalysis, best: Scored) -> set[str]:
         """The corpus words of the question's rarest subject word that the best statement holds
         ('ECT' in "Is ketamine as good as ECT ...?"); empty when it holds none."""
         held = self.facts[best.candidate.sentence_id].terms
         present = [(t.sentences, family) for t in analysis.subject
-                   if (family := set(self.analyzer.family(t.term) or [t.term])) & held]
+                   if (family := self._family(t)) & held]
         return min(present, key=lambda p: p[0])[1] if present else set()
 
     def _studied_microdosing(self, verdict: RegimenVerdict) -> bool:
