@@ -210,9 +210,9 @@ class Selector:
                     or self._one_side(s, analysis)):
                 continue
             self._add(chosen, s, p.narrow_max)
-        # the bottom line and a few supporting statements: fill up from the next ones on the asked
-        # aspect that hold what makes the best statement specific to the question (its rarest
-        # subject word), or, when no aspect is asked, from the bottom line's own source
+        # the bottom line and a few supporting statements: fill up from the next ones that hold what
+        # makes the best statement specific to the question (its rarest subject word), on the asked
+        # aspect, or, when no aspect is asked, from the bottom line's own source
         source = pool[0].candidate.doc_id
         anchor = self._anchor(analysis, pool[0])
         # support on the asked aspect is judged against the bottom line's statement
@@ -220,10 +220,8 @@ class Selector:
         for s in pool:
             if len(chosen) >= p.narrow_min or s.score < best - p.fill_margin:
                 break
-            if analysis.aspects:
-                fits = s.on_aspect and (not anchor or bool(self.facts[s.candidate.sentence_id].terms & anchor))
-            else:
-                fits = s.candidate.doc_id == source
+            holds_anchor = not anchor or bool(self.facts[s.candidate.sentence_id].terms & anchor)
+            fits = holds_anchor and (s.on_aspect if analysis.aspects else s.candidate.doc_id == source)
             if (fits and s.candidate.similarity >= near_aspect and not self._other_drug(s, analysis)
                     and not self._one_side(s, analysis)):
                 self._add(chosen, s, p.narrow_max)
@@ -321,8 +319,7 @@ class Selector:
         """The corpus words of the question's rarest subject word that the best statement holds
         ('ECT' in "Is ketamine as good as ECT ...?"); empty when it holds none."""
         held = self.facts[best.candidate.sentence_id].terms
-        present = [(t.sentences, family) for t in analysis.subject
-                   if (family := self._family(t)) & held]
+        present = [(t.sentences, family) for t in analysis.subject if (family := self._family(t)) & held]
         return min(present, key=lambda p: p[0])[1] if present else set()
 
     def _studied_microdosing(self, verdict: RegimenVerdict) -> bool:
