@@ -76,11 +76,7 @@ class AspectBook:
         cue lies inside a longer cue of another is that one's wording, not a second thing asked
         ("how long do I have to stay" asks how long to be observed, not how long an effect lasts).
         """
-        question = self._blank_time_points(question)
-        cues = {a.id: a.cues(question) for a in self.aspects}
-        asked = tuple(a for a in self.aspects if cues[a.id] and not all(
-            any(o is not a and _within(span, other) for o in self.aspects for other in cues[o.id])
-            for span in cues[a.id]))
+        asked = _not_inside(self.aspects, self._blank_time_points(question))
         general = self.aspects[-1]
         if len(asked) > 1 and general in asked:
             asked = tuple(a for a in asked if a is not general)
@@ -88,9 +84,10 @@ class AspectBook:
 
     def forms_asked(self, question: str) -> tuple[Aspect, ...]:
         """The forms a direct answer to the question takes ("how soon" asks a time to effect,
-        "what share" a proportion); none for a question that asks no particular form."""
-        question = self._blank_time_points(question)
-        return tuple(f for f in self.forms if f.asked_by(question))
+        "what share" a proportion); none for a question that asks no particular form. As with
+        aspects, a form whose every cue lies inside a longer cue of another is that one's wording
+        ("at what point ... was the difference largest" asks for the peak, not the onset)."""
+        return _not_inside(self.forms, self._blank_time_points(question))
 
     def is_broad(self, question: str) -> bool:
         """Whether the question asks for an overview rather than one aspect.
@@ -146,6 +143,15 @@ def _gapped(pattern: re.Pattern[str]) -> re.Pattern[str]:
     group: the words a cue spans but does not name."""
     plain = re.sub(r"(?<!\\)\((?!\?)", "(?:", pattern.pattern)
     return re.compile(re.sub(r"\.\{0,(\d+)\}", r"(.{0,\1})", plain), pattern.flags)
+
+
+def _not_inside(items: tuple[Aspect, ...], question: str) -> tuple[Aspect, ...]:
+    """The aspects (or forms) the question asks, less those each of whose cues lies inside a longer
+    cue of another."""
+    cues = {a.id: a.cues(question) for a in items}
+    return tuple(a for a in items if cues[a.id] and not all(
+        any(o is not a and _within(span, other) for o in items for other in cues[o.id])
+        for span in cues[a.id]))
 
 
 def _within(span: tuple[int, int], other: tuple[int, int]) -> bool:
