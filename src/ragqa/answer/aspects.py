@@ -45,6 +45,7 @@ class AspectBook:
     population_phrases: tuple[re.Pattern[str], ...] = ()
     not_asking: tuple[re.Pattern[str], ...] = ()
     excluding: tuple[re.Pattern[str], ...] = ()
+    subgroup_openings: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -66,7 +67,7 @@ class AspectBook:
                       for f in data.get("forms", ()))
         return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms,
                    compile_all(data.get("population_phrases", ())), compile_all(data.get("not_asking", ())),
-                   compile_all(data.get("excluding", ())))
+                   compile_all(data.get("excluding", ())), compile_all(data.get("subgroup_openings", ())))
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
         """The aspects a question asks about, in data order.
@@ -112,6 +113,14 @@ class AspectBook:
         """The phrases a question sets aside ("depression" in "Besides depression, what ..."), each
         with the span of its whole wording."""
         return [(m.group(1), m.span()) for p in self.excluding for m in p.finditer(question)]
+
+    def subgroup(self, sentence: str) -> str | None:
+        """The subgroup a sentence's opening restricts it to ("risk factors for recurrence" in "For
+        patients with risk factors for recurrence, ..."), if any."""
+        for pattern in self.subgroup_openings:
+            if m := pattern.search(sentence):
+                return m.group(1)
+        return None
 
     def cue_words(self, question: str) -> set[str]:
         """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive");

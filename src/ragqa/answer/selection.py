@@ -16,7 +16,7 @@ import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, SubjectTerm, spelled_out
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
-from ragqa.answer.scoring import Topic, mmr
+from ragqa.answer.scoring import Topic, content_terms, mmr
 from ragqa.answer.verdict import RegimenVerdict
 from ragqa.index.store import HybridIndex
 from ragqa.ingest.context import dangles, quote_span
@@ -33,6 +33,7 @@ class SelectionParams:
     aspect: float = 0.12
     form: float = 0.15
     figures: float = 0.1
+    subgroup: float = 0.1
     level: float = 0.04
     specificity: float = 0.04
     framing: float = 0.2
@@ -113,6 +114,7 @@ class Selector:
         self.params = params or SelectionParams()
         self._alone: dict[int, bool] = {}
         self._figure_cache: dict[int, list[str]] = {}
+        self._subgroups: dict[int, frozenset[str]] = {}
 
     def select(self, analysis: QuestionAnalysis, evidence: Evidence,
                verdict: RegimenVerdict) -> Selection:
@@ -163,6 +165,7 @@ class Selector:
         drugs = set(analysis.drugs)
         # the figures the question names ("0.1 to 0.5 mg/kg", "25 mg") are stated by its answer
         asked_figures = {float(f) for f in _FIGURE.findall(analysis.text)}
+        asked_words = set().union(*families.values(), analysis.terms)
         # a sentence on what the question sets aside ("Besides depression, ...") is not its answer
         aside = set().union(*(self.analyzer.family(t) or [t] for t in analysis.set_aside))
         out = []
@@ -176,10 +179,12 @@ class Selector:
             in_form = of_subject and self.facts.answers_in(c.sentence_id, analysis.forms)
             figures = (len(asked_figures & {float(f) for f in self._figures_of(c.sentence_id)})
                        / len(asked_figures)) if asked_figures else 0.0
+            narrower = self._narrower(c.sentence_id, asked_words)
             framing = (bool(facts.terms & aside) or facts.framing or (facts.design and not given_asked)
                        or (facts.agenda and not limits_asked))
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
-                     + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.figures * figures + p.level * c.level
+                     + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.figures * figures
+                     - p.subgroup * narrower + p.level * c.level
                      + p.specificity * facts.specificity - p.framing * framing)
             out.append(Scored(c, score, on_aspect))
         return out
@@ -337,6 +342,16 @@ class Selector:
             return False
         named = self.facts[s.candidate.sentence_id].drugs
         return bool(named) and not named & set(analysis.drugs)
+
+    def _narrower(self, sid: int, asked_words: set[str]) -> bool:
+        """Whether a sentence restricts what it says to a subgroup the question does not name
+        ("For patients with risk factors for recurrence, ..." to "How long should antidepressants
+        be continued?")."""
+        words = self._subgroups.get(sid)
+        if words is None:
+            subgroup = self.facts.book.subgroup(self.index.sentences[sid].text)
+            words = self._subgroups[sid] = frozenset(content_terms(subgroup)) if subgroup else frozenset()
+        return bool(words) and not words & asked_words
 
     def _one_side(self, s: Scored, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names only one of the drugs a comparison question weighs against each
