@@ -20,6 +20,9 @@ class Aspect:
     heading: str
     asks: tuple[re.Pattern[str], ...]
     speaks: tuple[re.Pattern[str], ...]
+    # forms a sentence in this form does not also answer in ("largest at 40 minutes" states a peak,
+    # not how soon an effect begins)
+    instead_of: tuple[str, ...] = ()
 
     def asked_by(self, question: str) -> bool:
         """Whether the question asks about this aspect."""
@@ -63,7 +66,8 @@ class AspectBook:
         aspects = tuple(Aspect(a["id"], a["heading"], compile_all(a["asks"]), compile_all(a["speaks"]))
                         for a in data["aspects"])
         # an answer form is read like an aspect: the question asks it, a sentence answers in it
-        forms = tuple(Aspect(f["id"], f["id"], compile_all(f["asks"]), compile_all(f["answers"]))
+        forms = tuple(Aspect(f["id"], f["id"], compile_all(f["asks"]), compile_all(f["answers"]),
+                             tuple(f.get("instead_of", ())))
                       for f in data.get("forms", ()))
         return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms,
                    compile_all(data.get("population_phrases", ())), compile_all(data.get("not_asking", ())),
@@ -121,6 +125,12 @@ class AspectBook:
             if m := pattern.search(sentence):
                 return m.group(1)
         return None
+
+    def forms_of(self, sentence: str) -> frozenset[str]:
+        """The ids of the forms a sentence states an answer in."""
+        spoken = [f for f in self.forms if f.spoken_by(sentence)]
+        overridden = {g for f in spoken for g in f.instead_of}
+        return frozenset(f.id for f in spoken if f.id not in overridden)
 
     def cue_words(self, question: str) -> set[str]:
         """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive");

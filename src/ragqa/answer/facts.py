@@ -90,7 +90,8 @@ class AnswerData:
             "topics": [[t.id, t.weight, [[p.pattern, p.flags] for p in t.patterns]]
                        for t in self.topics],
             "aspects": [[a.id, [[p.pattern, p.flags] for p in a.speaks]] for a in self.book.aspects],
-            "forms": [[f.id, [[p.pattern, p.flags] for p in f.speaks]] for f in self.book.forms],
+            "forms": [[f.id, [[p.pattern, p.flags] for p in f.speaks], list(f.instead_of)]
+                      for f in self.book.forms],
             "framing": framing.framing_pattern().pattern,
             "design": framing.cue_pattern("design").pattern,
             "agenda": framing.cue_pattern("agenda").pattern,
@@ -109,7 +110,7 @@ class AnswerData:
             topic=strongest_topic(counts, self.topics),
             touches=frozenset(t.id for t, n in zip(self.topics, counts) if n),
             aspects=frozenset(a.id for a in self.book.aspects if a.spoken_by(text)),
-            forms=frozenset(f.id for f in self.book.forms if f.spoken_by(text)),
+            forms=self.book.forms_of(text),
             framing=is_framing(text),
             design=is_design(text),
             agenda=is_agenda(text),
