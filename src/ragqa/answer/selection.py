@@ -211,7 +211,10 @@ class Selector:
         chosen: list[Scored] = [pool[0]]
         for s in pool[1:]:
             margin = p.narrow_margin if s.on_aspect else p.off_aspect_margin
-            if (s.score < best - margin or s.candidate.similarity < near or self._other_drug(s, analysis)
+            # a statement in the asked form answers the question however it is worded: it only
+            # needs to be as near as a bottom line may be
+            floor = closest - p.lead_similarity if self._in_form(s, analysis) else near
+            if (s.score < best - margin or s.candidate.similarity < floor or self._other_drug(s, analysis)
                     or self._one_side(s, analysis)):
                 continue
             self._add(chosen, s, p.narrow_max)
@@ -352,6 +355,9 @@ class Selector:
             subgroup = self.facts.book.subgroup(self.index.sentences[sid].text)
             words = self._subgroups[sid] = frozenset(content_terms(subgroup)) if subgroup else frozenset()
         return bool(words) and not words & asked_words
+
+    def _in_form(self, s: Scored, analysis: QuestionAnalysis) -> bool:
+        return s.on_aspect and self.facts.answers_in(s.candidate.sentence_id, analysis.forms)
 
     def _one_side(self, s: Scored, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names only one of the drugs a comparison question weighs against each
