@@ -196,7 +196,10 @@ class Selector:
         """The best candidates and those close to them; off-aspect ones only when very close;
         the regimen verdict's evidence from `regimen_pool` (default: the same pool)."""
         p = self.params
-        closest = max(s.candidate.similarity for s in pool)
+        # a sentence stating a study's aim repeats the question's words: it sets no bar for the others
+        closest = max((s.candidate.similarity for s in pool
+                       if not self.facts[s.candidate.sentence_id].framing),
+                      default=max(s.candidate.similarity for s in pool))
         # the bottom line is not a sentence far less similar to the question than the closest one,
         # however many of its words and cues it shares
         pool = [s for s in pool if s.candidate.similarity >= closest - p.lead_similarity]
