@@ -39,6 +39,9 @@ def analyse(analyzer, question):
     ("What should be assessed before starting ketamine for depression?", "monitoring"),
     ("Why might the effect sizes in ketamine trials be overestimated?", "limitations"),
     ("Is ketamine's antidepressant effect smaller in bipolar depression?", "comparisons"),
+    ("If esketamine works for me, do I have to keep taking it to stay well?", "discontinuation"),
+    ("How high can a ketamine infusion for postoperative pain go?", "dose"),
+    ("Is a lower ketamine dose of 0.2 mg/kg IV better tolerated than 0.5 mg/kg?", "harms"),
 ])
 def test_aspects_are_read_from_the_question(analyzer, question, aspect):
     assert aspect in [a.id for a in analyse(analyzer, question).aspects]
@@ -63,6 +66,9 @@ def test_two_drugs_joined_by_or_are_not_a_comparison(analyzer):
     ("How many ketamine treatments will I need?", "count"),
     ("How long should antidepressants be continued after remission?", "duration"),
     ("Who can't use esketamine nasal spray?", "contraindication"),
+    ("What should be assessed before starting ketamine for depression?", "pretreatment"),
+    ("At what point after ketamine was the drug-placebo difference largest?", "peak"),
+    ("How is light therapy given for seasonal depression?", "administration"),
 ])
 def test_answer_forms_are_read_from_the_question(analyzer, question, form):
     assert form in [f.id for f in analyse(analyzer, question).forms]
@@ -91,6 +97,10 @@ def test_a_question_without_a_form_asks_none(analyzer):
      "contraindication", True),
     ("The guidelines advise avoiding subanesthetic IV ketamine in pregnant patients.", "contraindication", True),
     ("Patients should not drive until the next day.", "contraindication", False),
+    ("The APA task force suggests a careful pretreatment evaluation before ketamine.", "pretreatment", True),
+    ("The drug-placebo difference was largest at day 2.", "peak", True),
+    ("The largest effect versus controls was seen at 24 hours.", "peak", True),
+    ("A typical protocol uses 10,000 lux white light for 30 min daily in the morning.", "administration", True),
 ])
 def test_sentences_answer_in_a_form(sentence, form, expected):
     book = AspectBook.default()
@@ -191,9 +201,51 @@ def test_search_text_of_a_question_in_clinical_words_is_the_question(analyzer, q
     ("How long do I have to stay at the clinic after a Spravato dose?", "dose"),
     ("How long do side effects last after a dose?", "dose"),
     ("Can ketamine help people stop drinking?", "discontinuation"),
+    ("Is a lower ketamine dose of 0.2 mg/kg IV better tolerated than 0.5 mg/kg?", "dose"),
+    # "how long do I have to stay" asks how long to be observed, not how long an effect lasts
+    ("How long do I have to stay at the clinic after a Spravato dose?", "onset"),
+    # "how high can it go" asks a dose, not about getting high
+    ("How high can a ketamine infusion for postoperative pain go?", "harms"),
 ])
 def test_a_dose_named_as_a_time_or_another_stop_asks_nothing_about_it(analyzer, question, absent):
     assert absent not in [a.id for a in analyse(analyzer, question).aspects]
+
+
+def test_a_form_whose_cue_lies_inside_a_longer_one_is_not_asked(analyzer):
+    forms = [f.id for f in analyse(analyzer, "At what point after ketamine was the difference largest?").forms]
+    assert forms == ["peak"]
+
+
+def test_a_sentence_stating_a_peak_does_not_state_a_time_to_effect():
+    book = AspectBook.default()
+    forms = book.forms_of("The effect size of ketamine on suicidal ideation is largest at 40 minutes after infusion.")
+    assert "peak" in forms and "time-to-effect" not in forms
+
+
+def test_words_a_cue_only_spans_stay_subject_words(analyzer):
+    subject = [t.term for t in analyse(analyzer, "How is light therapy given for seasonal depression?").subject]
+    assert "light" in subject and "given" not in subject
+
+
+def test_what_a_question_sets_aside_is_not_its_subject(analyzer):
+    analysis = analyse(analyzer, "Besides depression, what psychiatric conditions has ketamine shown promise for?")
+    assert analysis.set_aside == {"depression"}
+    assert "depression" not in [t.term for t in analysis.subject]
+    assert "beside" not in [t.term for t in analysis.subject]
+    assert analyse(analyzer, "Apart from ketamine, what works fast for depression?").drugs == ()
+
+
+def test_an_everyday_wording_is_one_subject_word_held_through_its_clinical_words(analyzer):
+    subject = {t.term: t for t in analyse(analyzer, "How many ketamine treatments until I feel better?").subject}
+    assert "feel" not in subject
+    assert subject["better"].clinical == {"response", "improvement"}
+
+
+def test_a_sentence_restricted_to_a_subgroup_names_it():
+    book = AspectBook.default()
+    sentence = "For patients with risk factors for recurrence, antidepressants should be continued for 2 years."
+    assert book.subgroup(sentence) == " risk factors for recurrence"
+    assert book.subgroup("Antidepressants should be continued for 6 to 12 months.") is None
 
 
 @pytest.mark.parametrize("question, added", [

@@ -59,6 +59,13 @@ def test_the_facts_hold_what_the_answer_stage_reads(table, data):
     assert table.facts(8, data).design and not standard.design
 
 
+def test_the_table_lists_the_sentences_of_a_fact(table, data):
+    harms = table.flagged("aspect:harms").tolist()
+    assert harms == [sid for sid, text in enumerate(TEXTS) if "harms" in data.facts(text).aspects]
+    assert 4 in harms and 5 not in harms
+    assert table.flagged("aspect:no-such-aspect").tolist() == []
+
+
 def test_a_repeated_text_is_read_once_and_stored_per_sentence(table, data):
     assert table.facts(6, data) == table.facts(0, data)
     assert table.hits[6] == table.hits[0]

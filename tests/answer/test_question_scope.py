@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from tests.answer.contract_checks import assert_contract
@@ -110,3 +111,36 @@ def test_an_image_only_table_is_named_not_guessed(default_engine):
         "What are the recommendations for selecting the initial treatment of depression?")
     notes = [s.text for s in answer.bottom_line if s.kind == "system"]
     assert any("shown only as an image" in text and "Table 3.1" in text for text in notes), notes
+
+
+@pytest.mark.parametrize("question", [
+    "Is ketamine a first-line treatment for depression?",
+    "How long do I have to stay at the clinic after a Spravato dose?",
+])
+def test_a_narrow_question_reaches_the_sentences_on_its_aspect_nearest_in_meaning(default_engine,
+                                                                                  default_index, question):
+    engine = default_engine
+    vector = engine.embedder.embed([engine.analyzer.search_text(question)])[0]
+    analysis = engine.analyzer.analyze(question, vector)
+    assert analysis.aspects and not analysis.broad
+    evidence = engine.gatherer.gather(analysis)
+    on_aspect = [sid for sid in range(len(default_index.sentences))
+                 if engine.selector.facts.speaks_to(sid, analysis.aspects)
+                 and default_index.sentences[sid].quotable]
+    sims = default_index.sentence_vectors[on_aspect] @ vector
+    nearest = {on_aspect[i] for i in np.argsort(-sims)[:5]}
+    assert nearest <= {c.sentence_id for c in evidence.candidates}
+
+
+def test_support_for_a_comparison_of_two_drugs_names_both(default_engine):
+    answer = default_engine.ask("Is IV ketamine better than esketamine nasal spray?")
+    support = [s for s in extracts(answer) if s not in answer.bottom_line]
+    for statement in support:
+        text = statement.text.lower()
+        assert re.search(r"\bketamine\b", text) and "esketamine" in text, statement.text
+
+
+def test_what_the_question_sets_aside_does_not_lead(default_engine):
+    answer = default_engine.ask("Besides depression, which psychiatric conditions has ketamine been tried for?")
+    lead = [s.text for s in answer.bottom_line if s.kind == "extract"]
+    assert lead and not any(re.search(r"\bin (?:patients with )?depression\b", t) for t in lead), lead

@@ -12,7 +12,7 @@ from ragqa.answer.analysis import QuestionAnalyzer
 from ragqa.answer.coverage import CoverageCheck
 from ragqa.answer.engine import AnswerEngine
 from ragqa.answer.evidence import Candidate, Evidence
-from ragqa.answer.framing import is_design, is_framing
+from ragqa.answer.framing import is_agenda, is_design, is_framing
 from ragqa.answer.scoring import content_terms
 from ragqa.answer.selection import Scored, best_source
 from ragqa.index.store import load_index, update_index
@@ -40,6 +40,9 @@ def analyse(analyzer, text):
     ("DESIGNATED drivers were interviewed.", False),
     ("Canuso and colleagues conducted a double-blind, multicenter randomized trial.", True),
     ("Su and colleagues tested whether a lower dose works.", True),
+    ("The Su 2017 trial was motivated by the observation that the dose-response had not been tested.", True),
+    ("The Murray and colleagues study examined the effects of LSD 13 micrograms on EEG.", True),
+    ("LSD 13 micrograms reduced oscillatory power in healthy adults.", False),
 ])
 def test_framing_sentences_are_told_from_findings(text, framing):
     assert is_framing(text) is framing
@@ -49,9 +52,21 @@ def test_framing_sentences_are_told_from_findings(text, framing):
     ("68 participants were randomly assigned to esketamine 84 mg or placebo.", True),
     ("Adults were randomized 1:1 to esketamine or placebo.", True),
     ("Esketamine reduced symptoms more than placebo at 4 hours.", False),
+    ("22 adults took part in 3 sessions in which they received placebo, LSD 13 or LSD 26 micrograms.", True),
 ])
 def test_design_sentences_are_told_from_findings(text, design):
     assert is_design(text) is design
+
+
+@pytest.mark.parametrize(("text", "agenda"), [
+    ("Short and colleagues recommended that future studies of ketamine monitor side effects.", True),
+    ("Rodriguez and colleagues called for larger controlled trials of ketamine in OCD.", True),
+    ("Further trials are needed to confirm the effect.", True),
+    ("The review recommended ketamine 0.5 mg/kg over 40 minutes.", False),
+    ("Future relapse was less common after continued esketamine.", False),
+])
+def test_sentences_on_what_future_research_should_do_are_told_apart(text, agenda):
+    assert is_agenda(text) is agenda
 
 
 @pytest.mark.parametrize(("text", "statement"), [
