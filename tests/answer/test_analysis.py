@@ -265,3 +265,25 @@ def test_a_word_family_keeps_most_of_a_long_word():
     assert analyzer.family("addictive") == ["addiction"]
     assert analyzer.family("electroshock") == []
     assert analyzer.family("pharmacogenetic") == ["pharmacogenomic"]
+
+
+@pytest.mark.parametrize("question, sources", [
+    ("What does the CANMAT guideline say about neuromodulation?", ("canmat-doc",)),
+    ("According to NICE, what is first-line for mild depression?", ("nice-doc",)),
+    ("What did the Goodwin trial find?", ("goodwin-doc",)),
+    ("Do depression guidelines recommend ketamine as a first treatment?", ()),
+    ("Is ketamine FDA approved for depression?", ()),
+    # a name most documents hold names a subject, not a source
+    ("What does the Ketamine review say about dosing?", ()),
+])
+def test_a_source_the_question_names_is_where_to_look(question, sources):
+    documents = {"canmat-doc": ("lam 2024 canmat", "CANMAT 2023 Update", "Can J Psychiatry"),
+                 "nice-doc": ("nice 2022 ng222", "Depression in adults (NICE guideline NG222)", ""),
+                 "goodwin-doc": ("goodwin 2022 psilocybin", "Single-Dose Psilocybin", "NEJM"),
+                 **{f"k{i}": (f"k{i} ketamine", "Ketamine trial", "") for i in range(4)}}
+    analyzer = QuestionAnalyzer(DF, 730, documents=documents)
+    analysis = analyse(analyzer, question)
+    assert analysis.sources == sources
+    assert not any(t.term in ("canmat", "nice", "goodwin") for t in analysis.subject)
+    if sources:
+        assert not analysis.broad

@@ -144,3 +144,16 @@ def test_what_the_question_sets_aside_does_not_lead(default_engine):
     answer = default_engine.ask("Besides depression, which psychiatric conditions has ketamine been tried for?")
     lead = [s.text for s in answer.bottom_line if s.kind == "extract"]
     assert lead and not any(re.search(r"\bin (?:patients with )?depression\b", t) for t in lead), lead
+
+
+@pytest.mark.parametrize("question, source", [
+    ("What does the CANMAT guideline say about ketamine?", "lam-2024-canmat-2023-mdd-guideline"),
+    ("What did the Goodwin trial find?", "goodwin-2022-psilocybin-trd-rct"),
+])
+def test_a_question_naming_a_source_is_answered_from_it(default_engine, question, source):
+    answer = default_engine.ask(question)
+    assert not answer.abstained
+    quoted = extracts(answer)
+    assert quoted and {s.doc_id for s in quoted} == {source}
+    texts = [s.text for s in quoted]
+    assert len(set(texts)) == len(texts)  # no sentence quoted twice

@@ -37,6 +37,8 @@ EVERYDAY_WEIGHT = 0.25
 # "sertraline" and "ketamine" fall below) are everyday words; rarer ones name something specific
 # that the evidence must cover.
 EVERYDAY_ZIPF = 3.0
+# a name that more documents hold ("ketamine") names a subject, not a source
+MAX_NAMED_SOURCES = 3
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class QuestionAnalysis:
     broad: bool
     statement: bool
     set_aside: frozenset[str] = frozenset()  # words the question sets aside ("besides depression")
+    sources: tuple[str, ...] = ()  # ids of the documents the question names ("the CANMAT guideline")
 
     @property
     def narrow(self) -> bool:
@@ -100,8 +103,14 @@ class QuestionAnalyzer:
     """
 
     def __init__(self, sentence_df: dict[str, int], sentences: int,
-                 table: RegimenTable | None = None, book: AspectBook | None = None) -> None:
+                 table: RegimenTable | None = None, book: AspectBook | None = None,
+                 documents: dict[str, tuple[str, ...]] | None = None) -> None:
         self.df = sentence_df
+        # each document's naming words (its id's parts, its title's and publisher's words), lower-cased
+        self._named: dict[str, list[str]] = {}
+        for doc_id, names in (documents or {}).items():
+            for name in {n.lower() for text in names for n in re.findall(r"[\w/-]+", text)}:
+                self._named.setdefault(name, []).append(doc_id)
         self.sentences = max(1, sentences)
         self.table = table or RegimenTable.default()
         self.book = book or AspectBook.default()
@@ -139,6 +148,10 @@ class QuestionAnalyzer:
         aside = self.book.set_aside(question)
         set_aside = frozenset(t for phrase, _ in aside for t in content_terms(phrase))
         cues |= _words_in(question, [span for _, span in aside])
+        # a source the question names ("the CANMAT guideline") is where to look, not what to find
+        named = self.named_sources(question)
+        sources = tuple(dict.fromkeys(d for name, _ in named for d in self._named[name.lower()]))
+        cues |= _words_in(question, [span for _, span in named])
         words = {_POSSESSIVE.sub("", t) for t in terms}
         clinical, wording = self._clinical_words(question)
         cues |= wording
@@ -155,9 +168,18 @@ class QuestionAnalyzer:
             terms=terms, subject=subject, aspects=aspects,
             forms=self.book.forms_asked(question),
             regimen=self._regimen(question), drugs=drugs,
-            broad=self.book.is_broad(question), statement=not _is_question(question),
-            set_aside=set_aside,
+            # "what does the CANMAT guideline say about X" asks about X in that source, not for an overview
+            broad=self.book.is_broad(question) and not sources, statement=not _is_question(question),
+            set_aside=set_aside, sources=sources,
         )
+
+    def named_sources(self, question: str) -> list[tuple[str, tuple[int, int]]]:
+        """The names the question gives a source by that one to three documents hold, with spans (a
+        capitalised word after the first, a name in capitals, or a first word that is not an everyday
+        one: "Goodwin", "NICE", "CANMAT ...", not "Do")."""
+        return [(name, span) for name, span in self.book.named_sources(question)
+                if (name.isupper() or span[0] > 0 or not is_everyday(name.lower()))
+                and 1 <= len(self._named.get(name.lower(), ())) <= MAX_NAMED_SOURCES]
 
     def family(self, term: str) -> list[str]:
         """The corpus tokens that count as the term: itself, or those sharing its first letters,

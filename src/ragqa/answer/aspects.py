@@ -49,6 +49,7 @@ class AspectBook:
     not_asking: tuple[re.Pattern[str], ...] = ()
     excluding: tuple[re.Pattern[str], ...] = ()
     subgroup_openings: tuple[re.Pattern[str], ...] = ()
+    source_phrases: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -71,7 +72,8 @@ class AspectBook:
                       for f in data.get("forms", ()))
         return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms,
                    compile_all(data.get("population_phrases", ())), compile_all(data.get("not_asking", ())),
-                   compile_all(data.get("excluding", ())), compile_all(data.get("subgroup_openings", ())))
+                   compile_all(data.get("excluding", ())), compile_all(data.get("subgroup_openings", ())),
+                   tuple(re.compile(p) for p in data.get("source_phrases", ())))
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
         """The aspects a question asks about, in data order.
@@ -117,6 +119,11 @@ class AspectBook:
         """The phrases a question sets aside ("depression" in "Besides depression, what ..."), each
         with the span of its whole wording."""
         return [(m.group(1), m.span()) for p in self.excluding for m in p.finditer(question)]
+
+    def named_sources(self, question: str) -> list[tuple[str, tuple[int, int]]]:
+        """The names a question gives a source by ("CANMAT" in "What does the CANMAT guideline say
+        ..."), each with its span; case-sensitive, as a name is written."""
+        return [(m.group(1), m.span(1)) for p in self.source_phrases for m in p.finditer(question)]
 
     def subgroup(self, sentence: str) -> str | None:
         """The subgroup a sentence's opening restricts it to ("risk factors for recurrence" in "For

@@ -97,7 +97,8 @@ class CoverageCheck:
         p = self.params
         if not evidence.candidates:
             return Coverage(False, "nothing was retrieved", 0.0)
-        if evidence.best_chunk_similarity < p.min_relevance \
+        # a question naming a source ("What did the Goodwin trial find?") is answered from it
+        if not analysis.sources and evidence.best_chunk_similarity < p.min_relevance \
                 and evidence.best_similarity() < p.min_sentence_relevance:
             # one sentence this close answers even when its passage, about more, scores lower
             return Coverage(False, f"the closest passage scores {evidence.best_chunk_similarity:.3f}, "

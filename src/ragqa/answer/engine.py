@@ -69,7 +69,9 @@ class AnswerEngine:
         aspects = aspects or AspectBook.default()
         self.retriever = Retriever(index, embedder, backend=backend)  # None: the settings'
         facts = FactBook(index, table, topics, aspects)
-        self.analyzer = QuestionAnalyzer(index.sentence_df, len(index.sentences), table, aspects)
+        names = {d.id: (d.id.replace("-", " "), d.title or "", d.publisher or "")
+                 for d in index.documents.values()}
+        self.analyzer = QuestionAnalyzer(index.sentence_df, len(index.sentences), table, aspects, names)
         self.gatherer = EvidenceGatherer(index, self.retriever, facts, topics, embedder,
                                          self.params.gather)
         self.coverage = CoverageCheck(index, self.analyzer, facts, self.params.coverage, embedder)

@@ -119,6 +119,7 @@ class GatherParams:
     facet_k: int = 12
     facet_chunks: int = 4
     aspect_k: int = 10
+    source_k: int = 30
 
 
 class EvidenceGatherer:
@@ -151,6 +152,10 @@ class EvidenceGatherer:
                        for i, (s, before, after) in enumerate(zip(sentences, [False, *same],
                                                                   [*same, False]))]
         self._level = [levels[s.doc_id] for s in sentences]
+        of_document: dict[str, list[int]] = {}
+        for i, s in enumerate(sentences):
+            of_document.setdefault(s.doc_id, []).append(i)
+        self._of_document = {d: np.asarray(ids, dtype=np.int64) for d, ids in of_document.items()}
         self._usable = [s.quotable or s.kind is BlockKind.IMAGE_TABLE for s in sentences]
         self._facet_vectors: dict[str, np.ndarray] = {}
 
@@ -191,6 +196,11 @@ class EvidenceGatherer:
         for hit in chunks.hits:  # the retrieved chunks' sentences: context the sentence search may miss
             for sid in self.index.chunks[hit.chunk_index].sentence_ids:
                 ranks.setdefault(sid, depth + hit.rank)
+        if analysis.sources:
+            # a question naming a source is answered from it: its sentences nearest in meaning
+            for rank, sid in enumerate(self._nearest_in(analysis.sources, analysis.vector), start=1):
+                ranks.setdefault(sid, depth + rank)
+            ranks = {sid: r for sid, r in ranks.items() if self._place[sid][2] in analysis.sources}
         usable = self._usable
         ranks = {sid: r for sid, r in ranks.items() if usable[sid]}
         ids = np.fromiter(ranks, dtype=np.int64, count=len(ranks))
@@ -201,6 +211,16 @@ class EvidenceGatherer:
                          default=0.0)
         timings = {f"retrieve_{n}": v for n, v in {**chunks.timings_ms, **found.timings_ms}.items()}
         return Evidence(chunks, candidates, best_chunk, timings)
+
+    def _nearest_in(self, doc_ids: tuple[str, ...], vector: np.ndarray) -> list[int]:
+        """The `source_k` sentences of the documents nearest to the question."""
+        ids = np.concatenate([self._of_document.get(d, np.zeros(0, dtype=np.int64)) for d in doc_ids])
+        if not len(ids):
+            return []
+        sims = self.index.sentence_vectors[ids] @ vector
+        k = min(self.params.source_k, len(ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        return ids[top[np.argsort(-sims[top])]].tolist()
 
     def _nearest_on_aspect(self, analysis: QuestionAnalysis, filters: Filters | None) -> list[int]:
         """The `aspect_k` sentences speaking to the asked aspects nearest to the question."""

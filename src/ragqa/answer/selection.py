@@ -113,6 +113,7 @@ class Selector:
         self.topics = topics
         self.params = params or SelectionParams()
         self._alone: dict[int, bool] = {}
+        self._spans: dict[int, tuple[int, int]] = {}
         self._figure_cache: dict[int, list[str]] = {}
         self._subgroups: dict[int, frozenset[str]] = {}
 
@@ -295,9 +296,16 @@ class Selector:
         sid = s.candidate.sentence_id
         alone = self._alone.get(sid)
         if alone is None:  # an index never changes: each sentence is checked once
-            span = quote_span(self.index.sentences, sid)
-            alone = self._alone[sid] = not dangles(self.index.sentences[span.first].text)
+            alone = self._alone[sid] = not dangles(self.index.sentences[self._span(sid)[0]].text)
         return alone
+
+    def _span(self, sid: int) -> tuple[int, int]:
+        """The first and last sentence its quote spans (a dangling opener reaches back)."""
+        span = self._spans.get(sid)
+        if span is None:
+            quote = quote_span(self.index.sentences, sid)
+            span = self._spans[sid] = (quote.first, quote.last)
+        return span
 
     def _is_image_table(self, s: Scored) -> bool:
         return self.index.sentences[s.candidate.sentence_id].kind is BlockKind.IMAGE_TABLE
@@ -308,10 +316,13 @@ class Selector:
                      if h.dose is not None), None)
 
     def _add(self, chosen: list[Scored], s: Scored, limit: int | None) -> bool:
-        """Add a statement unless the answer is full or it repeats a chosen one almost word for word
-        (near-identical in meaning and stating the same figures: an IV and an IM dose range, worded
-        alike, are two facts)."""
+        """Add a statement unless the answer is full, its quote shares a sentence with a chosen one's,
+        or it repeats a chosen one almost word for word (near-identical in meaning and stating the
+        same figures: an IV and an IM dose range, worded alike, are two facts)."""
         if s in chosen or (limit is not None and len(chosen) >= limit):
+            return False
+        first, last = self._span(s.candidate.sentence_id)
+        if any(first <= b and a <= last for a, b in (self._span(o.candidate.sentence_id) for o in chosen)):
             return False
         vector = self.index.sentence_vectors[s.candidate.sentence_id]
         figures = self._figures(s)
@@ -365,8 +376,8 @@ class Selector:
     def _one_side(self, s: Scored, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names only one of the drugs a comparison question weighs against each
         other (TRANSFORM-1 on esketamine alone says nothing of IV ketamine versus esketamine)."""
-        if len(analysis.drugs) < 2 or not any(a.id == "comparisons" for a in analysis.aspects):
-            return False
+        if len(analysis.drugs) < 2 or [a.id for a in analysis.aspects] != ["comparisons"]:
+            return False  # a comparison is what is asked, not a trial named by its arms
         return len(self.facts[s.candidate.sentence_id].drugs & set(analysis.drugs)) < 2
 
     def _figures(self, s: Scored) -> list[str]:
