@@ -271,6 +271,7 @@ def test_a_word_family_keeps_most_of_a_long_word():
     ("What does the CANMAT guideline say about neuromodulation?", ("canmat-doc",)),
     ("According to NICE, what is first-line for mild depression?", ("nice-doc",)),
     ("What did the Goodwin trial find?", ("goodwin-doc",)),
+    ("In the dose-ranging trial of IV ketamine, which doses worked?", ("fava-doc",)),
     ("Do depression guidelines recommend ketamine as a first treatment?", ()),
     ("Is ketamine FDA approved for depression?", ()),
     # a name most documents hold names a subject, not a source
@@ -280,6 +281,7 @@ def test_a_source_the_question_names_is_where_to_look(question, sources):
     documents = {"canmat-doc": ("lam 2024 canmat", "CANMAT 2023 Update", "Can J Psychiatry"),
                  "nice-doc": ("nice 2022 ng222", "Depression in adults (NICE guideline NG222)", ""),
                  "goodwin-doc": ("goodwin 2022 psilocybin", "Single-Dose Psilocybin", "NEJM"),
+                 "fava-doc": ("fava 2020 ketamine dose ranging", "A dose-ranging trial of IV ketamine", ""),
                  **{f"k{i}": (f"k{i} ketamine", "Ketamine trial", "") for i in range(4)}}
     analyzer = QuestionAnalyzer(DF, 730, documents=documents)
     analysis = analyse(analyzer, question)

@@ -175,10 +175,11 @@ class QuestionAnalyzer:
 
     def named_sources(self, question: str) -> list[tuple[str, tuple[int, int]]]:
         """The names the question gives a source by that one to three documents hold, with spans (a
-        capitalised word after the first, a name in capitals, or a first word that is not an everyday
-        one: "Goodwin", "NICE", "CANMAT ...", not "Do")."""
+        capitalised word after the first, a name in capitals, a compound ("the dose-ranging trial"),
+        or a word that is not an everyday one: "Goodwin", "NICE", "CANMAT ...", not "Do")."""
         return [(name, span) for name, span in self.book.named_sources(question)
-                if (name.isupper() or span[0] > 0 or not is_everyday(name.lower()))
+                if (name.isupper() or span[0] > 0 and (name[0].isupper() or "-" in name)
+                    or not is_everyday(name.lower()))
                 and 1 <= len(self._named.get(name.lower(), ())) <= MAX_NAMED_SOURCES]
 
     def family(self, term: str) -> list[str]:

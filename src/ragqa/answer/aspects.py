@@ -73,7 +73,8 @@ class AspectBook:
         return cls(aspects, compile_all(data["broad"]), frozenset(data["passing_words"]), forms,
                    compile_all(data.get("population_phrases", ())), compile_all(data.get("not_asking", ())),
                    compile_all(data.get("excluding", ())), compile_all(data.get("subgroup_openings", ())),
-                   tuple(re.compile(p) for p in data.get("source_phrases", ())))
+                   # zero-width, so that a word before the name ("In the ...") does not hide it
+                   tuple(re.compile(f"(?={p})") for p in data.get("source_phrases", ())))
 
     def asked(self, question: str) -> tuple[Aspect, ...]:
         """The aspects a question asks about, in data order.

@@ -197,9 +197,10 @@ class EvidenceGatherer:
             for sid in self.index.chunks[hit.chunk_index].sentence_ids:
                 ranks.setdefault(sid, depth + hit.rank)
         if analysis.sources:
-            # a question naming a source is answered from it: its sentences nearest in meaning
+            # a question naming a source is answered from it: its sentences ranked by how near they
+            # are to the question, among that source's own
             for rank, sid in enumerate(self._nearest_in(analysis.sources, analysis.vector), start=1):
-                ranks.setdefault(sid, depth + rank)
+                ranks[sid] = min(ranks.get(sid, rank), rank)
             ranks = {sid: r for sid, r in ranks.items() if self._place[sid][2] in analysis.sources}
         usable = self._usable
         ranks = {sid: r for sid, r in ranks.items() if usable[sid]}
