@@ -341,7 +341,9 @@ class Selector:
         """The corpus words of the question's rarest subject word that the best statement holds
         ('ECT' in "Is ketamine as good as ECT ...?"); empty when it holds none."""
         held = self.facts[best.candidate.sentence_id].terms
-        present = [(t.sentences, family) for t in analysis.subject if (family := self._family(t)) & held]
+        # a word in no other sentence of the corpus cannot be shared by a supporting statement
+        present = [(t.sentences, family) for t in analysis.subject
+                   if t.sentences > 1 and (family := self._family(t)) & held]
         return min(present, key=lambda p: p[0])[1] if present else set()
 
     def _studied_microdosing(self, verdict: RegimenVerdict) -> bool:
