@@ -43,6 +43,8 @@ def analyse(analyzer, text):
     ("The Su 2017 trial was motivated by the observation that the dose-response had not been tested.", True),
     ("The Murray and colleagues study examined the effects of LSD 13 micrograms on EEG.", True),
     ("LSD 13 micrograms reduced oscillatory power in healthy adults.", False),
+    ("Su and colleagues considered that a lower dose might keep efficacy with fewer side effects.", True),
+    ("Su and colleagues concluded that the lower dose was less effective.", False),
 ])
 def test_framing_sentences_are_told_from_findings(text, framing):
     assert is_framing(text) is framing
