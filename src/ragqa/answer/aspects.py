@@ -145,6 +145,8 @@ class AspectBook:
         the words a cue only spans ("light therapy" in "how is light therapy given") are not."""
         words: set[str] = set()
         for aspect in self.aspects:
+            if not aspect.asked_by(question):
+                continue
             for pattern in aspect.asks:
                 for match in _gapped(pattern).finditer(question):
                     text = _whole_words(question, match)
@@ -175,9 +177,12 @@ def _gapped(pattern: re.Pattern[str]) -> re.Pattern[str]:
 def _not_inside(items: tuple[Aspect, ...], question: str) -> tuple[Aspect, ...]:
     """The aspects (or forms) the question asks, less those each of whose cues lies inside a longer
     cue of another."""
-    cues = {a.id: a.cues(question) for a in items}
-    return tuple(a for a in items if cues[a.id] and not all(
-        any(o is not a and _within(span, other) for o in items for other in cues[o.id])
+    asked = [a for a in items if a.asked_by(question)]
+    if len(asked) < 2:
+        return tuple(asked)
+    cues = {a.id: a.cues(question) for a in asked}
+    return tuple(a for a in asked if not all(
+        any(o is not a and _within(span, other) for o in asked for other in cues[o.id])
         for span in cues[a.id]))
 
 

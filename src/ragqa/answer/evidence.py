@@ -27,6 +27,11 @@ __all__ = ["Candidate", "Evidence", "EvidenceGatherer", "FactBook", "GatherParam
 
 log = logging.getLogger(__name__)
 
+# sentence-vector subsets kept between questions (an aspect's or a document's sentences): how many,
+# and the most rows one may have (larger ones are gathered per question, to bound memory)
+SUBSET_CACHE_SIZE = 32
+SUBSET_CACHE_ROWS = 20_000
+
 
 class FactBook:
     """Per-sentence facts of one index: looked up in the facts stored with it, or, when those
@@ -158,6 +163,7 @@ class EvidenceGatherer:
         self._of_document = {d: np.asarray(ids, dtype=np.int64) for d, ids in of_document.items()}
         self._usable = [s.quotable or s.kind is BlockKind.IMAGE_TABLE for s in sentences]
         self._facet_vectors: dict[str, np.ndarray] = {}
+        self._subsets: dict[tuple[int, int, int, int], np.ndarray] = {}
 
     def gather(self, analysis: QuestionAnalysis, mode: Mode = Mode.HYBRID, k: int = 8,
                filters: Filters | None = None) -> Evidence:
@@ -213,12 +219,25 @@ class EvidenceGatherer:
         timings = {f"retrieve_{n}": v for n, v in {**chunks.timings_ms, **found.timings_ms}.items()}
         return Evidence(chunks, candidates, best_chunk, timings)
 
+    def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of these sentences as one array, kept for the next question when small (the
+        sentences of an aspect or a document are asked for again and again)."""
+        key = (len(ids), int(ids[0]), int(ids[-1]), hash(ids.tobytes()))
+        vectors = self._subsets.get(key)
+        if vectors is None:
+            vectors = self.index.sentence_vectors[ids]
+            if len(ids) <= SUBSET_CACHE_ROWS:
+                if len(self._subsets) >= SUBSET_CACHE_SIZE:
+                    self._subsets.pop(next(iter(self._subsets)))
+                self._subsets[key] = vectors
+        return vectors
+
     def _nearest_in(self, doc_ids: tuple[str, ...], vector: np.ndarray) -> list[int]:
         """The `source_k` sentences of the documents nearest to the question."""
         ids = np.concatenate([self._of_document.get(d, np.zeros(0, dtype=np.int64)) for d in doc_ids])
         if not len(ids):
             return []
-        sims = self.index.sentence_vectors[ids] @ vector
+        sims = self._vectors_of(ids) @ vector
         k = min(self.params.source_k, len(ids))
         top = np.argpartition(-sims, k - 1)[:k]
         return ids[top[np.argsort(-sims[top])]].tolist()
@@ -228,7 +247,7 @@ class EvidenceGatherer:
         ids = self.facts.speaking(analysis.aspects)
         if ids is None or not len(ids) or filters is not None:
             return []
-        sims = self.index.sentence_vectors[ids] @ analysis.vector
+        sims = self._vectors_of(ids) @ analysis.vector
         k = min(self.params.aspect_k, len(ids))
         top = np.argpartition(-sims, k - 1)[:k]
         return ids[top[np.argsort(-sims[top])]].tolist()

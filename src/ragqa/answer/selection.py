@@ -172,16 +172,17 @@ class Selector:
         out = []
         for c in evidence.candidates:
             facts = self.facts[c.sentence_id]
-            held = {t for t in weights if facts.terms & families[t]
-                    or (t in expansions and expansions[t] <= facts.terms)}
+            terms = facts.terms
+            held = {t for t in weights if not terms.isdisjoint(families[t])
+                    or (t in expansions and expansions[t] <= terms)}
             subject = sum(weights[t] for t in held) / total if total else 0.0
-            of_subject = not specific or bool(facts.drugs & drugs) or any(t in held for t in specific)
+            of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
             on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
             in_form = of_subject and self.facts.answers_in(c.sentence_id, analysis.forms)
             figures = (len(asked_figures & {float(f) for f in self._figures_of(c.sentence_id)})
                        / len(asked_figures)) if asked_figures else 0.0
             narrower = self._narrower(c.sentence_id, asked_words)
-            framing = (bool(facts.terms & aside) or facts.framing or (facts.design and not given_asked)
+            framing = ((aside and not terms.isdisjoint(aside)) or facts.framing or (facts.design and not given_asked)
                        or (facts.agenda and not limits_asked))
             score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
                      + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.figures * figures
@@ -370,7 +371,7 @@ class Selector:
         if words is None:
             subgroup = self.facts.book.subgroup(self.index.sentences[sid].text)
             words = self._subgroups[sid] = frozenset(content_terms(subgroup)) if subgroup else frozenset()
-        return bool(words) and not words & asked_words
+        return bool(words) and words.isdisjoint(asked_words)
 
     def _in_form(self, s: Scored, analysis: QuestionAnalysis) -> bool:
         return s.on_aspect and self.facts.answers_in(s.candidate.sentence_id, analysis.forms)
