@@ -124,8 +124,9 @@ class Selector:
         # would open without its antecedent: it is never quoted
         everything = sorted((s for s in self.score(analysis, evidence) if self._quotable_alone(s)),
                             key=lambda s: -s.score)
-        image = [s for s in everything if self._is_image_table(s)]
-        scored = [s for s in everything if not self._is_image_table(s)]
+        image, scored = [], []
+        for s in everything:
+            (image if self._is_image_table(s) else scored).append(s)
         pool = [s for s in scored if s.candidate.similarity >= self.params.min_similarity] or scored[:3]
         # a table that exists only as an image, ranked with the best quotable evidence, is named
         best = pool[0].score if pool else 0.0
@@ -169,6 +170,8 @@ class Selector:
         asked_words = set().union(*families.values(), analysis.terms)
         # a sentence on what the question sets aside ("Besides depression, ...") is not its answer
         aside = set().union(*(self.analyzer.family(t) or [t] for t in analysis.set_aside))
+        aspect_ids = {a.id for a in analysis.aspects}  # as FactBook.speaks_to and answers_in read them
+        form_ids = {f.id for f in analysis.forms}
         out = []
         for c in evidence.candidates:
             facts = self.facts[c.sentence_id]
@@ -177,8 +180,8 @@ class Selector:
                     or (t in expansions and expansions[t] <= terms)}
             subject = sum(weights[t] for t in held) / total if total else 0.0
             of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
-            on_aspect = self.facts.speaks_to(c.sentence_id, analysis.aspects)
-            in_form = of_subject and self.facts.answers_in(c.sentence_id, analysis.forms)
+            on_aspect = not aspect_ids or not facts.aspects.isdisjoint(aspect_ids)
+            in_form = of_subject and not facts.forms.isdisjoint(form_ids)
             figures = (len(asked_figures & {float(f) for f in self._figures_of(c.sentence_id)})
                        / len(asked_figures)) if asked_figures else 0.0
             narrower = self._narrower(c.sentence_id, asked_words)
