@@ -139,11 +139,12 @@ class QuestionAnalyzer:
     def analyze(self, question: str, vector: np.ndarray, search_text: str | None = None) -> QuestionAnalysis:
         """The analysis of one (validated) question and the embedding of its search text (computed
         here unless given)."""
-        aspects = self.book.asked(question)
+        reading = self.book.read(question)
+        aspects = reading.aspects
         terms = frozenset(content_terms(question))
         # aspect cues ("dose", "addictive") and regimen names ("microdosing") are what is asked
         # about the subject, not the subject: the aspect and regimen checks judge them
-        cues = self.book.cue_words(question) | _words_in(question, self.table.naming_spans(question))
+        cues = set(reading.cue_words) | _words_in(question, self.table.naming_spans(question))
         # what the question sets aside ("besides depression") is not what it asks about
         aside = self.book.set_aside(question)
         set_aside = frozenset(t for phrase, _ in aside for t in content_terms(phrase))
@@ -166,7 +167,7 @@ class QuestionAnalyzer:
         return QuestionAnalysis(
             text=question, vector=vector, search_text=search_text or self.search_text(question),
             terms=terms, subject=subject, aspects=aspects,
-            forms=self.book.forms_asked(question),
+            forms=reading.forms,
             regimen=self._regimen(question), drugs=drugs,
             # "what does the CANMAT guideline say about X" asks about X in that source, not for an overview
             broad=self.book.is_broad(question) and not sources, statement=not _is_question(question),

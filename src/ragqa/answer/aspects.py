@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -23,6 +23,11 @@ class Aspect:
     # forms a sentence in this form does not also answer in ("largest at 40 minutes" states a peak,
     # not how soon an effect begins)
     instead_of: tuple[str, ...] = ()
+    # `asks` with each any-character gap as a group (see _gapped), for reading a cue's own words
+    gapped: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gapped", tuple(_gapped(p) for p in self.asks))
 
     def asked_by(self, question: str) -> bool:
         """Whether the question asks about this aspect."""
@@ -35,6 +40,15 @@ class Aspect:
     def spoken_by(self, text: str) -> bool:
         """Whether a sentence speaks to this aspect."""
         return any(p.search(text) for p in self.speaks)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a question's wording asks: its aspects and answer forms, and its aspect cue words."""
+
+    aspects: tuple[Aspect, ...]
+    forms: tuple[Aspect, ...]
+    cue_words: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -84,18 +98,28 @@ class AspectBook:
         cue lies inside a longer cue of another is that one's wording, not a second thing asked
         ("how long do I have to stay" asks how long to be observed, not how long an effect lasts).
         """
-        asked = _not_inside(self.aspects, self._blank_time_points(question))
-        general = self.aspects[-1]
-        if len(asked) > 1 and general in asked:
-            asked = tuple(a for a in asked if a is not general)
-        return asked
+        return self.read(question).aspects
 
     def forms_asked(self, question: str) -> tuple[Aspect, ...]:
         """The forms a direct answer to the question takes ("how soon" asks a time to effect,
         "what share" a proportion); none for a question that asks no particular form. As with
         aspects, a form whose every cue lies inside a longer cue of another is that one's wording
         ("at what point ... was the difference largest" asks for the peak, not the onset)."""
-        return _not_inside(self.forms, self._blank_time_points(question))
+        return self.read(question).forms
+
+    def read(self, question: str) -> Reading:
+        """The aspects and forms a question asks and its cue words, read in one pass (see
+        `asked`, `forms_asked` and `cue_words`)."""
+        blanked = self._blank_time_points(question)
+        hits = [a for a in self.aspects if a.asked_by(question)]
+        if blanked != question:  # blanking only removes cues
+            hits = [a for a in hits if a.asked_by(blanked)]
+        asked = _not_inside(hits, blanked)
+        general = self.aspects[-1]
+        if len(asked) > 1 and general in asked:
+            asked = tuple(a for a in asked if a is not general)
+        forms = _not_inside([f for f in self.forms if f.asked_by(blanked)], blanked)
+        return Reading(asked, forms, frozenset(self._cue_words(question, hits if blanked == question else None)))
 
     def is_broad(self, question: str) -> bool:
         """Whether the question asks for an overview rather than one aspect.
@@ -143,12 +167,16 @@ class AspectBook:
     def cue_words(self, question: str) -> set[str]:
         """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive");
         the words a cue only spans ("light therapy" in "how is light therapy given") are not."""
+        return self._cue_words(question)
+
+    def _cue_words(self, question: str, asked: list[Aspect] | None = None) -> set[str]:
+        """cue_words, reading only `asked` (the aspects whose cues occur in the question) if given."""
         words: set[str] = set()
-        for aspect in self.aspects:
-            if not aspect.asked_by(question):
+        for aspect in asked if asked is not None else self.aspects:
+            if asked is None and not aspect.asked_by(question):
                 continue
-            for pattern in aspect.asks:
-                for match in _gapped(pattern).finditer(question):
+            for pattern in aspect.gapped:
+                for match in pattern.finditer(question):
                     text = _whole_words(question, match)
                     for gap in range(1, (match.lastindex or 0) + 1):
                         start, end = match.span(gap)
@@ -166,7 +194,6 @@ _SELECTING = re.compile(
     re.IGNORECASE)
 
 
-@lru_cache(maxsize=1024)
 def _gapped(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """The pattern with each any-character gap ('.{0,50}') as a group of its own, and no other
     group: the words a cue spans but does not name."""
@@ -174,10 +201,9 @@ def _gapped(pattern: re.Pattern[str]) -> re.Pattern[str]:
     return re.compile(re.sub(r"\.\{0,(\d+)\}", r"(.{0,\1})", plain), pattern.flags)
 
 
-def _not_inside(items: tuple[Aspect, ...], question: str) -> tuple[Aspect, ...]:
+def _not_inside(asked: list[Aspect], question: str) -> tuple[Aspect, ...]:
     """The aspects (or forms) the question asks, less those each of whose cues lies inside a longer
     cue of another."""
-    asked = [a for a in items if a.asked_by(question)]
     if len(asked) < 2:
         return tuple(asked)
     cues = {a.id: a.cues(question) for a in asked}

@@ -125,6 +125,11 @@ class RegimenTable:
         self.negation = re.compile("|".join(data["negations"]), re.IGNORECASE)
         self.study = re.compile(r"\b(?:" + "|".join(data["study_words"]) + r")\b", re.IGNORECASE)
         self.by_id = {r.id: r for r in self.regimens} | {self.microdose.id: self.microdose}
+        # every drug's names in one pattern, a named group per drug, for one pass over a text
+        self._drug_groups = list(self.drug_names)
+        self._any_drug = re.compile("|".join(
+            f"(?P<d{i}>{'(?i:' if p.flags & re.IGNORECASE else '(?:'}{p.pattern}))"
+            for i, p in enumerate(self.drug_names.values())))
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -135,10 +140,8 @@ class RegimenTable:
 
     def drugs_in(self, text: str) -> list[tuple[int, str]]:
         """(position, drug) of every drug name in the text, in order."""
-        found = []
-        for drug, pattern in self.drug_names.items():
-            found.extend((m.start(), drug) for m in pattern.finditer(text))
-        return sorted(found)
+        groups = self._drug_groups
+        return [(m.start(), groups[int(m.lastgroup[1:])]) for m in self._any_drug.finditer(text)]
 
     def doses(self, text: str) -> list[DoseMention]:
         """Every dose mention in the text, attributed to a drug, a route and a duration."""
