@@ -123,7 +123,7 @@ class GatherParams:
     broad_sentence_k: int = 200
     facet_k: int = 12
     facet_chunks: int = 4
-    aspect_k: int = 10
+    aspect_k: int = 5
     source_k: int = 30
 
 
