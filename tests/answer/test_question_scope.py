@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from ragqa.ingest.layout import BlockKind
 from tests.answer.contract_checks import assert_contract
 
 pytestmark = pytest.mark.slow
@@ -126,7 +127,8 @@ def test_a_narrow_question_reaches_the_sentences_on_its_aspect_nearest_in_meanin
     evidence = engine.gatherer.gather(analysis)
     on_aspect = [sid for sid in range(len(default_index.sentences))
                  if engine.selector.facts.speaks_to(sid, analysis.aspects)
-                 and default_index.sentences[sid].quotable]
+                 and (default_index.sentences[sid].quotable
+                      or default_index.sentences[sid].kind is BlockKind.IMAGE_TABLE)]
     sims = default_index.sentence_vectors[on_aspect] @ vector
     nearest = {on_aspect[i] for i in np.argsort(-sims)[:5]}
     assert nearest <= {c.sentence_id for c in evidence.candidates}

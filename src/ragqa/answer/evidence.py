@@ -162,6 +162,7 @@ class EvidenceGatherer:
             of_document.setdefault(s.doc_id, []).append(i)
         self._of_document = {d: np.asarray(ids, dtype=np.int64) for d, ids in of_document.items()}
         self._usable = [s.quotable or s.kind is BlockKind.IMAGE_TABLE for s in sentences]
+        self._usable_mask = np.asarray(self._usable, dtype=bool)
         self._facet_vectors: dict[str, np.ndarray] = {}
         self._subsets: dict[tuple[int, int, int, int], np.ndarray] = {}
 
@@ -235,6 +236,7 @@ class EvidenceGatherer:
     def _nearest_in(self, doc_ids: tuple[str, ...], vector: np.ndarray) -> list[int]:
         """The `source_k` sentences of the documents nearest to the question."""
         ids = np.concatenate([self._of_document.get(d, np.zeros(0, dtype=np.int64)) for d in doc_ids])
+        ids = ids[self._usable_mask[ids]]
         if not len(ids):
             return []
         sims = self._vectors_of(ids) @ vector
@@ -245,7 +247,10 @@ class EvidenceGatherer:
     def _nearest_on_aspect(self, analysis: QuestionAnalysis, filters: Filters | None) -> list[int]:
         """The `aspect_k` sentences speaking to the asked aspects nearest to the question."""
         ids = self.facts.speaking(analysis.aspects)
-        if ids is None or not len(ids) or filters is not None:
+        if ids is None or filters is not None:
+            return []
+        ids = ids[self._usable_mask[ids]]
+        if not len(ids):
             return []
         sims = self._vectors_of(ids) @ analysis.vector
         k = min(self.params.aspect_k, len(ids))
