@@ -111,15 +111,15 @@ class AspectBook:
         """The aspects and forms a question asks and its cue words, read in one pass (see
         `asked`, `forms_asked` and `cue_words`)."""
         blanked = self._blank_time_points(question)
-        hits = [a for a in self.aspects if a.asked_by(question)]
-        if blanked != question:  # blanking only removes cues
-            hits = [a for a in hits if a.asked_by(blanked)]
+        cued = [a for a in self.aspects if a.asked_by(question)]
+        # blanking only removes cues: only the aspects cued in the question itself can remain
+        hits = cued if blanked == question else [a for a in cued if a.asked_by(blanked)]
         asked = _not_inside(hits, blanked)
         general = self.aspects[-1]
         if len(asked) > 1 and general in asked:
             asked = tuple(a for a in asked if a is not general)
         forms = _not_inside([f for f in self.forms if f.asked_by(blanked)], blanked)
-        return Reading(asked, forms, frozenset(self._cue_words(question, hits if blanked == question else None)))
+        return Reading(asked, forms, frozenset(self._cue_words(question, cued)))
 
     def is_broad(self, question: str) -> bool:
         """Whether the question asks for an overview rather than one aspect.
@@ -167,14 +167,13 @@ class AspectBook:
     def cue_words(self, question: str) -> set[str]:
         """Lower-cased words of the question that belong to an aspect cue ("dose", "addictive");
         the words a cue only spans ("light therapy" in "how is light therapy given") are not."""
-        return self._cue_words(question)
+        return self._cue_words(question, [a for a in self.aspects if a.asked_by(question)])
 
-    def _cue_words(self, question: str, asked: list[Aspect] | None = None) -> set[str]:
-        """cue_words, reading only `asked` (the aspects whose cues occur in the question) if given."""
+    @staticmethod
+    def _cue_words(question: str, cued: list[Aspect]) -> set[str]:
+        """cue_words, read from the aspects whose cues occur in the question."""
         words: set[str] = set()
-        for aspect in asked if asked is not None else self.aspects:
-            if asked is None and not aspect.asked_by(question):
-                continue
+        for aspect in cued:
             for pattern in aspect.gapped:
                 for match in pattern.finditer(question):
                     text = _whole_words(question, match)

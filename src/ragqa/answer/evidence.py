@@ -8,6 +8,7 @@ the retrieved-documents list. A broad question also searches each overview topic
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -27,8 +28,8 @@ __all__ = ["Candidate", "Evidence", "EvidenceGatherer", "FactBook", "GatherParam
 
 log = logging.getLogger(__name__)
 
-# sentence-vector subsets kept between questions (an aspect's or a document's sentences): how many,
-# and the most rows one may have (larger ones are gathered per question, to bound memory)
+# sentence sets kept between questions (an aspect's or a document's sentences): how many, and the
+# most rows whose vectors are kept too (larger ones gather them per question, to bound memory)
 SUBSET_CACHE_SIZE = 32
 SUBSET_CACHE_ROWS = 20_000
 
@@ -60,19 +61,13 @@ class FactBook:
         self._table = stored
         self._stored = stored.reader(self.data) if stored is not None else None
         self._facts: dict[int, SentenceFacts] = {}
-        self._speaking: dict[tuple[str, ...], np.ndarray] = {}
 
     def speaking(self, aspects: tuple[Aspect, ...]) -> np.ndarray | None:
         """The ids of the sentences that speak to any of the aspects, from the stored table
         (None without one: deriving every sentence's facts per question would cost too much)."""
         if self._table is None:
             return None
-        key = tuple(a.id for a in aspects)
-        ids = self._speaking.get(key)
-        if ids is None:
-            ids = np.unique(np.concatenate([self._table.flagged(f"aspect:{a}") for a in key]))
-            self._speaking[key] = ids
-        return ids
+        return np.unique(np.concatenate([self._table.flagged(f"aspect:{a.id}") for a in aspects]))
 
     def __getitem__(self, sid: int) -> SentenceFacts:
         facts = self._facts.get(sid)
@@ -164,7 +159,7 @@ class EvidenceGatherer:
         self._usable = [s.quotable or s.kind is BlockKind.IMAGE_TABLE for s in sentences]
         self._usable_mask = np.asarray(self._usable, dtype=bool)
         self._facet_vectors: dict[str, np.ndarray] = {}
-        self._subsets: dict[tuple[int, int, int, int], np.ndarray] = {}
+        self._subsets: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray | None]] = {}
 
     def gather(self, analysis: QuestionAnalysis, mode: Mode = Mode.HYBRID, k: int = 8,
                filters: Filters | None = None) -> Evidence:
@@ -220,40 +215,41 @@ class EvidenceGatherer:
         timings = {f"retrieve_{n}": v for n, v in {**chunks.timings_ms, **found.timings_ms}.items()}
         return Evidence(chunks, candidates, best_chunk, timings)
 
-    def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
-        """The vectors of these sentences as one array, kept for the next question when small (the
-        sentences of an aspect or a document are asked for again and again)."""
-        key = (len(ids), int(ids[0]), int(ids[-1]), hash(ids.tobytes()))
-        vectors = self._subsets.get(key)
-        if vectors is None:
-            vectors = self.index.sentence_vectors[ids]
-            if len(ids) <= SUBSET_CACHE_ROWS:
-                if len(self._subsets) >= SUBSET_CACHE_SIZE:
-                    self._subsets.pop(next(iter(self._subsets)))
-                self._subsets[key] = vectors
-        return vectors
+    def _nearest_on_aspect(self, analysis: QuestionAnalysis, filters: Filters | None) -> list[int]:
+        """The `aspect_k` sentences speaking to the asked aspects nearest to the question."""
+        if filters is not None:
+            return []
+        return self._nearest(("aspect", *(a.id for a in analysis.aspects)),
+                             lambda: self.facts.speaking(analysis.aspects),
+                             analysis.vector, self.params.aspect_k)
 
     def _nearest_in(self, doc_ids: tuple[str, ...], vector: np.ndarray) -> list[int]:
         """The `source_k` sentences of the documents nearest to the question."""
-        ids = np.concatenate([self._of_document.get(d, np.zeros(0, dtype=np.int64)) for d in doc_ids])
-        ids = ids[self._usable_mask[ids]]
-        if not len(ids):
-            return []
-        sims = self._vectors_of(ids) @ vector
-        k = min(self.params.source_k, len(ids))
-        top = np.argpartition(-sims, k - 1)[:k]
-        return ids[top[np.argsort(-sims[top])]].tolist()
+        empty = np.zeros(0, dtype=np.int64)
+        return self._nearest(("document", *doc_ids),
+                             lambda: np.concatenate([self._of_document.get(d, empty) for d in doc_ids]),
+                             vector, self.params.source_k)
 
-    def _nearest_on_aspect(self, analysis: QuestionAnalysis, filters: Filters | None) -> list[int]:
-        """The `aspect_k` sentences speaking to the asked aspects nearest to the question."""
-        ids = self.facts.speaking(analysis.aspects)
-        if ids is None or filters is not None:
-            return []
-        ids = ids[self._usable_mask[ids]]
+    def _nearest(self, key: tuple[str, ...], sentences: Callable[[], np.ndarray | None],
+                 vector: np.ndarray, k: int) -> list[int]:
+        """The k usable sentences of a set nearest to the question, best first. The set (an aspect's
+        or a document's sentences, asked for again and again) is kept by its key with its vectors,
+        the vectors only when it is small enough."""
+        kept = self._subsets.get(key)
+        if kept is None:
+            ids = sentences()
+            if ids is None:
+                return []
+            ids = ids[self._usable_mask[ids]]
+            vectors = self.index.sentence_vectors[ids] if len(ids) <= SUBSET_CACHE_ROWS else None
+            if len(self._subsets) >= SUBSET_CACHE_SIZE:
+                self._subsets.pop(next(iter(self._subsets)))
+            kept = self._subsets[key] = (ids, vectors)
+        ids, vectors = kept
         if not len(ids):
             return []
-        sims = self._vectors_of(ids) @ analysis.vector
-        k = min(self.params.aspect_k, len(ids))
+        sims = (vectors if vectors is not None else self.index.sentence_vectors[ids]) @ vector
+        k = min(k, len(ids))
         top = np.argpartition(-sims, k - 1)[:k]
         return ids[top[np.argsort(-sims[top])]].tolist()
 

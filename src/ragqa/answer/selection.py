@@ -329,9 +329,9 @@ class Selector:
         if any(first <= b and a <= last for a, b in (self._span(o.candidate.sentence_id) for o in chosen)):
             return False
         vector = self.index.sentence_vectors[s.candidate.sentence_id]
-        figures = self._figures(s)
+        figures = self._figures_of(s.candidate.sentence_id)
         if any(float(vector @ self.index.sentence_vectors[o.candidate.sentence_id]) >= self.params.duplicate
-               and self._figures(o) == figures for o in chosen):
+               and self._figures_of(o.candidate.sentence_id) == figures for o in chosen):
             return False
         chosen.append(s)
         return True
@@ -385,9 +385,6 @@ class Selector:
         if len(analysis.drugs) < 2 or [a.id for a in analysis.aspects] != ["comparisons"]:
             return False  # a comparison is what is asked, not a trial named by its arms
         return len(self.facts[s.candidate.sentence_id].drugs & set(analysis.drugs)) < 2
-
-    def _figures(self, s: Scored) -> list[str]:
-        return self._figures_of(s.candidate.sentence_id)
 
     def _figures_of(self, sid: int) -> list[str]:
         if sid not in self._figure_cache:
