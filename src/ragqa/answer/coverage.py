@@ -129,6 +129,15 @@ class CoverageCheck:
         mentions = tuple(self._mention(t.term) for t in missing)
         return Coverage(False, self._reason(analysis, mentions, share), share, mentions)
 
+    @staticmethod
+    def overruled(coverage: Coverage, answerable: bool, probability: float) -> Coverage:
+        """The coverage verdict after the fitted answerability model decided otherwise."""
+        if answerable:
+            return Coverage(True, f"the evidence answers it (answerability {probability:.2f}; "
+                                  f"the subject check alone said: {coverage.reason})", coverage.coverage)
+        return Coverage(False, f"the closest evidence does not answer the question (answerability "
+                               f"{probability:.2f})", coverage.coverage, coverage.uncovered)
+
     def _speaks_of(self, term: str, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names the term and, when an aspect is asked, speaks to it near the
         term (within `p.nearby` characters): "lithium or valproate" beside a ketamine dose does not

@@ -2,9 +2,11 @@
 
     question -> QuestionAnalysis      (analysis.py: subject, aspects, regimen, breadth)
              -> Evidence              (evidence.py: sentences retrieved first, chunks for context)
-             -> Coverage              (coverage.py: abstain when the evidence does not cover it)
+             -> scores                (learned.py: each candidate's fitted relevance score)
+             -> Coverage              (coverage.py: what of the question the evidence speaks of)
+             -> Answerability         (learned.py: the fitted verdict: answer, or abstain)
              -> RegimenVerdict        (verdict.py: was the asked dose regimen studied?)
-             -> Selection             (selection.py: what to quote, by relevance to the question)
+             -> Selection             (selection.py: what to quote, by the fitted scores)
              -> Answer                (compose.py: statements, regimen check, references)
 """
 
@@ -19,6 +21,7 @@ from ragqa.answer.compose import Composer
 from ragqa.answer.contract import Answer
 from ragqa.answer.coverage import CoverageCheck, CoverageParams
 from ragqa.answer.evidence import EvidenceGatherer, FactBook, GatherParams
+from ragqa.answer.learned import CandidateFeatures, Ranker, Weights
 from ragqa.answer.regimen import RegimenTable
 from ragqa.answer.scoring import Topic, default_topics
 from ragqa.answer.selection import SelectionParams, Selector
@@ -58,7 +61,7 @@ class AnswerEngine:
         self, index: HybridIndex, embedder: Embedder, mode: Mode = Mode.HYBRID,
         params: AnswerParams | None = None, table: RegimenTable | None = None,
         topics: tuple[Topic, ...] | None = None, aspects: AspectBook | None = None,
-        backend: SearchBackend | None = None,
+        backend: SearchBackend | None = None, weights: Weights | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -76,7 +79,9 @@ class AnswerEngine:
                                          self.params.gather)
         self.coverage = CoverageCheck(index, self.analyzer, facts, self.params.coverage, embedder)
         self.judge = RegimenJudge(index, table, facts, self.params.selection.min_similarity)
-        self.selector = Selector(index, self.analyzer, facts, topics, self.params.selection)
+        self.ranker = Ranker(CandidateFeatures(index, self.analyzer, facts), weights)
+        self.selector = Selector(index, self.analyzer, facts, topics, self.ranker,
+                                 self.params.selection)
         self.composer = Composer(index, self.selector, self.judge)
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> Answer:
@@ -97,7 +102,12 @@ class AnswerEngine:
         timings.update(evidence.timings_ms)
         timings["gather"] = _ms(t0)
         t0 = time.perf_counter()
+        rows = self.ranker.features.rows(analysis, evidence)
+        scores = self.ranker.weights.score(rows)
         coverage = self.coverage.check(analysis, evidence)
+        judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores)
+        if judged.answerable != coverage.answerable:
+            coverage = self.coverage.overruled(coverage, judged.answerable, judged.probability)
         if not coverage.answerable:
             searched = (f"{self.mode.value} retrieval of the top {len(evidence.chunks.hits)} chunks and "
                         f"{len(evidence.candidates)} sentences of index {self.index.version}")
@@ -105,7 +115,7 @@ class AnswerEngine:
                                            self.params.coverage.min_relevance)
         else:
             verdict = self.judge.judge(analysis, evidence.candidates)
-            selection = self.selector.select(analysis, evidence, verdict)
+            selection = self.selector.select(analysis, evidence, verdict, scores)
             answer = self.composer.answer(analysis, evidence, selection, verdict)
         timings["select"] = _ms(t0)
         timings["total"] = _ms(started)

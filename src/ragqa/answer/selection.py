@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, SubjectTerm, spelled_out
+from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, SubjectTerm
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
-from ragqa.answer.scoring import Topic, content_terms, mmr
+from ragqa.answer.learned import Ranker
+from ragqa.answer.scoring import Topic, mmr
 from ragqa.answer.verdict import RegimenVerdict
 from ragqa.index.store import HybridIndex
 from ragqa.ingest.context import dangles, quote_span
@@ -25,18 +26,8 @@ from ragqa.ingest.layout import BlockKind
 
 @dataclass(frozen=True)
 class SelectionParams:
-    """Weights of the relevance score and the bounds of the adaptive cut."""
+    """The bounds of the adaptive cut (the relevance score itself is the fitted ranker's)."""
 
-    similarity: float = 0.55
-    rank: float = 0.1
-    subject: float = 0.2
-    aspect: float = 0.12
-    form: float = 0.15
-    figures: float = 0.1
-    subgroup: float = 0.1
-    level: float = 0.04
-    specificity: float = 0.04
-    framing: float = 0.2
     min_similarity: float = 0.25
     narrow_margin: float = 0.08
     off_aspect_margin: float = 0.03
@@ -97,17 +88,14 @@ def best_source(analysis: QuestionAnalysis, evidence: Evidence, pool: list[Score
     return [s for s in pool if s.candidate.doc_id == top] or pool
 
 
-def rank_score(rank: int) -> float:
-    """The retrieval rank as a score: 1 for the top sentence, decaying with rank."""
-    return 1.0 / (1.0 + 0.25 * (rank - 1))
-
-
 class Selector:
     """Scores candidates and cuts them to an answer's statements."""
 
     def __init__(self, index: HybridIndex, analyzer: QuestionAnalyzer, facts: FactBook,
-                 topics: tuple[Topic, ...], params: SelectionParams | None = None) -> None:
+                 topics: tuple[Topic, ...], ranker: Ranker,
+                 params: SelectionParams | None = None) -> None:
         self.index = index
+        self.ranker = ranker
         self.analyzer = analyzer
         self.facts = facts
         self.topics = topics
@@ -115,14 +103,13 @@ class Selector:
         self._alone: dict[int, bool] = {}
         self._spans: dict[int, tuple[int, int]] = {}
         self._figure_cache: dict[int, list[str]] = {}
-        self._subgroups: dict[int, frozenset[str]] = {}
 
     def select(self, analysis: QuestionAnalysis, evidence: Evidence,
-               verdict: RegimenVerdict) -> Selection:
-        """The statements to quote for this question."""
+               verdict: RegimenVerdict, scores: np.ndarray | None = None) -> Selection:
+        """The statements to quote for this question (`scores`: the ranker's, if already computed)."""
         # a sentence that leans on one its quote cannot include (a box or table between them)
         # would open without its antecedent: it is never quoted
-        everything = sorted((s for s in self.score(analysis, evidence) if self._quotable_alone(s)),
+        everything = sorted((s for s in self.score(analysis, evidence, scores) if self._quotable_alone(s)),
                             key=lambda s: -s.score)
         image, scored = [], []
         for s in everything:
@@ -147,52 +134,15 @@ class Selector:
 
     # -- scoring --------------------------------------------------------------------------------
 
-    def score(self, analysis: QuestionAnalysis, evidence: Evidence) -> list[Scored]:
-        """Each candidate's relevance to the question."""
-        p = self.params
-        weights = {t.term: t.weight for t in analysis.subject}
-        families = {t.term: self._family(t) for t in analysis.subject}
-        expansions = {t: words for t in weights if (words := spelled_out().get(t))}
-        # a question whose subject is a few everyday words gives a sentence holding them less
-        # credit than one whose subject names something specific
-        total = max(sum(weights.values()), 1.0) if weights else 0.0
-        # a trial's design (who was assigned to what) answers what was given, nothing else; what
-        # future research should do answers what the evidence leaves open, nothing else
-        limits_asked = any(a.id == "limitations" for a in analysis.aspects)
-        given_asked = self._asks_dose(analysis) or any(
-            f.id in ("dose-amount", "schedule", "count") for f in analysis.forms)
-        # what is said on the asked aspect counts when it is said of the question's subject: a
-        # sentence holding none of its specific words (nor the drug it names) is about something else
-        specific = [t.term for t in analysis.subject if t.specific and t.weight > 0]
-        drugs = set(analysis.drugs)
-        # the figures the question names ("0.1 to 0.5 mg/kg", "25 mg") are stated by its answer
-        asked_figures = {float(f) for f in _FIGURE.findall(analysis.text)}
-        asked_words = set().union(*families.values(), analysis.terms)
-        # a sentence on what the question sets aside ("Besides depression, ...") is not its answer
-        aside = set().union(*(self.analyzer.family(t) or [t] for t in analysis.set_aside))
-        aspect_ids = {a.id for a in analysis.aspects}  # as FactBook.speaks_to and answers_in read them
-        form_ids = {f.id for f in analysis.forms}
-        out = []
-        for c in evidence.candidates:
-            facts = self.facts[c.sentence_id]
-            terms = facts.terms
-            held = {t for t in weights if not terms.isdisjoint(families[t])
-                    or (t in expansions and expansions[t] <= terms)}
-            subject = sum(weights[t] for t in held) / total if total else 0.0
-            of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
-            on_aspect = not aspect_ids or not facts.aspects.isdisjoint(aspect_ids)
-            in_form = of_subject and not facts.forms.isdisjoint(form_ids)
-            figures = (len(asked_figures & {float(f) for f in self._figures_of(c.sentence_id)})
-                       / len(asked_figures)) if asked_figures else 0.0
-            narrower = self._narrower(c.sentence_id, asked_words)
-            framing = ((aside and not terms.isdisjoint(aside)) or facts.framing or (facts.design and not given_asked)
-                       or (facts.agenda and not limits_asked))
-            score = (p.similarity * c.similarity + p.rank * rank_score(c.rank) + p.subject * subject
-                     + p.aspect * (on_aspect and of_subject) + p.form * in_form + p.figures * figures
-                     - p.subgroup * narrower + p.level * c.level
-                     + p.specificity * facts.specificity - p.framing * framing)
-            out.append(Scored(c, score, on_aspect))
-        return out
+    def score(self, analysis: QuestionAnalysis, evidence: Evidence,
+              scores: np.ndarray | None = None) -> list[Scored]:
+        """Each candidate with its relevance score (the fitted ranker's, computed here unless given)
+        and whether it speaks to the asked aspect."""
+        if scores is None:
+            scores = self.ranker.scores(analysis, evidence)
+        aspect_ids = {a.id for a in analysis.aspects}
+        return [Scored(c, float(score), not aspect_ids or not self.facts[c.sentence_id].aspects.isdisjoint(aspect_ids))
+                for c, score in zip(evidence.candidates, scores)]
 
     # -- narrow answers -------------------------------------------------------------------------
 
@@ -365,16 +315,6 @@ class Selector:
             return False
         named = self.facts[s.candidate.sentence_id].drugs
         return bool(named) and not named & set(analysis.drugs)
-
-    def _narrower(self, sid: int, asked_words: set[str]) -> bool:
-        """Whether a sentence restricts what it says to a subgroup the question does not name
-        ("For patients with risk factors for recurrence, ..." to "How long should antidepressants
-        be continued?")."""
-        words = self._subgroups.get(sid)
-        if words is None:
-            subgroup = self.facts.book.subgroup(self.index.sentences[sid].text)
-            words = self._subgroups[sid] = frozenset(content_terms(subgroup)) if subgroup else frozenset()
-        return bool(words) and words.isdisjoint(asked_words)
 
     def _in_form(self, s: Scored, analysis: QuestionAnalysis) -> bool:
         return s.on_aspect and self.facts.answers_in(s.candidate.sentence_id, analysis.forms)

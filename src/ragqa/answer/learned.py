@@ -1,0 +1,404 @@
+"""The answer stage's fitted choices: what a candidate sentence looks like to the stage, the weights
+that turn that into a score, and the fit that learns those weights from labelled suites.
+
+    QuestionAnalysis + Evidence          -> one feature row per candidate  (CandidateFeatures)
+    feature rows                         -> relevance score = w . x          (Weights.score)
+    QuestionAnalysis + Evidence + Coverage + scores -> P(answerable)        (Weights.answerable)
+
+Every feature is a general property of a sentence and the question (how near in meaning, how many
+of the question's rarer words it holds, whether it reads as a whole sentence, whether its section
+heading is on the question ...), never a word of one guideline. The weights are fitted, not set by
+hand: `ragqa fit` reads suites whose cases label the sentence that must lead the answer (`lead`) and
+whether the corpus answers at all (`abstain`), and writes `weights.json` beside this module with the
+command and suites that produced it. Fitting is deterministic (L-BFGS from zeros).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, SubjectTerm, spelled_out
+from ragqa.answer.evidence import Candidate, Evidence, FactBook
+from ragqa.answer.scoring import content_terms
+from ragqa.index.store import HybridIndex
+from ragqa.ingest.layout import BlockKind
+
+WEIGHTS_FILE = Path(__file__).with_name("weights.json")
+WEIGHTS_VERSION = 1
+
+# A candidate's features, each in [0, 1] (or a small signed range), in this order.
+FEATURES = (
+    "similarity",      # cosine of the sentence's vector to the question's
+    "gap",             # similarity minus the best candidate's (<= 0)
+    "rank",            # the fused retrieval rank as 1 / (1 + 0.25 (rank - 1))
+    "bm25",            # the sentence's BM25 for the question's words, over the best candidate's
+    "coverage",        # share of the question's content words (rarer ones weigh more) it holds
+    "subject",         # share of the question's subject terms (with their word families) it holds
+    "heading",         # share of the question's content words in its section headings
+    "aspect",          # it speaks to the aspect the question asks, of the question's subject
+    "form",            # it states its answer in the asked form (a dose, a duration, ...)
+    "figures",         # share of the figures the question names that it states
+    "subgroup",        # it restricts itself to a subgroup the question does not name
+    "level",           # the evidence level of its document type
+    "specificity",     # doses, durations, rates and named scales it states
+    "framing",         # it states a study's aim, design, background or future research
+    "top_source",      # its document is the one the chunk retriever ranks first
+    "fragment",        # it does not read as a whole sentence (lower-case start, no end stop)
+    "table",           # it is a table row
+    "length",          # log of its length, scaled
+    "asks",            # it is itself a question
+)
+ANSWERABLE_FEATURES = (
+    "best_similarity",   # the nearest candidate sentence's similarity
+    "best_chunk",        # the nearest retrieved chunk's similarity
+    "covered",           # share of the question's specific subject the evidence speaks of
+    "coverage_says",     # the coverage check's own verdict (1 answerable)
+    "best_score",        # the best candidate's relevance score
+    "best_coverage",     # the most of the question's words one near candidate holds
+    "unknown_word",      # a specific subject word the corpus never uses
+)
+
+_FIGURE = re.compile(r"\d+(?:\.\d+)?")
+_PREFIX = 5
+
+
+def rank_score(rank: int) -> float:
+    """The retrieval rank as a score: 1 for the top sentence, decaying with rank."""
+    return 1.0 / (1.0 + 0.25 * (rank - 1))
+
+
+def _prefixes(words: Iterable[str]) -> set[str]:
+    return {w[:_PREFIX] for w in words if w.isalpha() or len(w) > 2}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The fitted weights: a linear relevance score over FEATURES and a logistic answerability
+    model over ANSWERABLE_FEATURES, each with the feature names it was fitted on."""
+
+    relevance: tuple[float, ...]
+    scale: float
+    answerable: tuple[float, ...]
+    answerable_bias: float
+    threshold: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.relevance) != len(FEATURES):
+            raise ValueError(f"relevance weights: expected {len(FEATURES)}, got {len(self.relevance)}")
+        if len(self.answerable) != len(ANSWERABLE_FEATURES):
+            raise ValueError(f"answerable weights: expected {len(ANSWERABLE_FEATURES)}, "
+                             f"got {len(self.answerable)}")
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        """The relevance score of each candidate row."""
+        if not len(rows):
+            return np.zeros(0)
+        return self.scale * (rows @ np.asarray(self.relevance))
+
+    def answerability(self, row: np.ndarray) -> float:
+        """P(the evidence answers the question) for one question's answerability row."""
+        z = float(row @ np.asarray(self.answerable)) + self.answerable_bias
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_json(self) -> dict[str, Any]:
+        """The weights as written to weights.json."""
+        return {
+            "version": WEIGHTS_VERSION,
+            "relevance": dict(zip(FEATURES, map(_round, self.relevance))),
+            "scale": _round(self.scale),
+            "answerable": dict(zip(ANSWERABLE_FEATURES, map(_round, self.answerable))),
+            "answerable_bias": _round(self.answerable_bias),
+            "threshold": _round(self.threshold),
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "weights") -> Weights:
+        """Weights from their JSON form; a missing or unknown feature is refused by name."""
+        if data.get("version") != WEIGHTS_VERSION:
+            raise ValueError(f"{where}: field 'version': expected {WEIGHTS_VERSION}, "
+                             f"got {data.get('version')!r}")
+        for key, names in (("relevance", FEATURES), ("answerable", ANSWERABLE_FEATURES)):
+            got = set(data.get(key) or {})
+            if got != set(names):
+                bad = sorted(got ^ set(names))
+                raise ValueError(f"{where}: field '{key}': features differ from the code's: {bad}")
+        return cls(
+            relevance=tuple(float(data["relevance"][n]) for n in FEATURES),
+            scale=float(data["scale"]),
+            answerable=tuple(float(data["answerable"][n]) for n in ANSWERABLE_FEATURES),
+            answerable_bias=float(data["answerable_bias"]),
+            threshold=float(data["threshold"]),
+            provenance=dict(data.get("provenance") or {}),
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the weights as JSON (aside, then renamed into place)."""
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
+def _round(x: float) -> float:
+    return round(float(x), 6)
+
+
+@lru_cache(maxsize=1)
+def default_weights() -> Weights:
+    """The weights shipped beside this module."""
+    return load_weights(WEIGHTS_FILE)
+
+
+def load_weights(path: Path) -> Weights:
+    """Weights from a JSON file."""
+    return Weights.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+
+
+class CandidateFeatures:
+    """Computes each candidate's feature row for an analysed question."""
+
+    def __init__(self, index: HybridIndex, analyzer: QuestionAnalyzer, facts: FactBook) -> None:
+        self.index = index
+        self.analyzer = analyzer
+        self.facts = facts
+        self._figures: dict[int, frozenset[float]] = {}
+        self._subgroups: dict[int, frozenset[str]] = {}
+        self._headings: dict[tuple[str, ...], frozenset[str]] = {}
+        self._shape: dict[int, tuple[float, float, float, float]] = {}
+
+    def rows(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
+        """One row of FEATURES per candidate of the evidence, in candidate order."""
+        candidates = evidence.candidates
+        if not candidates:
+            return np.zeros((0, len(FEATURES)))
+        weights = {t.term: t.weight for t in analysis.subject}
+        families = {t.term: self._family(t) for t in analysis.subject}
+        expansions = {t: words for t in weights if (words := spelled_out().get(t))}
+        total = max(sum(weights.values()), 1.0) if weights else 0.0
+        limits_asked = any(a.id == "limitations" for a in analysis.aspects)
+        given_asked = any(a.id == "dose" for a in analysis.aspects) or any(
+            f.id in ("dose-amount", "schedule", "count") for f in analysis.forms)
+        specific = [t.term for t in analysis.subject if t.specific and t.weight > 0]
+        drugs = set(analysis.drugs)
+        asked_figures = {float(f) for f in _FIGURE.findall(analysis.text)}
+        asked_words = set().union(*families.values(), analysis.terms)
+        aside = set().union(*(self.analyzer.family(t) or [t] for t in analysis.set_aside))
+        aspect_ids = {a.id for a in analysis.aspects}
+        form_ids = {f.id for f in analysis.forms}
+        # the question's words, each weighted by how rare it is among the index's sentences
+        words = [w for w in analysis.terms if not w[0].isdigit()]
+        idf = {w: math.log(1 + self.analyzer.sentences / (1 + self._df(w))) for w in words}
+        word_total = sum(idf.values()) or 1.0
+        word_prefix = {w: w[:_PREFIX] for w in words}
+        bm25 = self._bm25(words, candidates)
+        best = max(c.similarity for c in candidates)
+        top_doc = evidence.chunks.hits[0].doc_id if evidence.chunks.hits else None
+        out = np.zeros((len(candidates), len(FEATURES)))
+        for i, c in enumerate(candidates):
+            facts = self.facts[c.sentence_id]
+            terms = facts.terms
+            held = {t for t in weights if not terms.isdisjoint(families[t])
+                    or (t in expansions and expansions[t] <= terms)}
+            of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
+            prefixes = _prefixes(terms)
+            heading = self._heading(c.section)
+            fragment, table, length, asks = self._shape_of(c.sentence_id)
+            out[i] = (
+                c.similarity,
+                c.similarity - best,
+                rank_score(c.rank),
+                bm25[i],
+                sum(idf[w] for w in words if word_prefix[w] in prefixes) / word_total,
+                sum(weights[t] for t in held) / total if total else 0.0,
+                sum(idf[w] for w in words if word_prefix[w] in heading) / word_total,
+                float((not aspect_ids or not facts.aspects.isdisjoint(aspect_ids)) and of_subject),
+                float(of_subject and not facts.forms.isdisjoint(form_ids)),
+                (len(asked_figures & self._figures_of(c.sentence_id)) / len(asked_figures))
+                if asked_figures else 0.0,
+                float(self._narrower(c.sentence_id, asked_words)),
+                c.level,
+                facts.specificity,
+                float(bool((aside and not terms.isdisjoint(aside)) or facts.framing
+                           or (facts.design and not given_asked) or (facts.agenda and not limits_asked))),
+                float(c.doc_id == top_doc),
+                fragment, table, length, asks,
+            )
+        return out
+
+    def _df(self, word: str) -> int:
+        return self.analyzer.df.get(word, 0)
+
+    def _bm25(self, words: list[str], candidates: Sequence[Candidate]) -> np.ndarray:
+        if not words:
+            return np.zeros(len(candidates))
+        scores = self.index.sentence_bm25.scores(words)
+        ids = np.fromiter((c.sentence_id for c in candidates), dtype=np.int64, count=len(candidates))
+        picked = np.asarray(scores[ids], dtype=float)
+        top = picked.max() if len(picked) else 0.0
+        return picked / top if top > 0 else np.zeros(len(candidates))
+
+    def _family(self, term: SubjectTerm) -> set[str]:
+        return set(self.analyzer.family(term.term) or [term.term]).union(
+            *(self.analyzer.family(c) or [c] for c in term.clinical))
+
+    def _heading(self, section: tuple[str, ...]) -> frozenset[str]:
+        words = self._headings.get(section)
+        if words is None:
+            words = self._headings[section] = frozenset(_prefixes(content_terms(" ".join(section))))
+        return words
+
+    def _figures_of(self, sid: int) -> frozenset[float]:
+        found = self._figures.get(sid)
+        if found is None:
+            found = self._figures[sid] = frozenset(float(f) for f in
+                                                   _FIGURE.findall(self.index.sentences[sid].text))
+        return found
+
+    def _narrower(self, sid: int, asked_words: set[str]) -> bool:
+        words = self._subgroups.get(sid)
+        if words is None:
+            subgroup = self.facts.book.subgroup(self.index.sentences[sid].text)
+            words = self._subgroups[sid] = frozenset(content_terms(subgroup)) if subgroup else frozenset()
+        return bool(words) and words.isdisjoint(asked_words)
+
+    def _shape_of(self, sid: int) -> tuple[float, float, float, float]:
+        shape = self._shape.get(sid)
+        if shape is None:
+            sentence = self.index.sentences[sid]
+            text = sentence.text.strip()
+            fragment = float(bool(text) and (text[0].islower() or text[-1] not in ".!?)\"'”’:;"))
+            table = float(sentence.kind in (BlockKind.TABLE_ROW, BlockKind.TABLE_HEADER))
+            length = min(1.0, math.log1p(len(text)) / math.log1p(600))
+            shape = self._shape[sid] = (fragment, table, length, float(text.endswith("?")))
+        return shape
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One suite case's candidates as the fit sees them: feature rows, which rows may lead the
+    answer, the answerability row, and whether the corpus answers it."""
+
+    group: str
+    case_id: str
+    rows: np.ndarray
+    lead: np.ndarray  # bool per row
+    answer_row: np.ndarray
+    answerable: bool
+
+
+def answerability_row(evidence: Evidence, coverage_share: float, coverage_says: bool,
+                      unknown_word: bool, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The answerability features of one question."""
+    best_score = float(scores.max()) if len(scores) else 0.0
+    near = rows[:, FEATURES.index("gap")] >= -0.1 if len(rows) else np.zeros(0, dtype=bool)
+    best_coverage = float(rows[near, FEATURES.index("coverage")].max()) if near.any() else 0.0
+    return np.array([
+        evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share,
+        float(coverage_says), best_score, best_coverage, float(unknown_word),
+    ])
+
+
+# -- fitting --------------------------------------------------------------------------------------
+
+def fit_relevance(data: Sequence[Labelled], l2: float = 0.05) -> np.ndarray:
+    """Weights of a conditional logit: per question, a softmax over its candidates that puts its
+    mass on the candidates that may lead the answer (questions with none, or only such, teach
+    nothing and are left out)."""
+    groups = [(d.rows, d.lead) for d in data if d.answerable and d.lead.any() and not d.lead.all()]
+    if not groups:
+        raise ValueError("no labelled question has both a leading and a non-leading candidate")
+    n = len(FEATURES)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = l2 * float(w @ w), 2 * l2 * w
+        for rows, lead in groups:
+            z = rows @ w
+            z = z - z.max()
+            p = np.exp(z)
+            p /= p.sum()
+            mass = float(p[lead].sum())
+            total -= math.log(max(mass, 1e-12)) / len(groups)
+            q = np.where(lead, p / max(mass, 1e-12), 0.0)
+            grad += (rows.T @ (p - q)) / len(groups)
+        return total, grad
+
+    result = minimize(loss, np.zeros(n), jac=True, method="L-BFGS-B")
+    return np.asarray(result.x)
+
+
+def fit_answerable(data: Sequence[Labelled], l2: float = 0.1) -> tuple[np.ndarray, float]:
+    """Logistic regression of answerability, the two classes weighted equally."""
+    x = np.array([d.answer_row for d in data])
+    y = np.array([d.answerable for d in data], dtype=float)
+    if y.all() or not y.any():
+        raise ValueError("answerability needs both answerable and unanswerable cases")
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = (x - mean) / std
+    weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = params[:-1], params[-1]
+        logits = z @ w + b
+        p = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
+        eps = 1e-12
+        value = -float(np.sum(weight * (y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))) / len(y)
+        value += l2 * float(w @ w)
+        g = weight * (p - y) / len(y)
+        return value, np.concatenate([z.T @ g + 2 * l2 * w, [g.sum()]])
+
+    result = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B")
+    w_std, b_std = result.x[:-1], result.x[-1]
+    # back to the raw features' units, so the stored weights apply to raw rows
+    w = w_std / std
+    b = b_std - float((mean / std) @ w_std)
+    return w, float(b)
+
+
+@dataclass(frozen=True)
+class Answerability:
+    """Whether the evidence answers the question, as the fitted model judges it."""
+
+    answerable: bool
+    probability: float
+
+
+class Ranker:
+    """Scores candidates with the fitted weights and judges answerability.
+
+    >>> ranker = Ranker(CandidateFeatures(index, analyzer, facts), default_weights())
+    >>> scores = ranker.scores(analysis, evidence)
+    """
+
+    def __init__(self, features: CandidateFeatures, weights: Weights | None = None) -> None:
+        self.features = features
+        self.weights = weights or default_weights()
+
+    def scores(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
+        """The relevance score of each candidate, in candidate order."""
+        return self.weights.score(self.features.rows(analysis, evidence))
+
+    def answerability(self, analysis: QuestionAnalysis, evidence: Evidence, coverage: Any,
+                      rows: np.ndarray, scores: np.ndarray) -> Answerability:
+        """P(answerable) from the evidence, the coverage check's findings and the candidates' rows
+        and scores."""
+        row = answerability_features(analysis, evidence, coverage, rows, scores)
+        p = self.weights.answerability(row)
+        return Answerability(p >= self.weights.threshold, p)
+
+
+def answerability_features(analysis: QuestionAnalysis, evidence: Evidence, coverage: Any,
+                           rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The answerability row of one question from its coverage check (a `Coverage`)."""
+    unknown = any(t.specific and t.weight > 0 and t.sentences == 0 for t in analysis.subject)
+    return answerability_row(evidence, coverage.coverage, coverage.answerable, unknown, rows, scores)
