@@ -302,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_arguments(p)
     p.set_defaults(func=eval_command)
 
+    from ragqa.evaluation.fit import add_fit_arguments, fit_command
+
+    p = sub.add_parser("fit", help="fit the answer stage's weights on labelled suites")
+    add_fit_arguments(p)
+    p.set_defaults(func=fit_command)
+
     p = sub.add_parser("bench", help="benchmark index builds and latency")
     add_bench_arguments(p)
     p.set_defaults(func=bench_command)

@@ -26,6 +26,8 @@ def test_microdosing_question_is_flagged_unsupported_with_cited_doses(engine):
     assert first.kind == "system"
     assert first.text.startswith("None of the retrieved sources studied microdosing of ketamine")
     assert "0.5 mg/kg" in first.text and first.citations
+    # the verdict offers the asked drug's regimens only, never another drug's microdoses
+    assert all(e.regimen.startswith("ketamine") for e in answer.regimen_check.evidence)
     assert_contract(answer, engine.index)
 
 
@@ -65,7 +67,8 @@ def test_top_k_out_of_range_is_refused(engine):
 
 
 def test_markdown_rendering_shows_verdict_table_and_references(engine):
-    markdown = to_markdown(engine.ask("Is microdosing ketamine effective for depression?"))
+    markdown = to_markdown(engine.ask("Is microdosing ketamine effective for treatment-resistant "
+                                      "depression?"))
     assert "## Bottom line" in markdown and "## References" in markdown
     assert "| regimen | doses | routes | sources |" in markdown
     assert "Educational use only" in markdown

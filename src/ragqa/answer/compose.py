@@ -50,7 +50,8 @@ class Composer:
                verdict: RegimenVerdict) -> Answer:
         """The answer: verdict note and lead quotes, then the groups, then the references."""
         chosen = selection.all()
-        rows = self.judge.rows([s.candidate.sentence_id for s in chosen])
+        rows = self.judge.rows([s.candidate.sentence_id for s in chosen],
+                               verdict.asked.drug if verdict.asked else None)
         support_ids = {c.sentence_id for c in verdict.supporting}
         support_docs = list(dict.fromkeys(
             s.candidate.doc_id for s in chosen if s.candidate.sentence_id in support_ids))

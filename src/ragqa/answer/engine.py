@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -83,6 +84,15 @@ class AnswerEngine:
         self.selector = Selector(index, self.analyzer, facts, topics, self.ranker,
                                  self.params.selection)
         self.composer = Composer(index, self.selector, self.judge)
+
+    def with_weights(self, weights: Weights) -> AnswerEngine:
+        """The same engine (index, caches) scoring with other weights (for fitting and held-out
+        evaluation)."""
+        other = copy.copy(self)
+        other.ranker = Ranker(self.ranker.features, weights)
+        other.selector = copy.copy(self.selector)
+        other.selector.ranker = other.ranker
+        return other
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> Answer:
         """Answer a question with quoted, cited sentences, or abstain with the reasons."""

@@ -247,7 +247,10 @@ class Selector:
     # -- shared ---------------------------------------------------------------------------------
 
     def _quotable_alone(self, s: Scored) -> bool:
-        sid = s.candidate.sentence_id
+        return self.quotable_alone(s.candidate.sentence_id)
+
+    def quotable_alone(self, sid: int) -> bool:
+        """Whether the sentence may be quoted: it does not lean on one its quote cannot include."""
         alone = self._alone.get(sid)
         if alone is None:  # an index never changes: each sentence is checked once
             alone = self._alone[sid] = not dangles(self.index.sentences[self._span(sid)[0]].text)

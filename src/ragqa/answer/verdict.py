@@ -77,12 +77,13 @@ class RegimenJudge:
         # a regimen named only by its group ("subanesthetic ketamine") is met by any of the group
         return regimen.unit is None and hit.regimen.group == regimen.group and hit.regimen.drug == regimen.drug
 
-    def rows(self, sentence_ids: list[int]) -> list[RegimenRow]:
-        """The dose-bearing regimens of these sentences, in the table's order."""
+    def rows(self, sentence_ids: list[int], drug: str | None = None) -> list[RegimenRow]:
+        """The dose-bearing regimens of these sentences, in the table's order (only the regimens of
+        `drug` when one is given: a verdict on ketamine cites ketamine's regimens, not LSD's)."""
         table: dict[str, RegimenRow] = {}
         for sid in sentence_ids:
             for hit in self.facts[sid].regimens:
-                if hit.dose is None:
+                if hit.dose is None or (drug is not None and hit.regimen.drug != drug):
                     continue
                 row = table.setdefault(hit.regimen.id, RegimenRow(hit.regimen.id, hit.regimen.label,
                                                                    [], [], []))

@@ -1,0 +1,203 @@
+"""`ragqa fit`: the answer stage's weights (answer/weights.json) fitted on labelled suites.
+
+suites (each with the index it is asked of) -> per case: candidate feature rows, which candidates
+may lead the answer (they match every `lead` regex), the answerability row and whether the case
+expects an answer -> relevance weights (a conditional logit), the answerability model and its
+threshold (answer/learned.py), then the relevance score's scale, chosen by the training suites'
+case pass rate.
+
+Held out: `fit_weights(groups, exclude=name)` fits without the suite `name` (and without any case
+of another suite that asks the same question), which is how `ragqa eval --suites` scores each suite
+by weights that never saw it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragqa.answer.learned import (
+    FEATURES,
+    WEIGHTS_FILE,
+    Labelled,
+    Weights,
+    answerability_features,
+    fit_answerable,
+    fit_relevance,
+)
+from ragqa.evaluation.suite import Case
+
+# the relevance score's scales tried; the training suites' pass rate picks one
+SCALES = (0.02, 0.04, 0.08, 0.15)
+
+
+@dataclass(frozen=True)
+class Group:
+    """One suite of labelled cases and the engine (over the suite's index) that asks them."""
+
+    name: str
+    cases: tuple[Case, ...]
+    engine: Any
+
+
+def collect(engine: Any, cases: Sequence[Case], group: str) -> list[Labelled]:
+    """Each case's candidates as the fit sees them (analysis and evidence as `engine.ask` makes
+    them; only the candidates an answer may quote)."""
+    out = []
+    for case in cases:
+        answerable = case.abstain is not True
+        question = case.question
+        search = engine.analyzer.search_text(question)
+        vector = engine.embedder.embed([search])[0]
+        analysis = engine.analyzer.analyze(question, vector, search)
+        evidence = engine.gatherer.gather(analysis, engine.mode, engine.params.top_k, None)
+        rows = engine.ranker.features.rows(analysis, evidence)
+        usable = np.array([engine.selector.quotable_alone(c.sentence_id) for c in evidence.candidates],
+                          dtype=bool)
+        texts = [engine.index.sentences[c.sentence_id].text for c in evidence.candidates]
+        patterns = [re.compile(p, re.IGNORECASE) for p in case.lead]
+        lead = np.array([bool(patterns) and all(p.search(t) for p in patterns) for t in texts],
+                        dtype=bool)
+        coverage = engine.coverage.check(analysis, evidence)
+        scores = engine.ranker.weights.score(rows)
+        answer_row = answerability_features(analysis, evidence, coverage, rows, scores)
+        keep = usable if usable.any() else np.ones(len(rows), dtype=bool)
+        out.append(Labelled(group, case.id, rows[keep], lead[keep], answer_row, answerable))
+    return out
+
+
+def fit_weights(groups: Sequence[Group], exclude: str | None = None,
+                scales: Sequence[float] = SCALES, note: Mapping[str, Any] | None = None) -> Weights:
+    """Weights fitted on every group but `exclude` (and no case asking one of its questions)."""
+    held = {c.question.strip().lower() for g in groups if g.name == exclude for c in g.cases}
+    train = [Group(g.name, tuple(c for c in g.cases if c.question.strip().lower() not in held), g.engine)
+             for g in groups if g.name != exclude]
+    data = [row for g in train for row in collect(g.engine, g.cases, g.name)]
+    relevance = fit_relevance(data)
+    # answerability features hold the relevance score: recompute them with the fitted one
+    unit = Weights(tuple(relevance), 1.0, (0.0,) * 7, 0.0, 0.5)
+    best: tuple[float, float, Weights] | None = None
+    for scale in scales:
+        scaled = replace(unit, scale=scale)
+        rows = [_rescored(d, scaled) for d in data]
+        w, b = fit_answerable(rows)
+        threshold = choose_threshold(rows, w, b)
+        weights = replace(scaled, answerable=tuple(float(x) for x in w), answerable_bias=b,
+                          threshold=threshold)
+        rate = pass_rate(train, weights)
+        if best is None or rate > best[0] + 1e-9:
+            best = (rate, scale, weights)
+    assert best is not None
+    rate, scale, weights = best
+    provenance = {
+        "command": "ragqa fit" if note is None else note.get("command", "ragqa fit"),
+        "suites": {g.name: len(g.cases) for g in train},
+        "excluded": exclude,
+        "scale": scale,
+        "training_pass_rate": round(rate, 4),
+        **({k: v for k, v in note.items() if k != "command"} if note else {}),
+    }
+    return replace(weights, provenance=provenance)
+
+
+def _rescored(d: Labelled, weights: Weights) -> Labelled:
+    """The case with its answerability row's best score recomputed under `weights`."""
+    row = d.answer_row.copy()
+    scores = weights.score(d.rows)
+    row[4] = float(scores.max()) if len(scores) else 0.0
+    return replace(d, answer_row=row)
+
+
+def choose_threshold(data: Sequence[Labelled], w: np.ndarray, b: float) -> float:
+    """The answerability threshold that maximises the mean of the share of answerable cases
+    answered and the share of unanswerable ones refused (ties: the lowest, so answering wins)."""
+    z = np.array([d.answer_row @ w + b for d in data])
+    p = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+    y = np.array([d.answerable for d in data])
+    best_t, best_v = 0.5, -1.0
+    for t in sorted({0.5, *np.round(p, 4)}):
+        answered = float((p[y] >= t).mean()) if y.any() else 1.0
+        refused = float((p[~y] < t).mean()) if (~y).any() else 1.0
+        value = (answered + refused) / 2
+        if value > best_v + 1e-9:
+            best_t, best_v = float(t), value
+    return best_t
+
+
+def pass_rate(groups: Sequence[Group], weights: Weights) -> float:
+    """The case pass rate of the groups' engines answering with `weights`."""
+    from ragqa.evaluation.runner import score_case
+
+    passed = total = 0
+    for g in groups:
+        engine = g.engine.with_weights(weights)
+        documents = {d.id: d.text for d in engine.index.documents.values()}
+        for case in g.cases:
+            answer = engine.ask(case.question)
+            passed += score_case(case, "hybrid", answer, 0.0, documents).passed
+            total += 1
+    return passed / total if total else 0.0
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `ragqa fit` arguments."""
+    parser.add_argument("--suites", default="eval/suites/*.jsonl",
+                        help="glob of the guideline suites (asked of the suites index)")
+    parser.add_argument("--suite", action="append", default=None,
+                        help="a suite asked of the default index (repeatable; default "
+                             "eval/guidelines.jsonl)")
+    parser.add_argument("--exclude", default=None,
+                        help="fit without this suite (its file name without .jsonl)")
+    parser.add_argument("--suites-index", type=Path, default=Path("indexes/suites"),
+                        help="the index of the default corpus plus the suites' guidelines")
+    parser.add_argument("--index-dir", type=Path, default=Path("indexes/default"),
+                        help="the default corpus's index")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE,
+                        help=f"where to write the weights (default {WEIGHTS_FILE.name} beside "
+                             "the answer stage)")
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    """Fit the weights on the suites and write them."""
+    from ragqa.evaluation.commands import command_line
+    groups = load_groups(args.suites, args.suite or ["eval/guidelines.jsonl"], args.suites_index,
+                         args.index_dir)
+    weights = fit_weights(groups, args.exclude, note={"command": command_line()})
+    weights.save(args.out)
+    shown = ", ".join(f"{n} {w:+.2f}" for n, w in zip(FEATURES, weights.relevance))
+    print(f"fit: wrote {args.out} (scale {weights.scale}, threshold {weights.threshold:.3f}, "
+          f"training pass rate {weights.provenance['training_pass_rate']}): {shown}",
+          file=sys.stderr)
+    return 0
+
+
+def load_groups(suites_glob: str, suite_files: Sequence[str], suites_index: Path,
+                default_index: Path) -> list[Group]:
+    """The labelled groups: each default-index suite, and each suite of the glob over the suites
+    index, with an engine over its index (one embedder for all)."""
+    import glob
+
+    from ragqa.answer.engine import AnswerEngine
+    from ragqa.evaluation.commands import load_embedder, suite_name
+    from ragqa.evaluation.suite import load_suite
+    from ragqa.index.store import load_index
+
+    embedder = load_embedder()
+    groups = []
+    if suite_files:
+        engine = AnswerEngine(load_index(default_index, embedder), embedder)
+        groups += [Group(suite_name(Path(f)), tuple(load_suite(Path(f))), engine) for f in suite_files]
+    paths = sorted(glob.glob(suites_glob))
+    if paths:
+        engine = AnswerEngine(load_index(suites_index, embedder), embedder)
+        groups += [Group(suite_name(Path(f)), tuple(load_suite(Path(f))), engine) for f in paths]
+    if not groups:
+        raise ValueError(f"fit: no suites found ({suites_glob!r}, {list(suite_files)!r})")
+    return groups
