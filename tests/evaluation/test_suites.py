@@ -8,7 +8,6 @@ import argparse
 import json
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -39,12 +38,12 @@ SHARED = PROJECT_ROOT.parent / "shared" / "datasets" / "guidelines-dev"
 
 TEXTS = {
     "bp-guide": ("Blood pressure guideline",
-                 "Blood pressure should be rechecked every three months after starting treatment. "
-                 "Thiazide diuretics are a first-line drug class for adults with hypertension. "
-                 "Salt intake should be reduced to less than 5 g per day."),
+                 ("Blood pressure should be rechecked every three months after starting "
+                  "treatment. Thiazide diuretics are a first-line drug class for adults with "
+                  "hypertension. Salt intake should be reduced to less than 5 g per day.")),
     "gut-guide": ("Coeliac guideline",
-                  "A gluten-free diet is the only treatment for coeliac disease. "
-                  "At least four duodenal biopsies should be taken at endoscopy."),
+                  ("A gluten-free diet is the only treatment for coeliac disease. "
+                   "At least four duodenal biopsies should be taken at endoscopy.")),
 }
 
 
