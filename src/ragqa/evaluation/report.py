@@ -408,14 +408,14 @@ def today() -> str:
 
 # --- the multi-guideline benchmark (`ragqa eval --suites`) ------------------------------------
 
-# (heading, SuiteScores field, kind, (numerator, denominator) fields shown beside a rate), one
-# table each: a row per suite and overall, a column per variant
-SUITE_METRICS: tuple[tuple[str, str, str, tuple[str, str] | None], ...] = (
+# (heading, SuiteScores field, kind, (numerator or None, denominator) fields shown beside a
+# value), one table each: a row per suite and overall, a column per variant
+SUITE_METRICS: tuple[tuple[str, str, str, tuple[str | None, str] | None], ...] = (
     ("Case pass rate", "pass_rate", "rate", ("passed", "cases")),
     ("Lead hit rate (the bottom line states the direct answer; answered cases with `lead`)",
-     "lead_hit_rate", "rate", None),
+     "lead_hit_rate", "rate", (None, "lead_cases")),
     ("Statement precision (answered cases labelled `relevant`)", "statement_precision", "rate",
-     None),
+     (None, "precision_cases")),
     ("Extract statements per answer, mean (answered cases)", "statements_mean", "num", None),
     ("False abstention (answerable cases that abstained; lower is better)", "false_abstention",
      "rate", ("false_abstentions", "answerable")),
@@ -431,7 +431,7 @@ def _signed(value: float | None, kind: str) -> str:
 
 
 def suite_metric_table(report: SuitesReport, field: str, kind: str,
-                       counts: tuple[str, str] | None) -> str:
+                       counts: tuple[str | None, str] | None) -> str:
     """One metric: a row per suite and overall, a column per variant, then each variant minus
     the naive baseline (when the run has it)."""
     others = [v for v in report.variants if v != BASELINE] if BASELINE in report.variants else []
@@ -445,8 +445,10 @@ def suite_metric_table(report: SuitesReport, field: str, kind: str,
             value = getattr(scores[variant], field)
             cell = fmt(value, kind)
             if counts is not None and value is not None:
-                cell += (f" ({getattr(scores[variant], counts[0])}/"
-                         f"{getattr(scores[variant], counts[1])})")
+                part, whole = counts
+                whole_n = getattr(scores[variant], whole)
+                cell += (f" (n={whole_n})" if part is None else
+                         f" ({getattr(scores[variant], part)}/{whole_n})")
             cells.append(cell)
         for variant in others:
             mine, base = getattr(scores[variant], field), getattr(scores[BASELINE], field)
