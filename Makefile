@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast index eval eval-scifact bench browser lint clean
+.PHONY: install run test test-fast index eval eval-suites eval-scifact bench browser lint clean
 
 install: $(STAMP)
 
@@ -38,6 +38,12 @@ test-fast: install
 
 eval: index
 	$(BIN)/ragqa eval --suite eval/guidelines.jsonl --out eval/out --modes hybrid,bm25,dense --results eval/RESULTS.md
+
+# The guideline benchmark (eval/suites/README.md): the corpus plus each suite's guideline (read
+# from ../shared) indexed into indexes/suites when missing or stale, every suite run through every
+# variant (engine, naive top-2, ...), its section of eval/RESULTS.md rewritten.
+eval-suites: install
+	nice -n 10 $(BIN)/ragqa eval --suites 'eval/suites/*.jsonl' --results eval/RESULTS.md
 
 # SciFact (../shared/datasets/scifact): converted into eval/out/scifact-data, indexed into
 # indexes/scifact when missing or stale (embedding ~60,000 chunks and sentences takes tens of

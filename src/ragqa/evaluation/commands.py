@@ -147,7 +147,23 @@ def load_reference_points(path: Path) -> tuple[dict, ...]:
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `ragqa eval`."""
-    parser.add_argument("--suite", required=True, help="suite file (JSONL, see eval/README.md)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--suite", help="suite file (JSONL, see eval/README.md)")
+    which.add_argument("--suites",
+                       help="the guideline benchmark: a glob of suite files, quoted "
+                            "('eval/suites/*.jsonl'), each over the guideline that "
+                            "--documents names; indexed with the corpus into --suites-index and "
+                            "run through every --variants, hybrid (see eval/suites/README.md)")
+    parser.add_argument("--documents", default=str(PROJECT_ROOT / "eval" / "suites" /
+                                                   "documents.json"),
+                        help="--suites: which guideline file and document id each suite is "
+                             "written over")
+    parser.add_argument("--suites-index", default=str(PROJECT_ROOT / "indexes" / "suites"),
+                        help="--suites: the index of the corpus plus the suites' guidelines "
+                             "(built or refreshed first)")
+    parser.add_argument("--variants", help="--suites: comma-separated variants to compare "
+                                           "(default: every registered one, "
+                                           "ragqa.evaluation.suites.VARIANTS)")
     parser.add_argument("--index-dir", default=str(get_settings().index_dir))
     parser.add_argument("--modes", default="hybrid",
                         help="comma-separated retrieval modes to compare: hybrid,bm25,dense")
@@ -188,6 +204,8 @@ def eval_command(args: argparse.Namespace) -> int:
     from ragqa.evaluation.suite import load_suite
     from ragqa.index.store import load_index
 
+    if getattr(args, "suites", None):
+        return suites_command(args)
     min_pass_rate = getattr(args, "min_pass_rate", None)
     if min_pass_rate is not None and not 0 <= min_pass_rate <= 1:
         raise InvalidQueryError(f"--min-pass-rate must be between 0 and 1, got {min_pass_rate}")
@@ -236,6 +254,74 @@ def eval_command(args: argparse.Namespace) -> int:
         print(f"ragqa eval: case pass rate {fmt(first.pass_rate)} ({report.modes[0]}) is below "
               f"--min-pass-rate {min_pass_rate}", file=sys.stderr)
         return 1
+    return 0
+
+
+def suite_files(pattern: str) -> dict[str, Path]:
+    """The suite files a glob matches, by suite name (the file's stem), in name order."""
+    import glob
+
+    from ragqa.errors import SuiteError
+
+    files = {Path(p).stem: Path(p) for p in sorted(glob.glob(pattern)) if p.endswith(".jsonl")}
+    if not files:
+        raise SuiteError(f"--suites: no .jsonl file matches {pattern!r}")
+    return files
+
+
+def suites_command(args: argparse.Namespace) -> int:
+    """The guideline benchmark: index the corpus plus each suite's guideline, run every suite
+    through every variant, write eval/out/suites/ and optionally the RESULTS.md section."""
+    from ragqa.errors import SuiteError
+    from ragqa.evaluation.report import suites_section, update_results, write_suites_report
+    from ragqa.evaluation.suite import load_suite
+    from ragqa.evaluation.suites import (
+        load_suite_documents,
+        parse_variants,
+        read_suite_documents,
+        run_suites,
+        suite_index,
+    )
+    from ragqa.index.store import load_index
+
+    for option in ("embedders", "backends", "published", "min_pass_rate"):
+        if getattr(args, option, None) is not None:
+            raise InvalidQueryError(f"--{option.replace('_', '-')} is for --suite, not --suites")
+    if (getattr(args, "modes", None) or "hybrid") != "hybrid":
+        raise InvalidQueryError("--suites runs hybrid retrieval only")
+    variants = parse_variants(getattr(args, "variants", None))
+    files = suite_files(args.suites)
+    entries = load_suite_documents(Path(args.documents))
+    missing = [name for name in files if name not in entries]
+    if missing:
+        raise SuiteError(f"{args.documents}: no entry for suite {missing[0]!r} (has: "
+                         f"{', '.join(entries)})")
+    suites = {name: load_suite(path) for name, path in files.items()}
+    embedder = load_embedder()
+    directory = Path(args.suites_index)
+    documents = read_suite_documents(get_settings().corpus, entries)
+    build = suite_index(documents, directory, embedder, seed=Path(args.index_dir), progress=True)
+    print(f"index {directory}: {'built (' + build.reason + ')' if build.rebuilt else 'up to date'}"
+          f", {build.manifest['counts']['documents']} documents", file=sys.stderr)
+    index = load_index(directory, embedder)
+    report = run_suites(suites, index, embedder, variants, top_k=getattr(args, "top_k", None),
+                        min_precision=getattr(args, "min_precision", 0.6),
+                        progress=lambda line: print(line, file=sys.stderr))
+    command = command_line()
+    out = Path(args.out) if getattr(args, "out", None) else EVAL_OUT / "suites"
+    written = write_suites_report(report, out, command)
+    results = getattr(args, "results", None)
+    if results:
+        update_results(Path(results), "eval suites", suites_section(report, command))
+    if getattr(args, "json", False):
+        from ragqa.evaluation.report import suites_json
+
+        print(json.dumps(suites_json(report), indent=2))
+    else:
+        print(suites_section(report, command))
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+        if results:
+            print(f"updated section 'eval suites' of {results}")
     return 0
 
 

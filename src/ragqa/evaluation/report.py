@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ragqa.evaluation.runner import RANKING_CHUNKS, Aggregate, EvalReport
+from ragqa.evaluation.suites import BASELINE, OVERALL, SuitesReport
 
 # (label, Aggregate field, kind) in the order the summary table shows them
 SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -219,7 +220,10 @@ def _build_rate(index: dict[str, Any]) -> str:
 
 
 def _index_line(report: EvalReport) -> str:
-    index = report.index
+    return _index_line_of(report.index)
+
+
+def _index_line_of(index: dict[str, Any]) -> str:
     counts = index.get("counts") or {}
     params = index.get("params") or {}
     line = (f"index `{index.get('version')}` ({counts.get('documents')} documents, "
@@ -400,3 +404,119 @@ def update_results(path: Path, key: str, body: str) -> Path:
 def today() -> str:
     """UTC timestamp for tool-written sections."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+# --- the multi-guideline benchmark (`ragqa eval --suites`) ------------------------------------
+
+# (heading, SuiteScores field, kind, (numerator or None, denominator) fields shown beside a
+# value), one table each: a row per suite and overall, a column per variant
+SUITE_METRICS: tuple[tuple[str, str, str, tuple[str | None, str] | None], ...] = (
+    ("Case pass rate", "pass_rate", "rate", ("passed", "cases")),
+    ("Lead hit rate (the bottom line states the direct answer; answered cases with `lead`)",
+     "lead_hit_rate", "rate", (None, "lead_cases")),
+    ("Statement precision (answered cases labelled `relevant`)", "statement_precision", "rate",
+     (None, "precision_cases")),
+    ("Extract statements per answer, mean (answered cases)", "statements_mean", "num", None),
+    ("False abstention (answerable cases that abstained; lower is better)", "false_abstention",
+     "rate", ("false_abstentions", "answerable")),
+    ("Trap abstention (cases labelled `abstain: true` that abstained)", "trap_abstention", "rate",
+     ("trap_abstentions", "traps")),
+)
+
+
+def _signed(value: float | None, kind: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.1f}" if kind == "num" else f"{value:+.3f}"
+
+
+def suite_metric_table(report: SuitesReport, field: str, kind: str,
+                       counts: tuple[str | None, str] | None) -> str:
+    """One metric: a row per suite and overall, a column per variant, then each variant minus
+    the naive baseline (when the run has it)."""
+    others = [v for v in report.variants if v != BASELINE] if BASELINE in report.variants else []
+    header = ["suite", "cases", *report.variants, *(f"{v} − {BASELINE}" for v in others)]
+    rows = []
+    for suite in (*report.suites, OVERALL):
+        scores = report.scores[suite]
+        first = scores[report.variants[0]]
+        cells = []
+        for variant in report.variants:
+            value = getattr(scores[variant], field)
+            cell = fmt(value, kind)
+            if counts is not None and value is not None:
+                part, whole = counts
+                whole_n = getattr(scores[variant], whole)
+                cell += (f" (n={whole_n})" if part is None else
+                         f" ({getattr(scores[variant], part)}/{whole_n})")
+            cells.append(cell)
+        for variant in others:
+            mine, base = getattr(scores[variant], field), getattr(scores[BASELINE], field)
+            cells.append(_signed(None if mine is None or base is None else mine - base, kind))
+        name = f"**{suite}**" if suite == OVERALL else suite
+        rows.append([name, str(first.cases), *cells])
+    return _table(header, rows)
+
+
+def suites_failures(report: SuitesReport, variant: str, limit: int = 40) -> str:
+    """One bullet per failing case of a variant, suite by suite."""
+    lines = [f"- `{suite}/{r.case_id}`: {'; '.join(r.failures[:3])}"
+             for suite in report.suites for r in report.results[suite][variant] if not r.passed]
+    if not lines:
+        return "_none_"
+    more = [f"- … and {len(lines) - limit} more (eval/out/suites/)"] if len(lines) > limit else []
+    return "\n".join(lines[:limit] + more)
+
+
+def suites_section(report: SuitesReport, command: str) -> str:
+    """The RESULTS.md section of a benchmark run: command, run, variants, one table per metric."""
+    before, after = report.load_average
+    parts = [
+        "## Eval: guideline suites (`eval/suites/*.jsonl`)",
+        "",
+        f"Command: `{command}`  ",
+        (f"Run: {report.started_at} ({report.seconds:.0f} s), suites "
+         f"{', '.join(report.suites)}, hybrid retrieval; 1-minute load average {before:.2f} "
+         f"before, {after:.2f} after; {_index_line_of(report.index)}."),
+        "",
+        "Variants (columns):",
+        "",
+        *(f"- **{name}**: {report.notes.get(name) or '—'}" for name in report.variants),
+        "",
+        ("Every suite is asked of every variant over the same index (the default corpus plus "
+         "each suite's guideline, `eval/suites/documents.json`); **overall** pools the cases of "
+         "all suites. A variant marked *held out* is fitted without the suite it is scored on; "
+         "the in-sample figure beside it shows the overfit."),
+        "",
+    ]
+    for heading, field, kind, counts in SUITE_METRICS:
+        parts += [f"### {heading}", "", suite_metric_table(report, field, kind, counts), ""]
+    first = report.variants[0]
+    parts += [f"Failing cases ({first}):", "", suites_failures(report, first)]
+    return "\n".join(parts)
+
+
+def suites_json(report: SuitesReport) -> dict[str, Any]:
+    """The run's figures without the case results, as JSON-ready data."""
+    data = asdict(report)
+    data.pop("results")
+    return data
+
+
+def write_suites_report(report: SuitesReport, out: Path, command: str) -> list[Path]:
+    """Write summary.json, report.md and one `<suite>.json` of case results per suite to `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suite in report.suites:
+        path = out / f"{suite}.json"
+        cases = {variant: [asdict(r) for r in results]
+                 for variant, results in report.results[suite].items()}
+        path.write_text(json.dumps({"suite": suite, "variants": cases}, indent=2) + "\n",
+                        encoding="utf-8")
+        written.append(path)
+    summary = out / "summary.json"
+    summary.write_text(json.dumps(suites_json(report), indent=2) + "\n", encoding="utf-8")
+    markdown = out / "report.md"
+    markdown.write_text(suites_section(report, command) + "\n", encoding="utf-8")
+    return [*written, summary, markdown]
