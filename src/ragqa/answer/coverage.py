@@ -11,7 +11,7 @@ one the corpus lacks ("vitamin", "caffeine") never triggers abstention by itself
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,8 @@ class Coverage:
     reason: str
     coverage: float
     uncovered: tuple[Mention, ...] = ()
+    # share of the specific subject that near evidence names at all, whatever aspect it speaks to
+    named: float = 0.0
 
 
 def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook,
@@ -94,6 +96,21 @@ class CoverageCheck:
 
     def check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
         """Answerable, or the reason not with the places the uncovered subject is mentioned."""
+        coverage = self._check(analysis, evidence)
+        return replace(coverage, named=self._named_share(analysis, evidence))
+
+    def _named_share(self, analysis: QuestionAnalysis, evidence: Evidence) -> float:
+        """The weighted share of the specific subject words that a near candidate names."""
+        subject = [t for t in analysis.subject if t.specific and t.weight > 0]
+        total = sum(t.weight for t in subject)
+        if total == 0 or not evidence.candidates:
+            return 1.0 if evidence.candidates else 0.0
+        near = relevant(evidence, replace(analysis, aspects=()), self.facts, self.params.relative_floor)
+        named = [t for t in subject if any(self.facts[c.sentence_id].terms
+                                           & set(self.analyzer.family(t.term) or [t.term]) for c in near)]
+        return sum(t.weight for t in named) / total
+
+    def _check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
         p = self.params
         if not evidence.candidates:
             return Coverage(False, "nothing was retrieved", 0.0)
@@ -134,9 +151,11 @@ class CoverageCheck:
         """The coverage verdict after the fitted answerability model decided otherwise."""
         if answerable:
             return Coverage(True, f"the evidence answers it (answerability {probability:.2f}; "
-                                  f"the subject check alone said: {coverage.reason})", coverage.coverage)
+                                  f"the subject check alone said: {coverage.reason})", coverage.coverage,
+                            (), coverage.named)
         return Coverage(False, f"the closest evidence does not answer the question (answerability "
-                               f"{probability:.2f})", coverage.coverage, coverage.uncovered)
+                               f"{probability:.2f})", coverage.coverage, coverage.uncovered,
+                        coverage.named)
 
     def _speaks_of(self, term: str, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names the term and, when an aspect is asked, speaks to it near the

@@ -57,11 +57,16 @@ FEATURES = (
     "table",           # it is a table row
     "length",          # log of its length, scaled
     "asks",            # it is itself a question
+    "context",         # similarity of its chunk (title, section path and neighbours) to the question
+    "neighbours",      # the best similarity of the sentences just before and after it
+    "amount",          # the question asks for an amount, a time or a threshold and it states a figure
+    "recommends",      # it states a recommendation (should, recommend, suggest, advise ...)
 )
 ANSWERABLE_FEATURES = (
     "best_similarity",   # the nearest candidate sentence's similarity
     "best_chunk",        # the nearest retrieved chunk's similarity
     "covered",           # share of the question's specific subject the evidence speaks of
+    "named",             # share of it that near evidence names at all, on whatever aspect
     "coverage_says",     # the coverage check's own verdict (1 answerable)
     "best_score",        # the best candidate's relevance score
     "best_coverage",     # the most of the question's words one near candidate holds
@@ -69,6 +74,13 @@ ANSWERABLE_FEATURES = (
 )
 
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
+# questions whose answer is a figure (an amount, a frequency, a duration, a time, a threshold)
+_ASKS_AMOUNT = re.compile(r"\b(how (many|much|often|long|soon|frequently|low|high)|what (dose|dosage|amount|"
+                          r"level|threshold|target|percentage|age|interval|number)|at what|by how much|"
+                          r"when)\b", re.IGNORECASE)
+# the wording of a recommendation, in the grammar guidelines share
+_RECOMMENDS = re.compile(r"\b(should|recommend\w*|suggest\w*|advis\w*|must|is indicated|are indicated|"
+                         r"consider\w*)\b", re.IGNORECASE)
 _PREFIX = 5
 
 
@@ -175,7 +187,7 @@ class CandidateFeatures:
         self._figures: dict[int, frozenset[float]] = {}
         self._subgroups: dict[int, frozenset[str]] = {}
         self._headings: dict[tuple[str, ...], frozenset[str]] = {}
-        self._shape: dict[int, tuple[float, float, float, float]] = {}
+        self._shape: dict[int, tuple[float, float, float, float, float]] = {}
 
     def rows(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
         """One row of FEATURES per candidate of the evidence, in candidate order."""
@@ -204,6 +216,10 @@ class CandidateFeatures:
         bm25 = self._bm25(words, candidates)
         best = max(c.similarity for c in candidates)
         top_doc = evidence.chunks.hits[0].doc_id if evidence.chunks.hits else None
+        qv = analysis.vector
+        chunk_sims = self.index.chunk_vectors[[c.chunk_index for c in candidates]] @ qv
+        vectors = self.index.sentence_vectors
+        asks_amount = bool(_ASKS_AMOUNT.search(analysis.text))
         out = np.zeros((len(candidates), len(FEATURES)))
         for i, c in enumerate(candidates):
             facts = self.facts[c.sentence_id]
@@ -213,7 +229,7 @@ class CandidateFeatures:
             of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
             prefixes = _prefixes(terms)
             heading = self._heading(c.section)
-            fragment, table, length, asks = self._shape_of(c.sentence_id)
+            fragment, table, length, asks, recommends = self._shape_of(c.sentence_id)
             out[i] = (
                 c.similarity,
                 c.similarity - best,
@@ -233,6 +249,11 @@ class CandidateFeatures:
                            or (facts.design and not given_asked) or (facts.agenda and not limits_asked))),
                 float(c.doc_id == top_doc),
                 fragment, table, length, asks,
+                float(chunk_sims[i]),
+                max((float(vectors[n] @ qv) for n in (c.previous, c.next) if n is not None),
+                    default=0.0),
+                float(asks_amount and bool(self._figures_of(c.sentence_id))),
+                recommends,
             )
         return out
 
@@ -272,7 +293,7 @@ class CandidateFeatures:
             words = self._subgroups[sid] = frozenset(content_terms(subgroup)) if subgroup else frozenset()
         return bool(words) and words.isdisjoint(asked_words)
 
-    def _shape_of(self, sid: int) -> tuple[float, float, float, float]:
+    def _shape_of(self, sid: int) -> tuple[float, float, float, float, float]:
         shape = self._shape.get(sid)
         if shape is None:
             sentence = self.index.sentences[sid]
@@ -280,7 +301,8 @@ class CandidateFeatures:
             fragment = float(bool(text) and (text[0].islower() or text[-1] not in ".!?)\"'”’:;"))
             table = float(sentence.kind in (BlockKind.TABLE_ROW, BlockKind.TABLE_HEADER))
             length = min(1.0, math.log1p(len(text)) / math.log1p(600))
-            shape = self._shape[sid] = (fragment, table, length, float(text.endswith("?")))
+            shape = self._shape[sid] = (fragment, table, length, float(text.endswith("?")),
+                                        float(bool(_RECOMMENDS.search(text))))
         return shape
 
 
@@ -297,55 +319,73 @@ class Labelled:
     answerable: bool
 
 
-def answerability_row(evidence: Evidence, coverage_share: float, coverage_says: bool,
+def answerability_row(evidence: Evidence, coverage_share: float, named: float, coverage_says: bool,
                       unknown_word: bool, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """The answerability features of one question."""
     best_score = float(scores.max()) if len(scores) else 0.0
     near = rows[:, FEATURES.index("gap")] >= -0.1 if len(rows) else np.zeros(0, dtype=bool)
     best_coverage = float(rows[near, FEATURES.index("coverage")].max()) if near.any() else 0.0
     return np.array([
-        evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share,
+        evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share, named,
         float(coverage_says), best_score, best_coverage, float(unknown_word),
     ])
 
 
+def balanced_weights(groups: Sequence[str], positive: np.ndarray) -> np.ndarray:
+    """Per-row weights that give every (group, class) cell the same total, averaging 1."""
+    keys = list(zip(groups, positive.tolist()))
+    counts: dict[tuple[str, bool], int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    w = np.array([1.0 / counts[key] for key in keys])
+    return w * len(w) / w.sum()
+
+
 # -- fitting --------------------------------------------------------------------------------------
 
-def fit_relevance(data: Sequence[Labelled], l2: float = 0.05) -> np.ndarray:
+def fit_relevance(data: Sequence[Labelled], l2: float = 0.001,
+                  prior: np.ndarray | None = None) -> np.ndarray:
     """Weights of a conditional logit: per question, a softmax over its candidates that puts its
     mass on the candidates that may lead the answer (questions with none, or only such, teach
-    nothing and are left out)."""
-    groups = [(d.rows, d.lead) for d in data if d.answerable and d.lead.any() and not d.lead.all()]
-    if not groups:
+    nothing and are left out). The L2 penalty pulls towards `prior` (zeros when None); every
+    suite weighs the same in the loss."""
+    used = [d for d in data if d.answerable and d.lead.any() and not d.lead.all()]
+    if not used:
         raise ValueError("no labelled question has both a leading and a non-leading candidate")
-    n = len(FEATURES)
+    sizes: dict[str, int] = {}
+    for d in used:
+        sizes[d.group] = sizes.get(d.group, 0) + 1
+    share = [1.0 / (len(sizes) * sizes[d.group]) for d in used]
+    centre = np.zeros(len(FEATURES)) if prior is None else np.asarray(prior, dtype=float)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = l2 * float(w @ w), 2 * l2 * w
-        for rows, lead in groups:
-            z = rows @ w
+        gap = w - centre
+        total, grad = l2 * float(gap @ gap), 2 * l2 * gap
+        for d, weight in zip(used, share):
+            z = d.rows @ w
             z = z - z.max()
             p = np.exp(z)
             p /= p.sum()
-            mass = float(p[lead].sum())
-            total -= math.log(max(mass, 1e-12)) / len(groups)
-            q = np.where(lead, p / max(mass, 1e-12), 0.0)
-            grad += (rows.T @ (p - q)) / len(groups)
+            mass = float(p[d.lead].sum())
+            total -= weight * math.log(max(mass, 1e-12))
+            q = np.where(d.lead, p / max(mass, 1e-12), 0.0)
+            grad += weight * (d.rows.T @ (p - q))
         return total, grad
 
-    result = minimize(loss, np.zeros(n), jac=True, method="L-BFGS-B")
+    result = minimize(loss, centre.copy(), jac=True, method="L-BFGS-B")
     return np.asarray(result.x)
 
 
 def fit_answerable(data: Sequence[Labelled], l2: float = 0.1) -> tuple[np.ndarray, float]:
-    """Logistic regression of answerability, the two classes weighted equally."""
+    """Logistic regression of answerability; within each suite the two classes weigh equally, and
+    every suite weighs the same (a large suite does not set what counts as answerable elsewhere)."""
     x = np.array([d.answer_row for d in data])
     y = np.array([d.answerable for d in data], dtype=float)
     if y.all() or not y.any():
         raise ValueError("answerability needs both answerable and unanswerable cases")
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = (x - mean) / std
-    weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    weight = balanced_weights([d.group for d in data], y.astype(bool))
 
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = params[:-1], params[-1]
@@ -401,4 +441,5 @@ def answerability_features(analysis: QuestionAnalysis, evidence: Evidence, cover
                            rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """The answerability row of one question from its coverage check (a `Coverage`)."""
     unknown = any(t.specific and t.weight > 0 and t.sentences == 0 for t in analysis.subject)
-    return answerability_row(evidence, coverage.coverage, coverage.answerable, unknown, rows, scores)
+    return answerability_row(evidence, coverage.coverage, coverage.named, coverage.answerable, unknown,
+                             rows, scores)

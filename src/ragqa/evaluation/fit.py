@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ragqa.answer.learned import (
+    ANSWERABLE_FEATURES,
     FEATURES,
     WEIGHTS_FILE,
     Labelled,
@@ -73,16 +74,24 @@ def collect(engine: Any, cases: Sequence[Case], group: str) -> list[Labelled]:
     return out
 
 
+def collect_groups(groups: Sequence[Group]) -> dict[str, list[Labelled]]:
+    """Every group's labelled cases (collected once, then reused by every held-out fit)."""
+    return {g.name: collect(g.engine, g.cases, g.name) for g in groups}
+
+
 def fit_weights(groups: Sequence[Group], exclude: str | None = None,
-                scales: Sequence[float] = SCALES, note: Mapping[str, Any] | None = None) -> Weights:
+                scales: Sequence[float] = SCALES, note: Mapping[str, Any] | None = None,
+                collected: Mapping[str, list[Labelled]] | None = None) -> Weights:
     """Weights fitted on every group but `exclude` (and no case asking one of its questions)."""
+    collected = collected if collected is not None else collect_groups(groups)
     held = {c.question.strip().lower() for g in groups if g.name == exclude for c in g.cases}
     train = [Group(g.name, tuple(c for c in g.cases if c.question.strip().lower() not in held), g.engine)
              for g in groups if g.name != exclude]
-    data = [row for g in train for row in collect(g.engine, g.cases, g.name)]
+    kept = {(g.name, c.id) for g in train for c in g.cases}
+    data = [d for g in train for d in collected[g.name] if (g.name, d.case_id) in kept]
     relevance = fit_relevance(data)
     # answerability features hold the relevance score: recompute them with the fitted one
-    unit = Weights(tuple(relevance), 1.0, (0.0,) * 7, 0.0, 0.5)
+    unit = Weights(tuple(relevance), 1.0, (0.0,) * len(ANSWERABLE_FEATURES), 0.0, 0.5)
     best: tuple[float, float, Weights] | None = None
     for scale in scales:
         scaled = replace(unit, scale=scale)
@@ -111,7 +120,7 @@ def _rescored(d: Labelled, weights: Weights) -> Labelled:
     """The case with its answerability row's best score recomputed under `weights`."""
     row = d.answer_row.copy()
     scores = weights.score(d.rows)
-    row[4] = float(scores.max()) if len(scores) else 0.0
+    row[ANSWERABLE_FEATURES.index("best_score")] = float(scores.max()) if len(scores) else 0.0
     return replace(d, answer_row=row)
 
 
