@@ -16,6 +16,7 @@ SOFT_HYPHEN = "\ufffe"  # where a word broke at a line end (pypdfium2's mark for
 _WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 _BROKEN = re.compile(rf"([^\W_]+(?:-[^\W_]+)*)-?{SOFT_HYPHEN}\s*([^\W_]+)")
 _KNOWN_WORD = 2.0  # wordfreq Zipf frequency above which a word is an English word
+_KNOWN_TAIL = 3.0  # ... and above which a broken word's tail is a common word of its own
 
 
 def vocabulary(text: str) -> Counter[str]:
@@ -39,12 +40,13 @@ def keeps_hyphen(head: str, tail: str, words: Counter[str]) -> bool:
     joined = f"{head}{tail}".casefold()
     if words[hyphenated] or words[joined]:
         return words[hyphenated] > words[joined]
-    if tail[:1].isupper() or tail[:1].isdigit() or head[-1:].isdigit():
-        return True  # "COVID-19", "anti-TNF", "5-HT": never one word
     last = head.rsplit("-", 1)[-1]
+    if tail[:1].isupper() or tail[:1].isdigit() or head[-1:].isdigit() or len(last) == 1:
+        return True  # "COVID-19", "anti-TNF", "5-HT", "S-adenosyl": never one word
     if _zipf(joined) >= _KNOWN_WORD:
         return False
-    return _zipf(last.casefold()) >= _KNOWN_WORD and _zipf(tail.casefold()) >= _KNOWN_WORD
+    # "subclavicular-" + "implanted": not a word whole, but its tail is one
+    return len(tail) >= 4 and _zipf(tail.casefold()) >= _KNOWN_TAIL
 
 
 @lru_cache(maxsize=4096)

@@ -44,9 +44,11 @@ _SPACE = re.compile(r"\s+")
 _HEADING_RATIO = 1.12  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 200
 _BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it)
-_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+# a bold face by its font's name: "Arial-BoldMT", "Helvetica,Bold", "Minion-Bd", "AdvOT1234.B"
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
+_HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
 _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
 _SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+")  # citation and footnote marks
@@ -90,6 +92,7 @@ class PdfRules:
     contents_headings: frozenset[str]
     table_labels: tuple[str, ...]
     figure_labels: tuple[str, ...]
+    image_placeholders: re.Pattern[str]
 
     def caption(self, text: str) -> str | None:
         """"table" or "figure" when `text` opens a caption ("Table 2 ...", "Figure 1. ..."), else
@@ -108,7 +111,9 @@ def pdf_rules() -> PdfRules:
                          .read_text(encoding="utf-8"))
     return PdfRules(frozenset(t.casefold() for t in raw["reference_headings"]),
                     frozenset(t.casefold() for t in raw["contents_headings"]),
-                    tuple(raw["caption_labels"]["table"]), tuple(raw["caption_labels"]["figure"]))
+                    tuple(raw["caption_labels"]["table"]), tuple(raw["caption_labels"]["figure"]),
+                    re.compile(r"\s*\b(?:" + "|".join(re.escape(t) for t in raw["image_placeholders"])
+                               + r")\b", re.IGNORECASE))
 
 
 @dataclass
@@ -204,7 +209,13 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
             size = box.top - box.bottom
             if size <= 0:
                 size = raw.FPDFText_GetFontSize(textpage.raw, index)
-            chars.append(_Char(char, round(size, 2), oy.value, box.left, box.right))
+            here = _Char(char, round(size, 2), oy.value, box.left, box.right)
+            last = next((c for c in reversed(chars) if c.size > 0), None)
+            if last is not None and here.base < last.base - 0.6 * last.size and \
+                    here.x0 < last.x0:
+                end_line()  # pdfium ran two printed lines together (at a line-end hyphen)
+                chars, first_last = [], []
+            chars.append(here)
             first_last[1:] = [index] if first_last else []
             if not first_last:
                 first_last.append(index)
@@ -322,12 +333,17 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     paragraphs joined across breaks, references, tables and contents marked."""
     furniture = find_furniture([Placed(ln.page, ln.y, ln.text, ln.page_height) for ln in lines],
                                pages)
-    kept = [line for i, line in enumerate(lines) if i not in furniture]
     rules = pdf_rules()
+    kept = [replace(line, text=rules.image_placeholders.sub("", line.text).strip())
+            for i, line in enumerate(lines) if i not in furniture]
+    kept = [line for line in kept if line.text]
     body = _body_size(kept)
     levels = _heading_levels(kept, body)
     step = _line_steps(kept)
     paras = _paragraphs(kept, levels, step, rules)
+    for para in paras:
+        if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
+            para.role = Role.PROSE  # a byline or an abstract set large, not a heading
     _mark_contents(paras, rules)
     references = _mark_references(paras, rules, body)
     tables = _mark_tables(paras, body)
@@ -377,6 +393,9 @@ def _heading_style(line: Line, body: float) -> tuple[float, int, int] | None:
     """How prominent a heading line is (font size, capitals, weight, numbering depth), or None
     for body text; larger sorts first."""
     text = line.text
+    if line.page_height and not _HEADING_BAND * line.page_height < line.y < (
+            1 - _HEADING_BAND) * line.page_height:
+        return None  # a stamp in the page's margin, not a heading
     if not text[:1].isalnum() or _LEADERS.search(text) or _LIST_MARK.match(text) and not \
             _NUMBERED.match(text):
         return None
@@ -397,12 +416,19 @@ def _heading_style(line: Line, body: float) -> tuple[float, int, int] | None:
 
 
 def _heading_levels(lines: list[Line], body: float) -> dict[int, int]:
-    """The heading level (1 = top) of each heading line, by the prominence of its style."""
+    """The heading level (1 = top) of each heading line: larger type first (three levels at most,
+    so a title page's many sizes do not push the body's headings down), then capitals, then
+    bold; a numbered heading one level deeper per dot ("3.2" under "3")."""
     styles = {id(line): style for line in lines
               if (style := _heading_style(line, body)) is not None}
-    ranked = sorted(set(styles.values()), reverse=True)
-    rank = {style: min(i + 1, 6) for i, style in enumerate(ranked)}
-    return {key: rank[style] for key, style in styles.items()}
+    large = sorted({size for size, tier, _ in styles.values() if tier == 2}, reverse=True)
+    top = {size: min(i + 1, 3) for i, size in enumerate(large)}
+    below = min(len(large), 3)
+    levels = {}
+    for key, (size, tier, depth) in styles.items():
+        level = top[size] if tier == 2 else below + (1 if tier == 1 else 2)
+        levels[key] = min(level - depth, 6)
+    return levels
 
 
 def _line_steps(lines: list[Line]) -> dict[float, float]:
@@ -644,6 +670,10 @@ def _join(lines: Any) -> str:
             text += line
         elif text.endswith("-") and line[:1].islower():
             text += SOFT_HYPHEN + line
+        elif line[:1] in ".,;:)]" and text:
+            text += line  # what stood before the mark (an image, say) was left out
+        elif text.endswith(("–", "/")) and line[:1].isalnum():
+            text += line  # "mild–" + "moderate", "and/" + "or": broken after a dash or slash
         else:
             text = f"{text} {line}" if text else line
     return text.strip()
