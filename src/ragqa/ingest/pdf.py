@@ -427,7 +427,7 @@ def _heading_levels(lines: list[Line], body: float) -> dict[int, int]:
     levels = {}
     for key, (size, tier, depth) in styles.items():
         level = top[size] if tier == 2 else below + (1 if tier == 1 else 2)
-        levels[key] = min(level - depth, 6)
+        levels[key] = min(level - depth, 6)  # depth is stored negated (deeper sorts later)
     return levels
 
 
@@ -689,7 +689,7 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
     found = {"title": "document information", "authors": "document information",
              "year": "document information"}
     title_para: _Para | None = None
-    if not title or _JUNK_TITLE.match(title):
+    if not title or _JUNK_TITLE.match(title) or title.count(" ") < 2:  # "untitled", "ATAO:TX_1~"
         headings = [p for p in first_page if p.role == Role.HEADING and len(p.text) > 8]
         if headings:
             title_para = max(headings, key=lambda p: p.size)
@@ -710,13 +710,11 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
             found["authors"] = "first page"
     years = Counter(int(y) for p in first_page for y in _YEAR.findall(p.text))
     created = _YEAR.search(info.get("CreationDate", "")[2:6] or "")
-    latest = int(created.group()) if created else 2100
-    years = Counter({y: n for y, n in years.items() if y <= latest})
     if years:
         metadata["year"] = max(years, key=lambda y: (years[y], y))
         found["year"] = "first page"
     elif created:
-        metadata["year"] = latest
+        metadata["year"] = int(created.group())
         found["year"] = "file's creation date"
     return metadata, {k: v for k, v in found.items() if k in metadata}
 
