@@ -689,7 +689,7 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
     found = {"title": "document information", "authors": "document information",
              "year": "document information"}
     title_para: _Para | None = None
-    if not title or _JUNK_TITLE.match(title) or title.count(" ") < 2:  # "untitled", "ATAO:TX_1~"
+    if not title or _JUNK_TITLE.match(title) or " " not in title:  # "untitled", "ATAO:TX_1~AB"
         headings = [p for p in first_page if p.role == Role.HEADING and len(p.text) > 8]
         if headings:
             title_para = max(headings, key=lambda p: p.size)
