@@ -138,11 +138,31 @@ def test_a_file_that_is_not_a_readable_page_is_an_error_naming_it(tmp_path, cont
         read_corpus(tmp_path)
 
 
-def test_a_field_neither_the_page_nor_the_sidecar_gives_is_named(tmp_path):
+def test_a_doc_type_neither_the_page_nor_the_sidecar_gives_is_the_documented_default(tmp_path):
+    from ragqa.ingest.documents import DEFAULT_DOC_TYPE
+
     write_page(tmp_path, sidecar="id: light-guideline\n")
-    with pytest.raises(CorpusError, match=r"light.html:1: field 'doc_type': missing .*"
-                                          r"light.html.meta.yaml"):
-        read_corpus(tmp_path)
+    [doc] = read_corpus(tmp_path)
+    assert doc.doc_type is DEFAULT_DOC_TYPE
+    assert any(note.startswith("doc_type 'other' (the default; set it in light.html.meta.yaml")
+               for note in doc.report.assumed)
+
+
+def test_a_page_without_sidecar_or_citation_tags_indexes_from_its_title(tmp_path):
+    (tmp_path / "light-therapy.html").write_text(
+        "<html><head><title>Light therapy for depression</title></head><body><main>"
+        "<h1>Light therapy for depression</h1><p>Light therapy uses 10,000 lux for 30 min.</p>"
+        "</main></body></html>")
+    [doc] = read_corpus(tmp_path)
+    assert (doc.id, doc.title, doc.doc_type.value) == (
+        "light-therapy", "Light therapy for depression", "other")
+    assert "10,000 lux" in doc.text
+    assert doc.report.assumed[:2] == (
+        "id 'light-therapy' from the file name",
+        "doc_type 'other' (the default; set it in light-therapy.html.meta.yaml)")
+    assert "title 'Light therapy for depression' from the the page's <title>" not in \
+        doc.report.assumed
+    assert "title 'Light therapy for depression' from the page's <title>" in doc.report.assumed
 
 
 def test_without_a_sidecar_id_the_file_name_is_the_id(tmp_path):

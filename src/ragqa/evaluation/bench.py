@@ -45,6 +45,7 @@ DEFAULT_CACHE = PROJECT_ROOT / "indexes"
 PUBMEDQA_SOURCE = PROJECT_ROOT.parent / "shared" / "datasets" / "pubmedqa" / "ori_pqal.json"
 PUBMEDQA_CONVERTER = PROJECT_ROOT / "eval" / "datasets" / "pubmedqa.py"
 GUIDELINES = PROJECT_ROOT / "eval" / "guidelines.jsonl"
+GUIDELINE_PDFS = PROJECT_ROOT.parent / "shared" / "datasets" / "guidelines-dev"
 STAGES = ("embed", "bm25", "dense", "fusion", "answer")
 ASK_TARGETS_MS = {"default": 10.0, "synthetic-100k": 40.0}
 VARIANTS = ("torch", "onnx", "onnx-int8")
@@ -68,6 +69,7 @@ class BenchConfig:
     # file unless RAGQA_MILVUS_URI names a server)
     backends: tuple[str, ...] = ("inprocess",)
     serve_runs: int = 3
+    pdfs: Path = GUIDELINE_PDFS  # PDFs (searched recursively) the PDF reader's speed is timed on
 
 
 @dataclass(frozen=True)
@@ -571,6 +573,23 @@ def convert_pubmedqa(source: Path, out: Path) -> tuple[Path, Path]:
     return out / "corpus.jsonl", out / "suite.jsonl"
 
 
+def time_pdf_reader(root: Path) -> dict[str, Any] | None:
+    """The PDF reader's speed (pages per second, one thread) over the PDFs under `root`, or None
+    when there are none."""
+    from ragqa.ingest.pdf import read_pdf_file
+
+    files = sorted(Path(root).rglob("*.pdf")) if Path(root).is_dir() else []
+    if not files:
+        return None
+    pages = 0
+    started = time.perf_counter()
+    for file in files:
+        pages += read_pdf_file(file).report.pages or 0
+    seconds = time.perf_counter() - started
+    return {"files": len(files), "pages": pages, "seconds": round(seconds, 2),
+            "pages_per_s": round(pages / max(seconds, 1e-9), 1), "root": str(root)}
+
+
 def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run every benchmark the config asks for; returns JSON-ready figures."""
     run = _Run(config, progress or (lambda message: log.info("%s", message)))
@@ -580,6 +599,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     common = {"queries": config.queries, "warmup": config.warmup,
               "backends": list(config.backends)}
 
+    run.progress(f"PDF reader: pages per second on the PDFs under {config.pdfs}")
+    reader = time_pdf_reader(config.pdfs)
+    if reader is None:
+        run.notes.append(f"PDF reader speed skipped: no PDF under {config.pdfs}")
     run.progress(f"default corpus {config.corpus}: build with the model, time queries, "
                  "compare the embedders")
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-default-") as tmp:
@@ -621,6 +644,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
         "config": {k: str(v) for k, v in asdict(config).items()},
         "corpora": run.corpora,
         "serve": run.serve,
+        "pdf_reader": reader,
         "targets_ms": ASK_TARGETS_MS,
         "notes": run.notes,
     }
@@ -701,6 +725,15 @@ def _serve_part(serve: dict[str, Any]) -> list[str]:
              "read from /proc at that moment."), "",
             _table(["embedder", "ready s (median)", "runs", "CPU s to ready (median)",
                     "RSS MiB at ready", "peak RSS MiB"], rows), ""]
+
+
+def _reader_part(reader: dict[str, Any] | None) -> list[str]:
+    if not reader:
+        return []
+    return ["### PDF reader", "",
+            (f"{reader['pages_per_s']:,.1f} pages/s: {reader['files']} PDFs, {reader['pages']} pages "
+             f"read in {reader['seconds']:.2f} s (`{reader['root']}`, one thread, text and layout)."),
+            ""]
 
 
 def render_bench(result: dict[str, Any], command: str) -> str:
@@ -830,6 +863,7 @@ def render_bench(result: dict[str, Any], command: str) -> str:
         "",
         *_variants_part(corpora),
         *_serve_part(result.get("serve") or {}),
+        *_reader_part(result.get("pdf_reader")),
         "### Against the targets",
         "",
         "\n".join(verdicts) or "_no target applies to the corpora run_",

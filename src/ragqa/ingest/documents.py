@@ -322,14 +322,36 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return record
 
 
+# A PDF or HTML file without a sidecar is indexed as this kind of publication: nothing in a file
+# says reliably whether it is a guideline, a trial or a review, so ragqa assumes none of them and
+# says so (`ragqa index` prints it); a sidecar `doc_type:` sets the real one.
+DEFAULT_DOC_TYPE = DocType.OTHER
+
+
 def _document_from_file(path: Path, found: dict[str, Any], text: str, layout: tuple[Block, ...],
-                        report: ReadReport) -> Document:
-    """A Document from what a reader found in the file, completed by its sidecar."""
+                        report: ReadReport, found_in: dict[str, str]) -> Document:
+    """A Document from what a reader found in the file; its sidecar, when there is one, overrides,
+    and what neither says is assumed (id from the file name, the default doc_type) and reported."""
     sidecar = read_sidecar(path)
-    record = {**sidecar, **{k: v for k, v in found.items() if v not in (None, "", [])}}
-    record.setdefault("id", _UNSAFE_ID.sub("-", path.stem.lower()).strip("-._"))
-    for name in sidecar.keys() & {"id", "doc_type"}:
-        record[name] = sidecar[name]  # the sidecar decides what the file cannot say
+    record = {**{k: v for k, v in found.items() if v not in (None, "", [])}, **sidecar}
+    assumed: list[str] = []
+    if record.get("id") in (None, ""):
+        record["id"] = _UNSAFE_ID.sub("-", path.stem.lower()).strip("-._")
+        assumed.append(f"id {record['id']!r} from the file name")
+    if record.get("doc_type") in (None, ""):
+        record["doc_type"] = DEFAULT_DOC_TYPE.value
+        assumed.append(f"doc_type {DEFAULT_DOC_TYPE.value!r} (the default; set it in "
+                       f"{path.name}{SIDECAR_SUFFIX})")
+    if record.get("title") in (None, ""):
+        record["title"] = path.stem.replace("-", " ").replace("_", " ").strip() or record["id"]
+        assumed.append(f"title {record['title']!r} from the file name")
+    for name in ("title", "authors", "year"):
+        if not sidecar and name in found_in and record.get(name) not in (None, "", []):
+            value = record[name]
+            shown = ", ".join(value[:3]) + (", ..." if len(value) > 3 else "") \
+                if isinstance(value, list) else value
+            assumed.append(f"{name} {shown!r} from the {found_in[name]}" if isinstance(shown, str)
+                           else f"{name} {shown} from the {found_in[name]}")
     missing = [name for name in REQUIRED_FIELDS if record.get(name) in (None, "")]
     if missing:
         raise CorpusError(
@@ -341,7 +363,7 @@ def _document_from_file(path: Path, found: dict[str, Any], text: str, layout: tu
     # document_from_record strips the text; the layout's offsets point into it as built
     if doc.text != text:
         raise CorpusError(f"{path}:1: field 'text': canonical text has surrounding whitespace")
-    return replace(doc, layout=layout, report=report)
+    return replace(doc, layout=layout, report=replace(report, assumed=tuple(assumed)))
 
 
 def read_html(path: Path) -> Document:
@@ -354,7 +376,8 @@ def read_html(path: Path) -> Document:
             f"{path}:1: field 'text': no article text found "
             f"({page.report.chrome_skipped} chrome elements skipped)"
         )
-    return _document_from_file(path, page.metadata, page.text, page.layout, page.report)
+    return _document_from_file(path, page.metadata, page.text, page.layout, page.report,
+                               page.found_in)
 
 
 def read_pdf(path: Path) -> Document:
@@ -365,7 +388,8 @@ def read_pdf(path: Path) -> Document:
     if not parsed.layout:
         raise CorpusError(f"{path}:1: field 'text': no text found in {parsed.report.pages} "
                           f"page(s) (a scanned PDF needs OCR first)")
-    return _document_from_file(path, parsed.metadata, parsed.text, parsed.layout, parsed.report)
+    return _document_from_file(path, parsed.metadata, parsed.text, parsed.layout, parsed.report,
+                               parsed.found_in)
 
 
 READERS: dict[str, Callable[[Path], list[Document]]] = {

@@ -74,6 +74,7 @@ class ParsedPage:
     text: str
     layout: tuple[Block, ...]
     report: ReadReport
+    found_in: dict[str, str] = field(default_factory=dict)  # where title/authors/year came from
 
 
 def clean(text: str) -> str:
@@ -117,7 +118,8 @@ def parse_html(raw: bytes, where: str) -> ParsedPage:
         references=sum(b.kind is BlockKind.REFERENCE for b in out.blocks),
         chrome_skipped=removed + outside + walker.chrome_skipped,
     )
-    return ParsedPage(metadata, out.text, tuple(out.blocks), report)
+    found_in = metadata.pop("_found_in", {})
+    return ParsedPage(metadata, out.text, tuple(out.blocks), report, found_in)
 
 
 def _strip_chrome(root: Any, rules: ChromeRules) -> int:
@@ -196,6 +198,14 @@ def _citation_metadata(root: Any) -> dict[str, Any]:
             break
     if urls:
         data["url"] = urls[0]
+    found_in = {name: "citation meta tags" for name in ("title", "authors", "year") if name in data}
+    if "title" not in data:  # a page without citation tags: its <title>, else its first <h1>
+        for where, nodes in (("<title>", root.xpath("//title")), ("first <h1>", root.xpath("//h1"))):
+            text = " ".join(nodes[0].text_content().split()) if nodes else ""
+            if text:
+                data["title"], found_in["title"] = text, f"page's {where}"
+                break
+    data["_found_in"] = found_in
     return data
 
 

@@ -24,6 +24,7 @@ class BlockKind(str, Enum):
     CAPTION = "caption"  # a figure's caption and legend
     IMAGE_TABLE = "image_table"  # "Table N (image in source): caption": the content is not in the text
     REFERENCE = "reference"  # an entry of the reference list
+    CONTENTS = "contents"  # a table of contents' entry ("2.1 Diagnosis .......... 12")
 
     @property
     def quotable(self) -> bool:
@@ -45,9 +46,10 @@ class BlockKind(str, Enum):
             raise ValueError(f"block kind must be one of {allowed}, got {value!r}") from None
 
 
-_NOT_QUOTABLE = frozenset({BlockKind.TABLE_HEADER, BlockKind.IMAGE_TABLE, BlockKind.REFERENCE})
+_NOT_QUOTABLE = frozenset({BlockKind.TABLE_HEADER, BlockKind.IMAGE_TABLE, BlockKind.REFERENCE,
+                           BlockKind.CONTENTS})
 _WHOLE = frozenset({BlockKind.TABLE_HEADER, BlockKind.TABLE_ROW, BlockKind.IMAGE_TABLE,
-                    BlockKind.REFERENCE})
+                    BlockKind.REFERENCE, BlockKind.CONTENTS})
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class ReadReport:
     figures: int = 0
     references: int = 0
     pages: int | None = None
-    chrome_skipped: int = 0  # page-furniture elements (HTML) or repeated lines (PDF) dropped
+    chrome_skipped: int = 0  # page-furniture elements (HTML) or lines (PDF) dropped
+    superscripts_dropped: int = 0  # PDF: superscript citation marks taken off the words they sat on
+    assumed: tuple[str, ...] = ()  # fields not in the file nor a sidecar: "doc_type=other", ...
 
 
 @dataclass

@@ -1,42 +1,119 @@
-"""Read a PDF into canonical text with the page of every block and headings from font sizes.
+"""Read a PDF into canonical text with the page of every block, its headings, references and tables.
 
 pypdfium2 was chosen over pdfplumber by `eval/ingest_readers.py` on the CANMAT 2023 page printed
 to PDF by Chromium (55 pages): both find the same 219 of 225 paragraphs in reading order, but
 pdfplumber took 39 s against pypdfium2's 0.7 s on this machine and puts superscripts on lines of
-their own ("Raymond W Lam" / "1,*,"); pdfium reports each character's font size and font name,
-which is all heading detection needs here (92 of 92 headings marked, 2.3 s for the whole reader).
+their own. pdfium reports each character's box, baseline, font size and weight, which is all the
+layout analysis below needs, and it works offline under a permissive licence (Apache/BSD); pymupdf
+(AGPL) and docling (layout models downloaded at run time) were ruled out (issue 22).
+
+The reading, in the order `parse_lines` does it:
+1. lines: pdfium's lines in its reading order; superscript citation marks (small, raised digits)
+   dropped; fragments on one baseline merged; a word broken at a line end marked `SOFT_HYPHEN`;
+2. page furniture (running heads and feet, page numbers, stamps) removed by position and
+   repetition (`furniture.py`);
+3. each line classed: heading (font size, weight, capitals, numbering), caption, contents entry
+   (dot leaders), or body;
+4. lines grouped into paragraphs by line spacing, indentation and list marks; a paragraph cut at a
+   column or page break is joined to its continuation, past captions, boxes, tables and footnotes;
+5. the reference list (by its heading, or by runs of numbered citation-like entries) read as one
+   entry per reference; a captioned table's smaller-type lines read as rows;
+6. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ragqa.errors import CorpusError
+from ragqa.ingest.furniture import Placed, find_furniture
+from ragqa.ingest.hyphens import SOFT_HYPHEN, dehyphenate, vocabulary
 from ragqa.ingest.layout import Block, BlockKind, ReadReport, TextBuilder
 
 _SPACE = re.compile(r"\s+")
-_DIGITS = re.compile(r"\d+")
 _HEADING_RATIO = 1.12  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 200
 _BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it)
-_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+# a bold face by its font's name: "Arial-BoldMT", "Helvetica,Bold", "Minion-Bd", "AdvOT1234.B"
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
+_MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
+_HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
+_SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
+_SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
+_SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+")  # citation and footnote marks
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+\S")  # "3", "3.2", "3.2.1." headings
+_LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,2}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s")
+_LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
+_PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
+_TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
+_TRAILING_CITATION = re.compile(r"\s*\[[\d,–\-\s]+\]$")
+_REFERENCE_LABEL = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}[.)]?)\s+\S")
+_CITATION_LIKE = re.compile(
+    r"^(?:\[\d{1,4}\]|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
+    r"\b(?:19|20)\d\d\b", re.DOTALL)
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+_JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
+                         re.IGNORECASE)
+_NAME = re.compile(r"^[A-Z][\w'’.\-]*(?:\s[A-Za-z][\w'’.\-]*){1,4}$")
+_LOOK_AHEAD = 12  # blocks a paragraph cut at a break may skip to reach its continuation
 
 
 @dataclass(frozen=True)
 class Line:
-    """One line of a page: its text, largest font size, baseline, page (1-based), boldness."""
+    """One line of a page: its text, font size, baseline, page (1-based), boldness, left and right
+    edges, and the page's height (None when unknown)."""
 
     text: str
     size: float
     y: float
     page: int
     bold: bool = False
+    x0: float = 0.0
+    x1: float = 0.0
+    page_height: float | None = None
+
+
+@dataclass(frozen=True)
+class PdfRules:
+    """The words that name a PDF's blocks (see `data/pdf_layout.yaml`)."""
+
+    reference_headings: frozenset[str]
+    contents_headings: frozenset[str]
+    table_labels: tuple[str, ...]
+    figure_labels: tuple[str, ...]
+    image_placeholders: re.Pattern[str]
+
+    def caption(self, text: str) -> str | None:
+        """"table" or "figure" when `text` opens a caption ("Table 2 ...", "Figure 1. ..."), else
+        None."""
+        for kind, labels in (("table", self.table_labels), ("figure", self.figure_labels)):
+            for label in labels:
+                if re.match(rf"{re.escape(label)}\s?[A-Z]?\d+(?:\.\d+)*[a-z]?\b[.:]?", text):
+                    return kind
+        return None
+
+
+@lru_cache(maxsize=1)
+def pdf_rules() -> PdfRules:
+    """The rules of `data/pdf_layout.yaml`."""
+    raw = yaml.safe_load(resources.files("ragqa.ingest").joinpath("data/pdf_layout.yaml")
+                         .read_text(encoding="utf-8"))
+    return PdfRules(frozenset(t.casefold() for t in raw["reference_headings"]),
+                    frozenset(t.casefold() for t in raw["contents_headings"]),
+                    tuple(raw["caption_labels"]["table"]), tuple(raw["caption_labels"]["figure"]),
+                    re.compile(r"\s*\b(?:" + "|".join(re.escape(t) for t in raw["image_placeholders"])
+                               + r")\b", re.IGNORECASE))
 
 
 @dataclass
@@ -47,6 +124,7 @@ class ParsedPdf:
     text: str
     layout: tuple[Block, ...]
     report: ReadReport
+    found_in: dict[str, str] = field(default_factory=dict)  # where title/authors/year came from
 
 
 def read_pdf_file(path: Path) -> ParsedPdf:
@@ -64,60 +142,153 @@ def read_pdf_file(path: Path) -> ParsedPdf:
     except pdfium.PdfiumError as exc:
         raise CorpusError(f"{path}:1: field 'format': unreadable PDF ({exc})") from None
     try:
-        lines = [line for number in range(len(pdf)) for line in _page_lines(pdf, number)]
+        lines: list[Line] = []
+        marks = 0
+        for number in range(len(pdf)):
+            page_lines, dropped = _page_lines(pdf, number)
+            lines += page_lines
+            marks += dropped
         info = pdf.get_metadata_dict(skip_empty=True)
         pages = len(pdf)
     finally:
         pdf.close()
-    return parse_lines(lines, pages, info)
+    parsed = parse_lines(lines, pages, info)
+    parsed.report = replace(parsed.report, superscripts_dropped=marks)
+    return parsed
 
 
-def _page_lines(pdf: Any, number: int) -> list[Line]:
-    """The lines of one page, in pdfium's reading order, each with its largest font size."""
+@dataclass
+class _Char:
+    char: str
+    size: float
+    base: float
+    x0: float
+    x1: float
+
+
+def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
+    """The lines of one page in pdfium's reading order, and how many superscript marks were
+    dropped from them."""
     from pypdfium2 import raw
 
     page = pdf[number]
+    height = float(page.get_height())
     textpage = page.get_textpage()
     try:
-        count = textpage.count_chars()
-        lines: list[Line] = []
-        chars: list[str] = []
-        size = 0.0
-        y = 0.0
-        visible: list[int] = []  # indexes of the line's first and last visible characters
+        box = raw.FS_RECTF()
+        ox, oy = ctypes.c_double(), ctypes.c_double()
+        pieces: list[Line] = []
+        dropped = 0
+        chars: list[_Char] = []
+        first_last: list[int] = []
 
         def end_line() -> None:
-            text = _SPACE.sub(" ", "".join(chars)).strip()
-            if text:
-                # a line is bold when it starts and ends bold (checking every character is slow)
-                bold = all(_is_bold(textpage, i) for i in (visible[0], visible[-1]))
-                lines.append(Line(text, size, y, number + 1, bold))
+            nonlocal dropped
+            line, marks = _make_line(chars, number + 1, height)
+            dropped += marks
+            if line is not None:
+                bold = all(_is_bold(textpage, i) for i in (first_last[0], first_last[-1]))
+                pieces.append(replace(line, bold=bold))
 
-        for index in range(count):
-            char = chr(raw.FPDFText_GetUnicode(textpage.raw, index))
+        for index in range(textpage.count_chars()):
+            code = raw.FPDFText_GetUnicode(textpage.raw, index)
+            char = chr(code)
             if char in "\r\n":
-                end_line()
-                chars, size, visible = [], 0.0, []
+                if chars:
+                    end_line()
+                chars, first_last = [], []
                 continue
-            if not chars:
-                y = textpage.get_charbox(index)[1]
-            if not char.isspace():
-                size = max(size, raw.FPDFText_GetFontSize(textpage.raw, index))
-                visible[1:] = [index] if visible else []
-                if not visible:
-                    visible.append(index)
-            chars.append(char)
-        end_line()
-        return lines
+            if code == 2 or char == SOFT_HYPHEN or (char == "-" and raw.FPDFText_IsHyphen(
+                    textpage.raw, index) == 1):
+                char = SOFT_HYPHEN
+            if char.isspace() or char == SOFT_HYPHEN:
+                chars.append(_Char(" " if char != SOFT_HYPHEN else char, 0.0, 0.0, 0.0, 0.0))
+                continue
+            raw.FPDFText_GetLooseCharBox(textpage.raw, index, box)
+            raw.FPDFText_GetCharOrigin(textpage.raw, index, ox, oy)
+            size = box.top - box.bottom
+            if size <= 0:
+                size = raw.FPDFText_GetFontSize(textpage.raw, index)
+            here = _Char(char, round(size, 2), oy.value, box.left, box.right)
+            last = next((c for c in reversed(chars) if c.size > 0), None)
+            if last is not None and here.base < last.base - 0.6 * last.size and \
+                    here.x0 < last.x0:
+                end_line()  # pdfium ran two printed lines together (at a line-end hyphen)
+                chars, first_last = [], []
+            chars.append(here)
+            first_last[1:] = [index] if first_last else []
+            if not first_last:
+                first_last.append(index)
+        if chars:
+            end_line()
+        return _merge_fragments(pieces), dropped
     finally:
         textpage.close()
         page.close()
 
 
+def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | None, int]:
+    """One line from its characters: superscript marks dropped, the size and baseline most of its
+    characters have."""
+    visible = [c for c in chars if c.size > 0]
+    if not visible:
+        return None, 0
+    sizes = Counter(round(c.size, 1) for c in visible)
+    size = sizes.most_common(1)[0][0]
+    body = [c for c in visible if round(c.size, 1) == size]
+    base = sorted(c.base for c in body)[len(body) // 2]
+    keep = [True] * len(chars)
+    marks = 0
+    i = 0
+    while i < len(chars):
+        if _superscript(chars[i], size, base):
+            j = i
+            while j < len(chars) and (chars[j].size == 0 or _superscript(chars[j], size, base)):
+                j += 1
+            run = "".join(c.char for c in chars[i:j])
+            if _SUPERSCRIPT_MARK.fullmatch(run):
+                for k in range(i, j):
+                    keep[k] = chars[k].size == 0  # keep the spaces around it
+                marks += 1
+            i = j
+        else:
+            i += 1
+    text = "".join(c.char for c, k in zip(chars, keep, strict=True) if k)
+    text = _SPACE.sub(" ", text).strip()
+    text = re.sub(rf"\s*{SOFT_HYPHEN}\s*", SOFT_HYPHEN, text)
+    if not text.strip(SOFT_HYPHEN):
+        return None, marks
+    kept = [c for c, k in zip(chars, keep, strict=True) if k and c.size > 0] or visible
+    return Line(text, size, base, page, False, min(c.x0 for c in kept), max(c.x1 for c in kept),
+                height), marks
+
+
+def _superscript(char: _Char, size: float, base: float) -> bool:
+    return (char.size > 0 and char.size < size * _SUPERSCRIPT_SIZE
+            and char.base > base + size * _SUPERSCRIPT_RISE)
+
+
+def _merge_fragments(lines: list[Line]) -> list[Line]:
+    """Join consecutive pieces that sit on one baseline a word space apart (pdfium starts a new
+    line where a superscript raised the baseline); pieces further apart stay apart (table cells)."""
+    merged: list[Line] = []
+    for line in lines:
+        if merged:
+            last = merged[-1]
+            gap = line.x0 - last.x1
+            if (abs(line.y - last.y) < 0.3 * max(line.size, last.size) and -1.0 <= gap
+                    < 0.8 * max(line.size, last.size)):
+                joiner = "" if gap < 0.12 * line.size or last.text.endswith(SOFT_HYPHEN) else " "
+                merged[-1] = replace(last, text=last.text + joiner + line.text, x1=line.x1,
+                                     size=max(last.size, line.size) if len(line.text) > len(
+                                         last.text) else last.size, bold=last.bold and line.bold)
+                continue
+        merged.append(line)
+    return merged
+
+
 def _is_bold(textpage: Any, index: int) -> bool:
     """Whether a character is set bold: by weight, or by its font's name (weights vary)."""
-    import ctypes
-
     from pypdfium2 import raw
 
     if raw.FPDFText_GetFontWeight(textpage.raw, index) >= _BOLD_WEIGHT:
@@ -128,90 +299,81 @@ def _is_bold(textpage: Any, index: int) -> bool:
     return bool(_BOLD_FONT.search(name.value.decode("latin-1")))
 
 
+class Role:
+    """What a paragraph of a PDF is (a plain namespace of names)."""
+
+    HEADING = "heading"
+    PROSE = "prose"
+    CAPTION = "caption"
+    CONTENTS = "contents"
+    ROW = "row"
+    NOTE = "note"
+    REFERENCE = "reference"
+
+
+@dataclass
+class _Para:
+    lines: list[Line]
+    role: str
+    level: int = 0
+    cut: bool = False  # ended at a column or page break, not at a paragraph's end
+    table: bool = False  # a caption that opens a table
+
+    @property
+    def size(self) -> float:
+        return self.lines[0].size
+
+    @property
+    def text(self) -> str:
+        return _join(line.text for line in self.lines)
+
+
 def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPdf:
-    """Group lines into headings and paragraphs; drop lines repeated on most pages."""
-    repeated = _repeated_lines(lines, pages)
-    edges = _page_edges(lines)
-    kept = [line for i, line in enumerate(lines)
-            if not (i in edges and _DIGITS.sub("#", line.text) in repeated)]
+    """Read the lines of a PDF into canonical text and layout: furniture removed, headings,
+    paragraphs joined across breaks, references, tables and contents marked."""
+    furniture = find_furniture([Placed(ln.page, ln.y, ln.text, ln.page_height) for ln in lines],
+                               pages)
+    rules = pdf_rules()
+    kept = [replace(line, text=rules.image_placeholders.sub("", line.text).strip())
+            for i, line in enumerate(lines) if i not in furniture]
+    kept = [line for line in kept if line.text]
     body = _body_size(kept)
-    heading_sizes = sorted({round(line.size, 1) for line in kept
-                            if line.size >= body * _HEADING_RATIO}, reverse=True)
-    level_of = {size: min(i + 1, 5) for i, size in enumerate(heading_sizes)}
-    bold_level = min(len(heading_sizes) + 1, 6)
-
-    def level(line: Line) -> int | None:
-        """The heading level of a line, or None for body text."""
-        if round(line.size, 1) in level_of and len(line.text) <= _MAX_HEADING_CHARS:
-            return level_of[round(line.size, 1)]
-        if (line.bold and len(line.text) <= _MAX_BOLD_HEADING_CHARS
-                and not line.text.endswith((".", ",", ";")) and line.text[:1].isupper()):
-            return bold_level
-        return None
-
-    step = _line_step(kept)
+    levels = _heading_levels(kept, body)
+    step = _line_steps(kept)
+    paras = _paragraphs(kept, levels, step, rules)
+    for para in paras:
+        if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
+            para.role = Role.PROSE  # a byline or an abstract set large, not a heading
+    _mark_contents(paras, rules)
+    references = _mark_references(paras, rules, body)
+    tables = _mark_tables(paras, body)
+    paras = _join_cut_paragraphs(paras)
+    words = vocabulary("\n".join(p.text for p in paras))
     out = TextBuilder()
-    paragraph: list[Line] = []
-    heading: list[Line] = []
-
-    def flush_paragraph() -> None:
-        if paragraph:
-            out.block(_join(line.text for line in paragraph), BlockKind.PROSE,
-                      page=paragraph[0].page)
-            paragraph.clear()
-
-    def flush_heading() -> None:
-        if heading:
-            out.heading(level(heading[0]) or bold_level, _join(h.text for h in heading))
-            heading.clear()
-
-    previous: Line | None = None
-    for line in kept:
-        if level(line) is not None:
-            flush_paragraph()
-            if heading and (level(heading[-1]) != level(line) or heading[-1].page != line.page):
-                flush_heading()
-            heading.append(line)
+    rows = 0
+    for para in paras:
+        text = dehyphenate(para.text, words)
+        page = para.lines[0].page
+        if para.role == Role.HEADING:
+            out.heading(para.level, text)
+        elif para.role == Role.REFERENCE:
+            out.block(text, BlockKind.REFERENCE, page=page, tight=True)
+        elif para.role == Role.ROW:
+            rows += 1
+            out.block(text, BlockKind.TABLE_ROW, page=page, tight=True)
+        elif para.role == Role.NOTE:
+            out.block(text, BlockKind.TABLE_NOTE, page=page, tight=True)
+        elif para.role == Role.CONTENTS:
+            out.block(text, BlockKind.CONTENTS, page=page, tight=True)
+        elif para.role == Role.CAPTION:
+            out.block(text, BlockKind.CAPTION, page=page)
         else:
-            flush_heading()
-            if paragraph and previous is not None and _breaks(previous, line, step):
-                flush_paragraph()
-            paragraph.append(line)
-        previous = line
-    flush_paragraph()
-    flush_heading()
-    metadata: dict[str, Any] = {}
-    if info.get("Title"):
-        metadata["title"] = _SPACE.sub(" ", info["Title"]).strip()
-    if info.get("Author"):
-        metadata["authors"] = [a.strip() for a in re.split(r";|, (?=[A-Z])", info["Author"])
-                               if a.strip()]
+            out.block(text, BlockKind.PROSE, page=page)
+    metadata, found_in = _metadata(info, paras)
     report = ReadReport(format="pdf", sections=out.sections, pages=pages,
-                        chrome_skipped=len(lines) - len(kept))
-    return ParsedPdf(metadata, out.text, tuple(out.blocks), report)
-
-
-def _repeated_lines(lines: list[Line], pages: int) -> set[str]:
-    """Running heads and footers: a page's first or last two lines (digits ignored) that recur
-    in that place on at least half of 3+ pages."""
-    if pages < 3:
-        return set()
-    by_page: dict[int, list[Line]] = {}
-    for line in lines:
-        by_page.setdefault(line.page, []).append(line)
-    on_pages: dict[str, set[int]] = {}
-    for page, page_lines in by_page.items():
-        for line in page_lines[:2] + page_lines[-2:]:
-            on_pages.setdefault(_DIGITS.sub("#", line.text), set()).add(page)
-    return {text for text, seen in on_pages.items() if len(seen) >= max(3, pages / 2)}
-
-
-def _page_edges(lines: list[Line]) -> set[int]:
-    """Indexes of each page's first two and last two lines."""
-    first: dict[int, list[int]] = {}
-    for i, line in enumerate(lines):
-        first.setdefault(line.page, []).append(i)
-    return {i for indexes in first.values() for i in indexes[:2] + indexes[-2:]}
+                        chrome_skipped=len(furniture), tables=tables, table_rows=rows,
+                        references=references)
+    return ParsedPdf(metadata, out.text, tuple(out.blocks), report, found_in)
 
 
 def _body_size(lines: list[Line]) -> float:
@@ -222,27 +384,346 @@ def _body_size(lines: list[Line]) -> float:
     return weights.most_common(1)[0][0] if weights else 0.0
 
 
-def _line_step(lines: list[Line]) -> float:
-    """The usual distance between the baselines of consecutive lines of body text."""
-    steps = Counter(round(a.y - b.y) for a, b in pairwise(lines)
-                    if a.page == b.page and a.y > b.y)
-    return float(steps.most_common(1)[0][0]) if steps else 0.0
+def _is_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 4 and all(c.isupper() for c in letters)
 
 
-def _breaks(previous: Line, line: Line, step: float) -> bool:
-    """Whether `line` starts a new paragraph after `previous`."""
-    if line.page != previous.page:
-        return previous.text.endswith((".", ":", "?", "!"))
+def _heading_style(line: Line, body: float) -> tuple[float, int, int] | None:
+    """How prominent a heading line is (font size, capitals, weight, numbering depth), or None
+    for body text; larger sorts first."""
+    text = line.text
+    if line.page_height and not _HEADING_BAND * line.page_height < line.y < (
+            1 - _HEADING_BAND) * line.page_height:
+        return None  # a stamp in the page's margin, not a heading
+    if not text[:1].isalnum() or _LEADERS.search(text) or _LIST_MARK.match(text) and not \
+            _NUMBERED.match(text):
+        return None
+    numbered = _NUMBERED.match(text)
+    depth = numbered.group(1).count(".") if numbered else 0
+    if line.size >= body * _HEADING_RATIO and len(text) <= _MAX_HEADING_CHARS:
+        return (round(line.size, 1), 2, -depth)
+    if abs(line.size - body) > 0.6 or text.endswith((".", ",", ";")) and not numbered:
+        return None
+    if text.endswith((",", ";")) or sum(c.isdigit() for c in text) > len(text) / 3:
+        return None
+    if _is_caps(text) and len(text) <= _MAX_CAPS_HEADING_CHARS and " " in text.strip() or (
+            _is_caps(text) and line.bold and len(text) <= _MAX_CAPS_HEADING_CHARS):
+        return (round(body, 1), 1, -depth)
+    if line.bold and len(text) <= _MAX_BOLD_HEADING_CHARS and (text[:1].isupper() or numbered):
+        return (round(body, 1), 0, -depth)
+    return None
+
+
+def _heading_levels(lines: list[Line], body: float) -> dict[int, int]:
+    """The heading level (1 = top) of each heading line: larger type first (three levels at most,
+    so a title page's many sizes do not push the body's headings down), then capitals, then
+    bold; a numbered heading one level deeper per dot ("3.2" under "3")."""
+    styles = {id(line): style for line in lines
+              if (style := _heading_style(line, body)) is not None}
+    large = sorted({size for size, tier, _ in styles.values() if tier == 2}, reverse=True)
+    top = {size: min(i + 1, 3) for i, size in enumerate(large)}
+    below = min(len(large), 3)
+    levels = {}
+    for key, (size, tier, depth) in styles.items():
+        level = top[size] if tier == 2 else below + (1 if tier == 1 else 2)
+        levels[key] = min(level - depth, 6)  # depth is stored negated (deeper sorts later)
+    return levels
+
+
+def _line_steps(lines: list[Line]) -> dict[float, float]:
+    """The usual distance between consecutive baselines, per font size."""
+    steps: dict[float, Counter[float]] = {}
+    for a, b in pairwise(lines):
+        gap = a.y - b.y
+        if a.page == b.page and round(a.size, 1) == round(b.size, 1) and 0.8 * a.size < gap < \
+                3 * a.size:
+            steps.setdefault(round(a.size, 1), Counter())[round(gap, 1)] += 1
+    return {size: counts.most_common(1)[0][0] for size, counts in steps.items()}
+
+
+def _terminated(text: str) -> bool:
+    """Whether a paragraph's text ends a sentence."""
+    return bool(_TERMINAL.search(_TRAILING_CITATION.sub("", text.rstrip())))
+
+
+def _paragraphs(lines: list[Line], levels: dict[int, int], steps: dict[float, float],
+                rules: PdfRules) -> list[_Para]:
+    """Lines grouped into headings, captions, contents entries and paragraphs."""
+    paras: list[_Para] = []
+    previous: Line | None = None
+    for line in lines:
+        level = levels.get(id(line))
+        current = paras[-1] if paras else None
+        flow = previous is not None and _flow_break(previous, line)
+        if current is not None and flow:
+            current.cut = True
+        if _LEADERS.search(line.text):
+            paras.append(_Para([line], Role.CONTENTS))
+        elif level is not None:
+            if (current is not None and current.role == Role.HEADING and current.level == level
+                    and not flow and previous is not None and 0 < previous.y - line.y
+                    <= 2 * line.size):
+                current.lines.append(line)
+            else:
+                paras.append(_Para([line], Role.HEADING, level))
+        elif (kind := rules.caption(line.text)) is not None:
+            paras.append(_Para([line], Role.CAPTION, table=kind == "table"))
+        elif (current is not None and current.role in (Role.PROSE, Role.CAPTION) and not flow
+              and previous is not None and not _breaks(current, previous, line, steps)):
+            current.lines.append(line)
+        else:
+            paras.append(_Para([line], Role.PROSE))
+        previous = line
+    return paras
+
+
+def _flow_break(previous: Line, line: Line) -> bool:
+    """Whether the text flow moved to another page or column between two lines."""
+    return line.page != previous.page or line.y > previous.y + 0.5 * line.size
+
+
+def _breaks(para: _Para, previous: Line, line: Line, steps: dict[float, float]) -> bool:
+    """Whether `line` starts a new paragraph after `previous` (same page and column)."""
+    size = line.size
     gap = previous.y - line.y
-    return gap <= 0 or (step > 0 and gap > step * 1.5) or abs(line.size - previous.size) > 0.5
+    step = steps.get(round(size, 1), 1.25 * size)
+    if abs(line.size - previous.size) > 0.6 or gap < 0.5 * size or gap > step * 1.45:
+        return True
+    if line.x0 > previous.x1 or line.x1 < para.lines[0].x0 or line.x0 < min(
+            p.x0 for p in para.lines) - 2 * size:
+        return True  # side by side, or another column: a table's cells or a box
+    if para.role == Role.CAPTION:
+        return False
+    left = min(p.x0 for p in para.lines[1:]) if len(para.lines) > 1 else para.lines[0].x0
+    right = max(p.x1 for p in para.lines)
+    if _terminated(previous.text) and (line.x0 > left + 0.5 * size or _LIST_MARK.match(line.text)
+                                       or previous.x1 < right - 3 * size):
+        return True
+    return bool(_LIST_MARK.match(line.text)) and previous.x1 < right - 3 * size
 
 
-def _join(lines) -> str:
-    """Join wrapped lines: a line-end hyphen before a lowercase letter joins without a space."""
+def _mark_contents(paras: list[_Para], rules: PdfRules) -> None:
+    """A table of contents' lines (under a contents heading, ending in a page number) are
+    contents entries."""
+    inside: int | None = None
+    for para in paras:
+        if para.role == Role.HEADING:
+            if inside is not None and para.level <= inside and not _PAGE_NUMBER_END.search(
+                    para.text):
+                inside = None
+            elif inside is not None:
+                para.role = Role.CONTENTS
+                continue
+            if _heading_name(para.text) in rules.contents_headings:
+                inside = para.level
+        elif inside is not None and _PAGE_NUMBER_END.search(para.text):
+            para.role = Role.CONTENTS
+
+
+def _heading_name(text: str) -> str:
+    """A heading's words without its number and punctuation, in lower case."""
+    return re.sub(r"^[\d.\s]+|[.:\s]+$", "", text).casefold()
+
+
+def _mark_references(paras: list[_Para], rules: PdfRules, body: float) -> int:
+    """Mark the reference list (under a references heading, or runs of numbered citation-like
+    paragraphs) and split it into one paragraph per entry; the number of entries."""
+    inside: int | None = None
+    for para in paras:
+        if para.role == Role.HEADING:
+            if inside is not None and para.level <= inside:
+                inside = None
+            if _heading_name(para.text) in rules.reference_headings:
+                inside = para.level
+        elif inside is not None and para.role in (Role.PROSE, Role.CAPTION, Role.CONTENTS):
+            para.role = Role.REFERENCE
+    # numbered entries elsewhere: a run of two or more, or one in a footnote's smaller type
+    for i, para in enumerate(paras):
+        if para.role != Role.PROSE or not _CITATION_LIKE.match(para.text):
+            continue
+        neighbours = [paras[j] for j in (i - 1, i + 1) if 0 <= j < len(paras)]
+        if para.size < body - 0.3 or any(
+                n.role == Role.REFERENCE or _CITATION_LIKE.match(n.text) for n in neighbours):
+            para.role = Role.REFERENCE
+    split: list[_Para] = []
+    for para in paras:
+        if para.role == Role.REFERENCE and split and split[-1].role == Role.REFERENCE:
+            split[-1].lines += para.lines
+        else:
+            split.append(para)
+    paras[:] = [entry for para in split for entry in (
+        _reference_entries(para) if para.role == Role.REFERENCE else [para])]
+    return sum(1 for p in paras if p.role == Role.REFERENCE)
+
+
+def _reference_entries(para: _Para) -> list[_Para]:
+    """A run of reference lines split into entries: at each numbered line, or, when the entries
+    are not numbered, where a line returns to the left of a hanging indent."""
+    numbered = sum(1 for line in para.lines if _REFERENCE_LABEL.match(line.text))
+    entries: list[_Para] = []
+    previous: Line | None = None
+    for line in para.lines:
+        starts = (_REFERENCE_LABEL.match(line.text) is not None if numbered >= 2 else
+                  previous is None or line.page != previous.page or line.x0 < previous.x0 - 2.0
+                  or previous.y - line.y > 1.8 * line.size or line.y > previous.y)
+        if entries and not starts:
+            entries[-1].lines.append(line)
+        else:
+            entries.append(_Para([line], Role.REFERENCE))
+        previous = line
+    return entries
+
+
+def _mark_tables(paras: list[_Para], body: float) -> int:
+    """Read the smaller-type lines after a table's caption as its rows (cells on one baseline,
+    left to right); the number of tables read so."""
+    tables = 0
+    i = 0
+    while i < len(paras):
+        caption = paras[i]
+        i += 1
+        if caption.role != Role.CAPTION or not caption.table:
+            continue
+        j = i
+        while j < len(paras) and paras[j].role == Role.PROSE and paras[j].size < body - 0.3:
+            j += 1
+        if j == i:
+            continue
+        cells = [line for para in paras[i:j] for line in para.lines]
+        rows = _rows(cells)
+        paras[i:j] = rows
+        i += len(rows)
+        tables += 1
+    return tables
+
+
+def _rows(cells: list[Line]) -> list[_Para]:
+    """Lines grouped by baseline into rows (page by page, top to bottom), cells left to right;
+    one-cell rows after the last many-cell row are the table's notes."""
+    rows: list[list[Line]] = []
+    for line in sorted(cells, key=lambda ln: (ln.page, -ln.y, ln.x0)):
+        if rows and rows[-1][0].page == line.page and abs(rows[-1][0].y - line.y) < 0.4 * line.size:
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    last_many = max((k for k, row in enumerate(rows) if len(row) > 1), default=-1)
+    out: list[_Para] = []
+    for k, row in enumerate(rows):
+        row.sort(key=lambda ln: ln.x0)
+        text = " | ".join(ln.text for ln in row)
+        role = Role.ROW if k <= last_many else Role.NOTE
+        out.append(_Para([replace(row[0], text=text)], role))
+    return out
+
+
+def _join_cut_paragraphs(paras: list[_Para]) -> list[_Para]:
+    """Join each paragraph cut mid-sentence at a column or page break (or interrupted by a
+    caption, box, table, heading or footnote) to the paragraph that continues it."""
+    i = 0
+    while i < len(paras):
+        para = paras[i]
+        j = _continuation(paras, i) if para.role == Role.PROSE and not _terminated(
+            para.text) else None
+        if j is None:
+            i += 1
+            continue
+        para.lines += paras[j].lines
+        para.cut = paras[j].cut
+        del paras[j]
+    return paras
+
+
+def _continuation(paras: list[_Para], i: int) -> int | None:
+    """The index of the paragraph that continues the unfinished paragraph `i`, if any: the first
+    later paragraph of prose in the same type, when `i` was cut or interrupted."""
+    para = paras[i]
+    for j in range(i + 1, min(i + 1 + _LOOK_AHEAD, len(paras))):
+        candidate = paras[j]
+        if candidate.role == Role.PROSE and abs(candidate.size - para.size) <= 0.6:
+            if j == i + 1 and not para.cut:
+                return None  # the next paragraph in the same column: a real paragraph break
+            return j if _continues(para, candidate, direct=j == i + 1) else None
+    return None
+
+
+def _continues(para: _Para, candidate: _Para, direct: bool) -> bool:
+    """Whether `candidate` reads on from `para`, which ends without finishing its sentence."""
+    first = candidate.lines[0]
+    text = first.text
+    if _LIST_MARK.match(text):
+        return False
+    if text[:1].islower() or text[:1] in "(,;–—-" or para.text.endswith(
+            (SOFT_HYPHEN, ",", ";", "(", "-", "–")):
+        return True
+    indented = len(candidate.lines) > 1 and first.x0 > min(
+        ln.x0 for ln in candidate.lines[1:]) + 0.5 * first.size
+    return para.cut and direct and not indented
+
+
+def _join(lines: Any) -> str:
+    """Join wrapped lines: a line-end hyphen before a lowercase letter is marked as a break the
+    vocabulary resolves."""
     text = ""
     for line in lines:
-        if text.endswith("-") and line[:1].islower():
+        if text.endswith(SOFT_HYPHEN):
             text += line
+        elif text.endswith("-") and line[:1].islower():
+            text += SOFT_HYPHEN + line
+        elif line[:1] in ".,;:)]" and text:
+            text += line  # what stood before the mark (an image, say) was left out
+        elif text.endswith(("–", "/")) and line[:1].isalnum():
+            text += line  # "mild–" + "moderate", "and/" + "or": broken after a dash or slash
         else:
             text = f"{text} {line}" if text else line
     return text.strip()
+
+
+def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Title, authors and year from the PDF's document information, else from its first page;
+    and where each was found."""
+    metadata: dict[str, Any] = {}
+    first_page = [p for p in paras if p.lines[0].page == min(
+        (q.lines[0].page for q in paras), default=1)]
+    title = _SPACE.sub(" ", info.get("Title", "")).strip()
+    found = {"title": "document information", "authors": "document information",
+             "year": "document information"}
+    title_para: _Para | None = None
+    if not title or _JUNK_TITLE.match(title) or " " not in title:  # "untitled", "ATAO:TX_1~AB"
+        headings = [p for p in first_page if p.role == Role.HEADING and len(p.text) > 8]
+        if headings:
+            title_para = max(headings, key=lambda p: p.size)
+            title = dehyphenate(title_para.text)
+            found["title"] = "first page"
+        else:
+            title = ""
+    if title:
+        metadata["title"] = title
+    if info.get("Author", "").strip():
+        metadata["authors"] = [a.strip() for a in re.split(r";|, (?=[A-Z])", info["Author"])
+                               if a.strip()]
+    elif title_para is not None:
+        after = first_page[first_page.index(title_para) + 1:][:1]
+        names = _names(after[0].text) if after else []
+        if names:
+            metadata["authors"] = names
+            found["authors"] = "first page"
+    years = Counter(int(y) for p in first_page for y in _YEAR.findall(p.text))
+    created = _YEAR.search(info.get("CreationDate", "")[2:6] or "")
+    if years:
+        metadata["year"] = max(years, key=lambda y: (years[y], y))
+        found["year"] = "first page"
+    elif created:
+        metadata["year"] = int(created.group())
+        found["year"] = "file's creation date"
+    return metadata, {k: v for k, v in found.items() if k in metadata}
+
+
+def _names(text: str) -> list[str]:
+    """The author names of a first-page byline ("Jonas F Ludvigsson, Julio C Bai, ..."), or []."""
+    pieces = [p.strip(" *†‡0-9") for p in re.split(r",| and |;", text) if p.strip(" *†‡0-9,")]
+    names = [p for p in pieces if _NAME.match(p)]
+    return names if len(names) >= 2 and len(names) >= 0.6 * len(pieces) else []
+
+
+__all__ = ["Line", "ParsedPdf", "PdfRules", "parse_lines", "pdf_rules", "read_pdf_file"]

@@ -11,7 +11,8 @@ from ragqa.ingest.layout import BlockKind
 
 
 def read_summary(doc: Document) -> str:
-    """One line for an HTML or PDF document: sections, sentences, tables, pages, chrome skipped."""
+    """What the reader took from an HTML or PDF file and left out, and what it assumed (one line,
+    and one indented line per assumption)."""
     report = doc.report
     if report is None:
         return f"{doc.source}: {doc.id}"
@@ -26,12 +27,34 @@ def read_summary(doc: Document) -> str:
     if report.pages is not None:
         pages = {b.page for b in doc.layout if b.page is not None}
         parts.append(f"{report.pages} pages ({len(pages)} with text)")
+    if report.format == "pdf":
+        parts.append(f"{report.tables} tables read as rows ({report.table_rows} rows)")
+        if kinds[BlockKind.CONTENTS]:
+            parts.append(f"{kinds[BlockKind.CONTENTS]} contents entries (not quoted)")
     parts.append(f"{kinds[BlockKind.REFERENCE]} references (not quoted)")
-    what = "chrome elements" if report.format == "html" else "repeated header/footer lines"
-    parts.append(f"{report.chrome_skipped} {what} skipped")
-    return f"read {doc.source} [{report.format}] as {doc.id}: " + ", ".join(parts)
+    if report.format == "html":
+        parts.append(f"{report.chrome_skipped} chrome elements skipped")
+    else:
+        parts.append(f"{report.chrome_skipped} furniture lines removed (running headers and "
+                     f"footers, page numbers, stamps)")
+        parts.append(f"{report.superscripts_dropped} superscript citation marks dropped")
+    lines = [f"read {doc.source} [{report.format}] as {doc.id}: " + ", ".join(parts)]
+    lines += [f"  assumed {note}" for note in report.assumed]
+    return "\n".join(lines)
 
 
 def read_summaries(documents: Iterable[Document]) -> list[str]:
     """Summaries of the HTML and PDF documents (Markdown and JSONL need none)."""
     return [read_summary(doc) for doc in documents if doc.report is not None]
+
+
+def quotable_sentences(doc: Document) -> list[str]:
+    """The texts of the sentences an answer may quote from `doc`, exactly as the reader and the
+    chunker produce them for the index (reference entries, contents and table headers left out).
+
+    >>> [doc] = read_file(Path("corpus/guideline.pdf"))
+    >>> quotable_sentences(doc)[:1]
+    ['Diagnosis of CD requires duodenal biopsy when the patient is on a gluten-containing diet.']
+    """
+    sentences, _ = Chunker().run([doc])
+    return [s.text for s in sentences if s.quotable]

@@ -1,0 +1,73 @@
+"""Page furniture of a PDF: running headers and footers, page numbers, journal running titles and
+download stamps, found by position and repetition across pages (as GROBID and pymupdf4llm do).
+
+A line is furniture when it sits at a page's edge (one of the two topmost or two bottommost lines,
+or in the outer margin band when the page size is known) and the same text, digits ignored, sits at
+about the same height on many pages. Nothing here knows any document's words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+EDGE_LINES = 2  # lines counted from each edge of a page
+MARGIN_BAND = 0.08  # fraction of the page height at the top and bottom that is margin
+MIN_SHARE = 0.3  # furniture recurs on at least this share of the pages (and on 3 or more)
+Y_TOLERANCE = 6.0  # points: how far the same furniture line may move from page to page
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a line sits: its page (1-based), baseline height, text; and the page's height."""
+
+    page: int
+    y: float
+    text: str
+    page_height: float | None = None
+
+
+def furniture_key(text: str) -> str:
+    """The text that repeats from page to page: digits (page numbers, dates) ignored."""
+    return _SPACE.sub(" ", _DIGITS.sub("#", text)).strip().casefold()
+
+
+def edge_indexes(lines: Sequence[Placed]) -> set[int]:
+    """Indexes of the lines at a page's edges: two from the top, two from the bottom, and any in
+    the outer margin band."""
+    by_page: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        by_page.setdefault(line.page, []).append(i)
+    edges: set[int] = set()
+    for indexes in by_page.values():
+        ordered = sorted(indexes, key=lambda i: -lines[i].y)
+        edges.update(ordered[:EDGE_LINES] + ordered[-EDGE_LINES:])
+        for i in indexes:
+            height = lines[i].page_height
+            if height and not MARGIN_BAND * height < lines[i].y < (1 - MARGIN_BAND) * height:
+                edges.add(i)
+    return edges
+
+
+def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
+    """Indexes of the furniture lines: edge lines whose text (digits ignored) recurs at about the
+    same height on at least 30% of 3 or more pages."""
+    if pages < 3:
+        return set()
+    needed = max(3, MIN_SHARE * pages)
+    places: dict[str, list[int]] = {}
+    for i in edge_indexes(lines):
+        places.setdefault(furniture_key(lines[i].text), []).append(i)
+    furniture: set[int] = set()
+    for indexes in places.values():
+        if len({lines[i].page for i in indexes}) < needed:
+            continue
+        middle = median(lines[i].y for i in indexes)
+        placed = [i for i in indexes if abs(lines[i].y - middle) <= Y_TOLERANCE]
+        if len({lines[i].page for i in placed}) >= needed:
+            furniture.update(placed)
+    return furniture

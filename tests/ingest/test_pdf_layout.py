@@ -1,0 +1,158 @@
+"""The PDF reader's layout analysis on small inline pages (fast): furniture by position and
+repetition, superscript marks, joins across breaks, references, contents, hyphens."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragqa.ingest.furniture import Placed, find_furniture
+from ragqa.ingest.hyphens import SOFT_HYPHEN, dehyphenate, vocabulary
+from ragqa.ingest.layout import BlockKind
+from ragqa.ingest.pdf import Line, _Char, _make_line, parse_lines
+
+HEIGHT = 800.0
+
+
+def line(text: str, y: float, page: int, size: float = 10.0, x0: float = 50.0,
+         x1: float = 300.0, bold: bool = False) -> Line:
+    return Line(text, size, y, page, bold, x0, x1, HEIGHT)
+
+
+def blocks(parsed) -> list[tuple[str, BlockKind]]:
+    return [(parsed.text[b.start:b.end], b.kind) for b in parsed.layout]
+
+
+def test_furniture_is_what_repeats_at_the_same_place_on_many_pages():
+    placed = []
+    for page in range(1, 7):
+        placed += [Placed(page, 780, "Gut 2014;0:1-20. doi:10.1136/gut", HEIGHT),
+                   Placed(page, 740, f"Body text at the top of page {'abcdef'[page - 1]}.",
+                          HEIGHT),
+                   Placed(page, 700, "Recommendations", HEIGHT),  # a box label mid-page
+                   Placed(page, 400, "Body text in the middle.", HEIGHT),
+                   Placed(page, 100, f"Body text at the foot of page {'abcdef'[page - 1]}.",
+                          HEIGHT),
+                   Placed(page, 20 if page % 2 else 22, f"{page}", HEIGHT)]
+    placed.append(Placed(3, 700 - 300, "Gut 2014;0:1-20. doi:10.1136/gut", HEIGHT))  # quoted
+    furniture = find_furniture(placed, pages=6)
+    assert {placed[i].text for i in furniture} == {"Gut 2014;0:1-20. doi:10.1136/gut"} | {
+        str(p) for p in range(1, 7)}
+    assert len(furniture) == 12  # not the mid-page copy, not the box label
+    assert find_furniture(placed[:12], pages=2) == set()  # two pages repeat nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "elsewhere", "expected"),
+    [
+        (f"long-{SOFT_HYPHEN}term use", "long-term outcomes and long-term risk", "long-term use"),
+        (f"long{SOFT_HYPHEN}term use", "long-term outcomes", "long-term use"),
+        (f"chron{SOFT_HYPHEN}ic pain", "chronic disease", "chronic pain"),
+        (f"manage{SOFT_HYPHEN}ment of CD", "", "management of CD"),
+        (f"COVID-{SOFT_HYPHEN}19 cases", "", "COVID-19 cases"),
+        (f"S-{SOFT_HYPHEN}adenosyl", "", "S-adenosyl"),
+    ],
+)
+def test_line_end_hyphens_follow_the_documents_vocabulary(text, elsewhere, expected):
+    assert dehyphenate(text, vocabulary(f"{text} {elsewhere}")) == expected
+
+
+def test_vocabulary_does_not_count_broken_words():
+    words = vocabulary(f"longterm{SOFT_HYPHEN} once, long-term twice, long-term")
+    assert words["long-term"] == 2 and words["longterm"] == 0
+
+
+def chars(text: str, size: float, base: float, x: float) -> list[_Char]:
+    out = []
+    for c in text:
+        out.append(_Char(c, 0.0 if c == " " else size, base, x, x + size / 2))
+        x += size / 2
+    return out
+
+
+def test_superscript_citation_marks_are_dropped_not_glued_to_words():
+    raw = chars("the NIH consensus", 9.0, 100.0, 50.0) + chars("6", 6.0, 103.5, 130.0) + \
+        chars(" on CD in 2005", 9.0, 100.0, 133.0)
+    made, marks = _make_line(raw, page=1, height=HEIGHT)
+    assert made is not None and made.text == "the NIH consensus on CD in 2005"
+    assert marks == 1
+    # a small number on the baseline (a table's footnote size, say) is text, not a mark
+    same_line = chars("dose 5", 9.0, 100.0, 50.0) + chars("10", 6.0, 100.0, 90.0)
+    assert _make_line(same_line, page=1, height=HEIGHT)[0].text == "dose 510"
+
+
+def test_a_sentence_cut_by_a_page_break_footer_and_caption_is_one_sentence():
+    lines = []
+    for page in (1, 2, 3):
+        lines.append(line("Journal of Guidelines 2024", 780, page, size=8))
+        lines.append(line(f"Page {page}", 20, page, size=8))
+    lines[2:2] = [line("Treatment", 740, 1, size=14),
+                  line("Light therapy is effective in seasonal depression and", 700, 1),
+                  line("it is recommended as first-line treatment for", 688, 1)]
+    lines[-2:-2] = []
+    lines.insert(6, line("Figure 1. Response rates by week.", 740, 2, size=8))
+    lines.insert(7, line("patients with a seasonal pattern.", 700, 2))
+    lines.insert(8, line("Side effects are mild.", 660, 2))
+    lines.insert(9, line("Side effects are mild.", 700, 3))
+    parsed = parse_lines(lines, pages=3, info={})
+    found = blocks(parsed)
+    assert ("Light therapy is effective in seasonal depression and it is recommended as "
+            "first-line treatment for patients with a seasonal pattern.", BlockKind.PROSE) in found
+    assert ("Figure 1. Response rates by week.", BlockKind.CAPTION) in found
+    assert "Journal of Guidelines" not in parsed.text and "Page " not in parsed.text
+    assert parsed.report.chrome_skipped == 6
+
+
+def test_references_under_their_heading_are_one_entry_each_and_not_quotable():
+    lines = [line("Discussion", 760, 1, size=14), line("CD is common.", 740, 1),
+             line("References", 700, 1, size=14),
+             line("1 Husby S, Koletzko S. Guidelines for the diagnosis of coeliac", 680, 1, size=8),
+             line("disease. J Pediatr 2012;54:136-60.", 670, 1, size=8, x0=60),
+             line("2 Ludvigsson JF, Leffler DA. The Oslo definitions. Gut 2013;62:43-52.", 660, 1,
+                  size=8)]
+    parsed = parse_lines(lines, pages=1, info={})
+    refs = [text for text, kind in blocks(parsed) if kind is BlockKind.REFERENCE]
+    assert refs == ["1 Husby S, Koletzko S. Guidelines for the diagnosis of coeliac disease. J "
+                    "Pediatr 2012;54:136-60.",
+                    "2 Ludvigsson JF, Leffler DA. The Oslo definitions. Gut 2013;62:43-52."]
+    assert not BlockKind.REFERENCE.quotable
+    assert parsed.report.references == 2
+
+
+def test_numbered_citation_entries_without_a_heading_are_references():
+    lines = [line("Body text runs on here, in the type that most of the page is set in,", 712, 1),
+             line("and ends here, in the type that most of the page is set in.", 700, 1),
+             line("12. Smith AB, Jones C. A trial of light. Lancet 2019;3:1-9.", 100, 1, size=7),
+             line("13. Brown D, Green E. Another trial. BMJ 2020;4:2-8.", 90, 1, size=7)]
+    kinds = [kind for _, kind in blocks(parse_lines(lines, pages=1, info={}))]
+    assert kinds == [BlockKind.PROSE, BlockKind.REFERENCE, BlockKind.REFERENCE]
+    assert blocks(parse_lines(lines[:3], pages=1, info={}))[1][1] is BlockKind.REFERENCE
+
+
+def test_contents_lines_with_dot_leaders_are_not_quotable():
+    lines = [line("Contents", 740, 1, size=14),
+             line("1 Introduction .......................... 3", 740, 1),
+             line("2 Methods ............................... 7", 728, 1),
+             line("Introduction", 700, 2, size=14), line("Hypertension is common.", 680, 2)]
+    found = blocks(parse_lines(lines, pages=2, info={}))
+    assert [kind for _, kind in found] == [BlockKind.CONTENTS, BlockKind.CONTENTS, BlockKind.PROSE]
+    assert not BlockKind.CONTENTS.quotable
+
+
+def test_numbered_bold_headings_nest_by_their_numbers():
+    lines = [line("2 Methods", 740, 1, bold=True), line("We searched the literature.", 740, 1),
+             line("2.1 Search strategy", 720, 1, bold=True), line("PubMed was searched.", 700, 1)]
+    parsed = parse_lines(lines, pages=1, info={})
+    assert parsed.layout[-1].section == ("2 Methods", "2.1 Search strategy")
+
+
+def test_title_and_year_from_the_first_page_when_the_metadata_has_none():
+    lines = [line("Guideline on the treatment of light", 700, 1, size=20),
+             line("Ann Smith, Bob Jones, Carla Diaz", 670, 1, size=12),
+             line("Received 2013. Published 2014. © 2014 The Authors.", 640, 1),
+             line("Body text.", 600, 2)]
+    parsed = parse_lines(lines, pages=2, info={"Title": "untitled", "CreationDate": "D:2015"})
+    assert parsed.metadata["title"] == "Guideline on the treatment of light"
+    assert parsed.metadata["authors"] == ["Ann Smith", "Bob Jones", "Carla Diaz"]
+    assert parsed.metadata["year"] == 2014
+    assert parsed.found_in == {"title": "first page", "authors": "first page",
+                               "year": "first page"}
