@@ -95,11 +95,11 @@ def test_documents_file_paths_are_relative_to_the_root(tmp_path):
 # --- variants -----------------------------------------------------------------------------------
 
 def test_the_registry_holds_the_engine_and_the_naive_baseline():
-    assert list(VARIANTS)[:2] == ["engine", BASELINE]
+    assert list(VARIANTS)[:2] == ["engine (held out)", "engine (in sample)"] and BASELINE in VARIANTS
     assert list(parse_variants(None)) == list(VARIANTS)
-    assert list(parse_variants(f"{BASELINE}, engine")) == [BASELINE, "engine"]
+    assert list(parse_variants(f"{BASELINE}, hand weights")) == [BASELINE, "hand weights"]
     with pytest.raises(SuiteError, match=r"unknown variant 'fitted'"):
-        parse_variants("engine,fitted")
+        parse_variants("hand weights,fitted")
 
 
 def test_each_variant_is_built_per_suite_with_the_suite_name(small_index, fake_embedder):

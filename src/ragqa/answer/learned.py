@@ -71,6 +71,7 @@ ANSWERABLE_FEATURES = (
     "best_score",        # the best candidate's relevance score
     "best_coverage",     # the most of the question's words one near candidate holds
     "unknown_word",      # a specific subject word the corpus never uses
+    "in_passing",        # the evidence leaves out a subject word the corpus names only in passing
 )
 
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
@@ -320,14 +321,15 @@ class Labelled:
 
 
 def answerability_row(evidence: Evidence, coverage_share: float, named: float, coverage_says: bool,
-                      unknown_word: bool, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+                      unknown_word: bool, in_passing: float, rows: np.ndarray,
+                      scores: np.ndarray) -> np.ndarray:
     """The answerability features of one question."""
     best_score = float(scores.max()) if len(scores) else 0.0
     near = rows[:, FEATURES.index("gap")] >= -0.1 if len(rows) else np.zeros(0, dtype=bool)
     best_coverage = float(rows[near, FEATURES.index("coverage")].max()) if near.any() else 0.0
     return np.array([
         evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share, named,
-        float(coverage_says), best_score, best_coverage, float(unknown_word),
+        float(coverage_says), best_score, best_coverage, float(unknown_word), in_passing,
     ])
 
 
@@ -441,5 +443,9 @@ def answerability_features(analysis: QuestionAnalysis, evidence: Evidence, cover
                            rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """The answerability row of one question from its coverage check (a `Coverage`)."""
     unknown = any(t.specific and t.weight > 0 and t.sentences == 0 for t in analysis.subject)
+    # a word the corpus names in a sentence or two, left out by the evidence, marks a subject the
+    # corpus does not treat; one it names in hundreds of sentences does not
+    in_passing = max((1.0 / math.log2(2 + m.sentences) for m in coverage.uncovered if m.sentences),
+                     default=0.0)
     return answerability_row(evidence, coverage.coverage, coverage.named, coverage.answerable, unknown,
-                             rows, scores)
+                             in_passing, rows, scores)

@@ -227,21 +227,34 @@ class Selector:
         return sorted(chosen, key=lambda s: -s.score)
 
     def _sections(self, statements: list[Scored]) -> tuple[tuple[str, str, tuple[Scored, ...]], ...]:
-        """Group statements by topic (topics in data order); dosing is split by regimen."""
+        """Group an overview's statements under the generic clinical aspects (dose, onset, harms,
+        monitoring, populations, limits of the evidence ..., in the aspect data's order), each
+        statement under the first it speaks to; the dose section is split by regimen. A statement
+        that speaks to none goes under its corpus topic (topics.json: one corpus's preference),
+        and else under "Other evidence"."""
+        groups: dict[tuple[str, str], list[Scored]] = {}
+        order = [(a.heading, f"aspect:{a.id}") for a in self.facts.book.aspects]
+        order += [(t.heading, t.id) for t in self.topics]
+        by_aspect = {a.id: (a.heading, f"aspect:{a.id}") for a in self.facts.book.aspects}
+        for s in statements:
+            facts = self.facts[s.candidate.sentence_id]
+            aspect = next((a for a in self.facts.book.aspects if a.id in facts.aspects), None)
+            key = by_aspect[aspect.id] if aspect is not None else (facts.topic.heading, facts.topic.id)
+            groups.setdefault(key, []).append(s)
         sections: list[tuple[str, str, tuple[Scored, ...]]] = []
-        for topic in self.topics:
-            members = [s for s in statements if self.facts[s.candidate.sentence_id].topic is topic]
+        for heading, key in order:
+            members = groups.get((heading, key))
             if not members:
                 continue
-            if topic.id == "dosing":
+            if key == "aspect:dose":
                 by_regimen: dict[str | None, list[Scored]] = {}
                 for s in members:
                     by_regimen.setdefault(self.regimen_of(s), []).append(s)
                 for regimen_id, group in by_regimen.items():
-                    label = self.facts.table.by_id[regimen_id].label if regimen_id else "no dose stated"
-                    sections.append((f"{topic.heading}: {label}", topic.id, tuple(group)))
+                    label = self.facts.table.by_id[regimen_id].label if regimen_id else None
+                    sections.append((f"{heading}: {label}" if label else heading, key, tuple(group)))
             else:
-                sections.append((topic.heading, topic.id, tuple(members)))
+                sections.append((heading, key, tuple(members)))
         return tuple(sections)
 
     # -- shared ---------------------------------------------------------------------------------

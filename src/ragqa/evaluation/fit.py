@@ -33,10 +33,15 @@ from ragqa.answer.learned import (
     fit_answerable,
     fit_relevance,
 )
+from ragqa.config import PROJECT_ROOT
 from ragqa.evaluation.suite import Case
 
 # the relevance score's scales tried; the training suites' pass rate picks one
 SCALES = (0.02, 0.04, 0.08, 0.15)
+# the labelled suites the shipped weights are fitted on: asked of the default index, and asked of
+# the index of the default corpus plus each suite's guideline (eval/suites/documents.json)
+DEFAULT_SUITES = ("eval/guidelines.jsonl",)
+GUIDELINE_SUITES = "eval/suites/*.jsonl"
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def pass_rate(groups: Sequence[Group], weights: Weights) -> float:
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     """The `ragqa fit` arguments."""
-    parser.add_argument("--suites", default="eval/suites/*.jsonl",
+    parser.add_argument("--suites", default=GUIDELINE_SUITES,
                         help="glob of the guideline suites (asked of the suites index)")
     parser.add_argument("--suite", action="append", default=None,
                         help="a suite asked of the default index (repeatable; default "
@@ -176,7 +181,7 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 def fit_command(args: argparse.Namespace) -> int:
     """Fit the weights on the suites and write them."""
     from ragqa.evaluation.commands import command_line
-    groups = load_groups(args.suites, args.suite or ["eval/guidelines.jsonl"], args.suites_index,
+    groups = load_groups(args.suites, args.suite or list(DEFAULT_SUITES), args.suites_index,
                          args.index_dir)
     weights = fit_weights(groups, args.exclude, note={"command": command_line()})
     weights.save(args.out)
@@ -188,7 +193,7 @@ def fit_command(args: argparse.Namespace) -> int:
 
 
 def load_groups(suites_glob: str, suite_files: Sequence[str], suites_index: Path,
-                default_index: Path) -> list[Group]:
+                default_index: Path, embedder: Any = None) -> list[Group]:
     """The labelled groups: each default-index suite, and each suite of the glob over the suites
     index, with an engine over its index (one embedder for all)."""
     import glob
@@ -198,15 +203,49 @@ def load_groups(suites_glob: str, suite_files: Sequence[str], suites_index: Path
     from ragqa.evaluation.suite import load_suite
     from ragqa.index.store import load_index
 
-    embedder = load_embedder()
+    embedder = embedder or load_embedder()
     groups = []
     if suite_files:
         engine = AnswerEngine(load_index(default_index, embedder), embedder)
-        groups += [Group(suite_name(Path(f)), tuple(load_suite(Path(f))), engine) for f in suite_files]
-    paths = sorted(glob.glob(suites_glob))
+        groups += [Group(suite_name(Path(f)), tuple(load_suite(PROJECT_ROOT / f)), engine)
+                   for f in suite_files]
+    paths = sorted(glob.glob(str(PROJECT_ROOT / suites_glob) if not Path(suites_glob).is_absolute()
+                             else suites_glob))
     if paths:
         engine = AnswerEngine(load_index(suites_index, embedder), embedder)
         groups += [Group(suite_name(Path(f)), tuple(load_suite(Path(f))), engine) for f in paths]
     if not groups:
         raise ValueError(f"fit: no suites found ({suites_glob!r}, {list(suite_files)!r})")
     return groups
+
+
+class HeldOut:
+    """Weights fitted without one suite, for every suite of the fit set: the held-out protocol.
+
+    >>> held = HeldOut.default(embedder)
+    >>> engine.with_weights(held.without("coeliac"))
+    """
+
+    def __init__(self, groups: Sequence[Group]) -> None:
+        self.groups = list(groups)
+        self._collected: dict[str, list[Labelled]] | None = None
+        self._fitted: dict[str, Weights] = {}
+
+    @classmethod
+    def default(cls, embedder: Any, suites_index: Path | None = None,
+                default_index: Path | None = None) -> HeldOut:
+        """Over the project's fit set (DEFAULT_SUITES and GUIDELINE_SUITES)."""
+        from ragqa.config import get_settings
+
+        settings = get_settings()
+        return cls(load_groups(GUIDELINE_SUITES, DEFAULT_SUITES,
+                               suites_index or PROJECT_ROOT / "indexes" / "suites",
+                               default_index or settings.index_dir, embedder))
+
+    def without(self, name: str) -> Weights:
+        """The weights fitted on every suite but `name` (fitted once, then kept)."""
+        if name not in self._fitted:
+            if self._collected is None:
+                self._collected = collect_groups(self.groups)
+            self._fitted[name] = fit_weights(self.groups, exclude=name, collected=self._collected)
+        return self._fitted[name]

@@ -55,10 +55,36 @@ VariantFactory = Callable[[str, HybridIndex, Embedder], Engine]
 
 
 def engine_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
-    """The answer engine as it ships (hybrid)."""
+    """The answer engine as it ships (hybrid): its weights were fitted on every suite of the fit
+    set, this one included (in sample)."""
     from ragqa.answer.engine import AnswerEngine
 
     return AnswerEngine(index, embedder, mode=Mode.HYBRID)
+
+
+_HELD_OUT: dict[int, Any] = {}
+
+
+def held_out_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
+    """The answer engine with weights fitted without this suite (`ragqa fit --exclude <suite>`):
+    the figure that tells how the engine does on a guideline it never saw."""
+    from ragqa.answer.engine import AnswerEngine
+    from ragqa.evaluation.fit import HeldOut
+
+    held = _HELD_OUT.get(id(embedder))
+    if held is None:
+        held = _HELD_OUT[id(embedder)] = HeldOut.default(embedder)
+    return AnswerEngine(index, embedder, mode=Mode.HYBRID).with_weights(held.without(suite))
+
+
+def hand_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
+    """The answer engine with the previous stage's hand-set weights (eval/hand_weights.json):
+    the before of the fitted weights."""
+    from ragqa.answer.engine import AnswerEngine
+    from ragqa.answer.learned import load_weights
+
+    weights = load_weights(PROJECT_ROOT / "eval" / "hand_weights.json")
+    return AnswerEngine(index, embedder, mode=Mode.HYBRID).with_weights(weights)
 
 
 def naive_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
@@ -72,7 +98,9 @@ def naive_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
 BASELINE = "naive top-2"
 # every variant a run compares, in report order; a factory gets the name of the suite it answers
 VARIANTS: dict[str, VariantFactory] = {
-    "engine": engine_variant,
+    "engine (held out)": held_out_variant,
+    "engine (in sample)": engine_variant,
+    "hand weights": hand_variant,
     BASELINE: naive_variant,
 }
 

@@ -1,0 +1,125 @@
+"""The fitted answer stage's maths and weights file (fast: synthetic rows, no model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ragqa.answer.learned import (
+    ANSWERABLE_FEATURES,
+    FEATURES,
+    WEIGHTS_FILE,
+    Labelled,
+    Weights,
+    balanced_weights,
+    default_weights,
+    fit_answerable,
+    fit_relevance,
+    load_weights,
+)
+from ragqa.evaluation.fit import choose_threshold
+
+
+def _question(rng: np.random.Generator, group: str, answerable: bool = True,
+              informative: int = 0) -> Labelled:
+    """Twelve candidates of random features; the one highest on feature `informative` leads."""
+    rows = rng.random((12, len(FEATURES)))
+    lead = np.zeros(12, dtype=bool)
+    lead[int(np.argmax(rows[:, informative]))] = True
+    answer_row = rng.random(len(ANSWERABLE_FEATURES))
+    answer_row[0] = (0.7 if answerable else 0.3) + rng.normal(0, 0.05)
+    return Labelled(group, f"{group}-{rng.integers(1 << 30)}", rows, lead, answer_row, answerable)
+
+
+def test_the_shipped_weights_name_every_feature_and_say_how_they_were_fitted():
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    assert set(data["relevance"]) == set(FEATURES)
+    assert set(data["answerable"]) == set(ANSWERABLE_FEATURES)
+    assert data["provenance"]["command"].startswith("ragqa fit")
+    assert data["provenance"]["suites"], "the weights must name the suites they were fitted on"
+    assert default_weights().relevance == tuple(float(data["relevance"][n]) for n in FEATURES)
+
+
+def test_weights_round_trip_through_their_file(tmp_path):
+    weights = Weights(tuple(float(i) for i in range(len(FEATURES))), 0.5,
+                      tuple(i / 4 for i in range(len(ANSWERABLE_FEATURES))), -1.0, 0.4,
+                      {"command": "ragqa fit"})
+    weights.save(tmp_path / "w.json")
+    assert load_weights(tmp_path / "w.json") == weights
+
+
+def test_a_weights_file_missing_a_feature_is_refused_by_name(tmp_path):
+    data = default_weights().to_json()
+    del data["relevance"]["similarity"]
+    (tmp_path / "w.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"field 'relevance': features differ.*similarity"):
+        load_weights(tmp_path / "w.json")
+
+
+def test_a_weights_file_of_another_version_is_refused(tmp_path):
+    data = {**default_weights().to_json(), "version": 99}
+    (tmp_path / "w.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"field 'version': expected 1, got 99"):
+        load_weights(tmp_path / "w.json")
+
+
+def test_the_relevance_fit_finds_the_feature_that_picks_the_lead():
+    rng = np.random.default_rng(0)
+    informative = FEATURES.index("coverage")
+    data = [_question(rng, "a", informative=informative) for _ in range(200)]
+    w = fit_relevance(data, l2=0.001)
+    assert int(np.argmax(w)) == informative
+    held = [_question(rng, "b", informative=informative) for _ in range(40)]
+    top1 = np.mean([d.lead[int(np.argmax(d.rows @ w))] for d in held])
+    assert top1 > 0.9
+
+
+def test_the_relevance_fit_is_deterministic():
+    rng = np.random.default_rng(1)
+    data = [_question(rng, "a") for _ in range(30)]
+    assert np.array_equal(fit_relevance(data), fit_relevance(data))
+
+
+def test_a_prior_holds_weights_the_data_does_not_move():
+    rng = np.random.default_rng(2)
+    data = [_question(rng, "a") for _ in range(30)]
+    prior = np.zeros(len(FEATURES))
+    prior[FEATURES.index("asks")] = -3.0
+    w = fit_relevance(data, l2=1.0, prior=prior)
+    assert w[FEATURES.index("asks")] < -1.0
+
+
+def test_a_fit_without_any_leading_candidate_is_refused():
+    rng = np.random.default_rng(3)
+    q = _question(rng, "a")
+    with pytest.raises(ValueError, match="no labelled question"):
+        fit_relevance([Labelled("a", "x", q.rows, np.zeros(12, dtype=bool), q.answer_row, True)])
+
+
+def test_every_suite_and_class_weighs_the_same():
+    groups = ["big"] * 8 + ["small"] * 2
+    positive = np.array([True] * 6 + [False] * 2 + [True, False])
+    w = balanced_weights(groups, positive)
+    cells: dict[tuple[str, bool], float] = {}
+    for g, p, x in zip(groups, positive.tolist(), w):
+        cells[(g, p)] = cells.get((g, p), 0.0) + x
+    assert np.allclose(list(cells.values()), list(cells.values())[0])
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_answerability_separates_and_its_threshold_balances_both_errors():
+    rng = np.random.default_rng(4)
+    data = [_question(rng, g, answerable=bool(i % 4)) for g in ("a", "b") for i in range(40)]
+    w, b = fit_answerable(data)
+    threshold = choose_threshold(data, w, b)
+    p = np.array([1 / (1 + np.exp(-(d.answer_row @ w + b))) for d in data])
+    y = np.array([d.answerable for d in data])
+    assert (p[y] >= threshold).mean() > 0.9 and (p[~y] < threshold).mean() > 0.9
+
+
+def test_answerability_needs_both_classes():
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="both answerable and unanswerable"):
+        fit_answerable([_question(rng, "a") for _ in range(5)])
