@@ -61,6 +61,11 @@ FEATURES = (
     "neighbours",      # the best similarity of the sentences just before and after it
     "amount",          # the question asks for an amount, a time or a threshold and it states a figure
     "recommends",      # it states a recommendation (should, recommend, suggest, advise ...)
+    "hub",             # its similarity to its own document's mean sentence: near every question
+                       # about the document, so nearness to this one says less
+    "standing",        # its similarity in standard deviations above the candidates' mean
+    "distinct",        # cosine of question and sentence once their document's common direction
+                       # is taken out of both: nearness in what sets the sentence apart
 )
 ANSWERABLE_FEATURES = (
     "best_similarity",   # the nearest candidate sentence's similarity
@@ -104,6 +109,8 @@ class Weights:
     answerable: tuple[float, ...]
     answerable_bias: float
     threshold: float
+    # how far below the best score a second sentence may be and still join the bottom line
+    lead_margin: float = 0.1
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -133,6 +140,7 @@ class Weights:
             "answerable": dict(zip(ANSWERABLE_FEATURES, map(_round, self.answerable))),
             "answerable_bias": _round(self.answerable_bias),
             "threshold": _round(self.threshold),
+            "lead_margin": _round(self.lead_margin),
             "provenance": self.provenance,
         }
 
@@ -153,6 +161,7 @@ class Weights:
             answerable=tuple(float(data["answerable"][n]) for n in ANSWERABLE_FEATURES),
             answerable_bias=float(data["answerable_bias"]),
             threshold=float(data["threshold"]),
+            lead_margin=float(data.get("lead_margin", 0.1)),
             provenance=dict(data.get("provenance") or {}),
         )
 
@@ -189,6 +198,7 @@ class CandidateFeatures:
         self._subgroups: dict[int, frozenset[str]] = {}
         self._headings: dict[tuple[str, ...], frozenset[str]] = {}
         self._shape: dict[int, tuple[float, float, float, float, float]] = {}
+        self._hub, self._centres, self._centre_of = _hubness(index)
 
     def rows(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
         """One row of FEATURES per candidate of the evidence, in candidate order."""
@@ -221,6 +231,9 @@ class CandidateFeatures:
         chunk_sims = self.index.chunk_vectors[[c.chunk_index for c in candidates]] @ qv
         vectors = self.index.sentence_vectors
         asks_amount = bool(_ASKS_AMOUNT.search(analysis.text))
+        sims = np.array([c.similarity for c in candidates])
+        spread = float(sims.std()) or 1.0
+        distinct = self._distinct(qv, candidates)
         out = np.zeros((len(candidates), len(FEATURES)))
         for i, c in enumerate(candidates):
             facts = self.facts[c.sentence_id]
@@ -255,8 +268,23 @@ class CandidateFeatures:
                     default=0.0),
                 float(asks_amount and bool(self._figures_of(c.sentence_id))),
                 recommends,
+                float(self._hub[c.sentence_id]),
+                (c.similarity - float(sims.mean())) / spread,
+                float(distinct[i]),
             )
         return out
+
+    def _distinct(self, qv: np.ndarray, candidates: Sequence[Candidate]) -> np.ndarray:
+        """Per candidate, the cosine of question and sentence with their document's centre
+        projected out of both."""
+        ids = np.fromiter((c.sentence_id for c in candidates), dtype=np.int64, count=len(candidates))
+        s = self.index.sentence_vectors[ids].astype(np.float64)
+        c = self._centres[self._centre_of[ids]].astype(np.float64)
+        q = np.asarray(qv, dtype=np.float64)[None, :]
+        q_rest = q - (c @ q[0])[:, None] * c
+        s_rest = s - np.sum(s * c, axis=1)[:, None] * c
+        norms = np.linalg.norm(q_rest, axis=1) * np.linalg.norm(s_rest, axis=1)
+        return np.sum(q_rest * s_rest, axis=1) / np.where(norms > 0, norms, 1.0)
 
     def _df(self, word: str) -> int:
         return self.analyzer.df.get(word, 0)
@@ -305,6 +333,25 @@ class CandidateFeatures:
             shape = self._shape[sid] = (fragment, table, length, float(text.endswith("?")),
                                         float(bool(_RECOMMENDS.search(text))))
         return shape
+
+
+def _hubness(index: HybridIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each sentence's cosine to its document's centre (the normalised mean of its sentence
+    vectors), the centres, and each sentence's centre row."""
+    vectors = index.sentence_vectors
+    doc_of = np.array([s.doc_id for s in index.sentences])
+    docs = np.unique(doc_of)
+    hub = np.zeros(len(doc_of), dtype=np.float32)
+    centres = np.zeros((len(docs), vectors.shape[1]), dtype=np.float32)
+    centre_of = np.zeros(len(doc_of), dtype=np.int64)
+    for row, doc in enumerate(docs):
+        rows = np.flatnonzero(doc_of == doc)
+        centre = vectors[rows].mean(axis=0)
+        centre /= float(np.linalg.norm(centre)) or 1.0
+        centres[row] = centre
+        centre_of[rows] = row
+        hub[rows] = vectors[rows] @ centre
+    return hub, centres, centre_of
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ class SelectionParams:
     support_similarity: float = 0.15
     fill_similarity: float = 0.2
     fill_margin: float = 0.2
-    lead_margin: float = 0.1
     lead_similarity: float = 0.25
     lead_size: int = 2
     narrow_max: int = 6
@@ -117,7 +116,7 @@ class Selector:
         pool = [s for s in scored if s.candidate.similarity >= self.params.min_similarity] or scored[:3]
         # a table that exists only as an image, ranked with the best quotable evidence, is named
         best = pool[0].score if pool else 0.0
-        images = tuple(s for s in image if s.score >= best - self.params.lead_margin)[:1]
+        images = tuple(s for s in image if s.score >= best - self.ranker.weights.lead_margin)[:1]
         if analysis.broad:
             chosen = self._overview(pool, verdict)
         else:
@@ -422,7 +421,7 @@ class Selector:
             ordered = about + [s for s in ordered if s not in about]
         lead = [ordered[0]]
         for s in ordered[1:]:
-            if len(lead) >= p.lead_size or s.score < lead[0].score - p.lead_margin:
+            if len(lead) >= p.lead_size or s.score < lead[0].score - self.ranker.weights.lead_margin:
                 break
             # an overview's bottom line draws on different sources; a narrow answer's on the best
             if analysis.narrow or all(s.candidate.doc_id != o.candidate.doc_id for o in lead):

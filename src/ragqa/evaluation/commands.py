@@ -184,6 +184,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a case labelled `relevant` fails below this statement precision")
     parser.add_argument("--published", help="JSON file of published figures on the same corpus, "
                                             "shown beside the modes (eval/datasets/*.json)")
+    parser.add_argument("--held-out", action="store_true",
+                        help="answer with weights fitted without this suite (ragqa fit --exclude "
+                             "<suite name>): the held-out figure; the engine's shipped weights "
+                             "otherwise")
     parser.add_argument("--embedders", help="comma-separated embedders to compare: torch,onnx,"
                                             "onnx-int8 (default: the RAGQA_EMBEDDER setting "
                                             "alone); onnx-int8 runs on its own index, built "
@@ -220,9 +224,20 @@ def eval_command(args: argparse.Namespace) -> int:
         index = load_index(Path(args.index_dir), embedder)
         backends = open_backends(parse_backends(getattr(args, "backends", None)), index,
                                  lambda message: print(message, file=sys.stderr))
+        factory = None
+        if getattr(args, "held_out", False):
+            from ragqa.answer.engine import AnswerEngine
+            from ragqa.evaluation.fit import HeldOut
+
+            weights = HeldOut.default(embedder, default_index=Path(args.index_dir)).without(name)
+            print(f"eval: held out: weights fitted without {name!r} "
+                  f"(on {', '.join(weights.provenance['suites'])})", file=sys.stderr)
+
+            def factory(mode):
+                return AnswerEngine(index, embedder, mode=mode).with_weights(weights)
         report = run_eval(cases, index, embedder=embedder, modes=modes,
                           top_k=getattr(args, "top_k", None), suite_name=str(args.suite),
-                          min_precision=min_precision, backends=backends)
+                          min_precision=min_precision, backends=backends, engine_factory=factory)
     else:  # one run per embedder, side by side as "<mode> <embedder>" columns
         if getattr(args, "backends", None):
             raise InvalidQueryError("--backends and --embedders are one dimension at a time")
@@ -241,7 +256,8 @@ def eval_command(args: argparse.Namespace) -> int:
     written = write_report(report, out)
     results = getattr(args, "results", None)
     if results:
-        update_results(Path(results), f"eval {name}", results_section(report, command_line()))
+        section = f"eval {name}" + (" held out" if getattr(args, "held_out", False) else "")
+        update_results(Path(results), section, results_section(report, command_line()))
     if getattr(args, "json", False):
         print(json.dumps(report_json(report), indent=2))
     else:
