@@ -44,7 +44,7 @@ def test_the_shipped_weights_name_every_feature_and_say_how_they_were_fitted():
 
 def test_weights_round_trip_through_their_file(tmp_path):
     weights = Weights(tuple(float(i) for i in range(len(FEATURES))), 0.5,
-                      tuple(i / 4 for i in range(len(ANSWERABLE_FEATURES))), -1.0, 0.4,
+                      tuple(i / 4 for i in range(len(ANSWERABLE_FEATURES))), -1.0, 0.4, 0.2,
                       {"command": "ragqa fit"})
     weights.save(tmp_path / "w.json")
     assert load_weights(tmp_path / "w.json") == weights
