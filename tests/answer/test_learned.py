@@ -68,7 +68,7 @@ def test_a_weights_file_of_another_version_is_refused(tmp_path):
 def test_the_relevance_fit_finds_the_feature_that_picks_the_lead():
     rng = np.random.default_rng(0)
     informative = FEATURES.index("coverage")
-    data = [_question(rng, "a", informative=informative) for _ in range(200)]
+    data = [_question(rng, "a", informative=informative) for _ in range(400)]
     w = fit_relevance(data, l2=0.001)
     assert int(np.argmax(w)) == informative
     held = [_question(rng, "b", informative=informative) for _ in range(40)]
