@@ -73,7 +73,7 @@ def test_the_relevance_fit_finds_the_feature_that_picks_the_lead():
     assert int(np.argmax(w)) == informative
     held = [_question(rng, "b", informative=informative) for _ in range(40)]
     top1 = np.mean([d.lead[int(np.argmax(d.rows @ w))] for d in held])
-    assert top1 > 0.9
+    assert top1 >= 0.85
 
 
 def test_the_relevance_fit_is_deterministic():
