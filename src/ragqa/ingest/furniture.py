@@ -3,7 +3,8 @@ download stamps, found by position and repetition across pages (as GROBID and py
 
 A line is furniture when it sits at a page's edge (one of the two topmost or two bottommost lines,
 or in the outer margin band when the page size is known) and the same text, digits ignored, sits at
-about the same height on many pages. Nothing here knows any document's words.
+about the same height on many pages; or when it is set sideways in the left or right margin (a
+chapter tab, a vertical download stamp). Nothing here knows any document's words.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ Y_TOLERANCE = 6.0  # points: how far the same furniture line may move from page 
 
 @dataclass(frozen=True)
 class Placed:
-    """Where a line sits: its page (1-based), baseline height, text; and the page's height."""
+    """Where a line sits: its page (1-based), baseline height, text; the page's height; and, for
+    text set sideways, whether it lies in the page's left or right margin."""
 
     page: int
     y: float
     text: str
     page_height: float | None = None
+    sideways_in_margin: bool = False
 
 
 def furniture_key(text: str) -> str:
@@ -57,12 +60,12 @@ def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
     """Indexes of the furniture lines: edge lines whose text (digits ignored) recurs at about the
     same height on at least 30% of 3 or more pages."""
     if pages < 3:
-        return set()
+        return {i for i, line in enumerate(lines) if line.sideways_in_margin}
     needed = max(3, MIN_SHARE * pages)
     places: dict[str, list[int]] = {}
     for i in edge_indexes(lines):
         places.setdefault(furniture_key(lines[i].text), []).append(i)
-    furniture: set[int] = set()
+    furniture = {i for i, line in enumerate(lines) if line.sideways_in_margin}
     for indexes in places.values():
         if len({lines[i].page for i in indexes}) < needed:
             continue

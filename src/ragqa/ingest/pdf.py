@@ -24,6 +24,7 @@ The reading, in the order `parse_lines` does it:
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -41,26 +42,28 @@ from ragqa.ingest.hyphens import SOFT_HYPHEN, dehyphenate, vocabulary
 from ragqa.ingest.layout import Block, BlockKind, ReadReport, TextBuilder
 
 _SPACE = re.compile(r"\s+")
-_HEADING_RATIO = 1.12  # a line this much larger than the body text is a heading
+_HEADING_RATIO = 1.08  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 200
 _BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it)
 # a bold face by its font's name: "Arial-BoldMT", "Helvetica,Bold", "Minion-Bd", "AdvOT1234.B"
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
+_SIDE_MARGIN = 0.1  # share of the page's width at its left and right that is margin
 _HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
 _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
 _SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+")  # citation and footnote marks
-_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+\S")  # "3", "3.2", "3.2.1." headings
+# numbered headings: "3", "3.2", "3.2.1.", "3a." (a letter after the number is one level deeper)
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4}(?:[a-z](?=[.)\s]))?)[.)]?\s+[A-Z(]")
 _LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,2}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s")
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
 _PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
 _TRAILING_CITATION = re.compile(r"\s*\[[\d,–\-\s]+\]$")
-_REFERENCE_LABEL = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}[.)]?)\s+\S")
+_REFERENCE_LABEL = re.compile(r"^(?:\[(\d{1,4})\]|\((\d{1,4})\)|(\d{1,4})[.)]?)\s+\S")
 _CITATION_LIKE = re.compile(
-    r"^(?:\[\d{1,4}\]|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
+    r"^(?:\[\d{1,4}\]|\(\d{1,4}\)|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
     r"\b(?:19|20)\d\d\b", re.DOTALL)
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
@@ -82,6 +85,7 @@ class Line:
     x0: float = 0.0
     x1: float = 0.0
     page_height: float | None = None
+    sideways_in_margin: bool = False  # set sideways in the left or right margin (a chapter tab)
 
 
 @dataclass(frozen=True)
@@ -172,10 +176,11 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
     from pypdfium2 import raw
 
     page = pdf[number]
-    height = float(page.get_height())
+    height, width = float(page.get_height()), float(page.get_width())
     textpage = page.get_textpage()
     try:
         box = raw.FS_RECTF()
+        matrix = raw.FS_MATRIX()
         ox, oy = ctypes.c_double(), ctypes.c_double()
         pieces: list[Line] = []
         dropped = 0
@@ -188,7 +193,10 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
             dropped += marks
             if line is not None:
                 bold = all(_is_bold(textpage, i) for i in (first_last[0], first_last[-1]))
-                pieces.append(replace(line, bold=bold))
+                angle = raw.FPDFText_GetCharAngle(textpage.raw, first_last[0])
+                sideways = min(abs(angle), abs(angle - 2 * math.pi)) > 0.2 and (
+                    line.x1 < _SIDE_MARGIN * width or line.x0 > (1 - _SIDE_MARGIN) * width)
+                pieces.append(replace(line, bold=bold, sideways_in_margin=sideways))
 
         for index in range(textpage.count_chars()):
             code = raw.FPDFText_GetUnicode(textpage.raw, index)
@@ -206,9 +214,13 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
                 continue
             raw.FPDFText_GetLooseCharBox(textpage.raw, index, box)
             raw.FPDFText_GetCharOrigin(textpage.raw, index, ox, oy)
-            size = box.top - box.bottom
+            # the size as printed: the font's size scaled by its text matrix (many PDFs set a
+            # 1-point font and scale it); the box height when pdfium knows no matrix
+            raw.FPDFText_GetMatrix(textpage.raw, index, matrix)
+            size = raw.FPDFText_GetFontSize(textpage.raw, index) * math.sqrt(
+                abs(matrix.a * matrix.d - matrix.b * matrix.c))
             if size <= 0:
-                size = raw.FPDFText_GetFontSize(textpage.raw, index)
+                size = box.top - box.bottom
             here = _Char(char, round(size, 2), oy.value, box.left, box.right)
             last = next((c for c in reversed(chars) if c.size > 0), None)
             if last is not None and here.base < last.base - 0.6 * last.size and \
@@ -331,8 +343,8 @@ class _Para:
 def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPdf:
     """Read the lines of a PDF into canonical text and layout: furniture removed, headings,
     paragraphs joined across breaks, references, tables and contents marked."""
-    furniture = find_furniture([Placed(ln.page, ln.y, ln.text, ln.page_height) for ln in lines],
-                               pages)
+    furniture = find_furniture([Placed(ln.page, ln.y, ln.text, ln.page_height,
+                                       ln.sideways_in_margin) for ln in lines], pages)
     rules = pdf_rules()
     kept = [replace(line, text=rules.image_placeholders.sub("", line.text).strip())
             for i, line in enumerate(lines) if i not in furniture]
@@ -341,6 +353,7 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     levels = _heading_levels(kept, body)
     step = _line_steps(kept)
     paras = _paragraphs(kept, levels, step, rules)
+    _nest_numbered(paras)
     for para in paras:
         if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
             para.role = Role.PROSE  # a byline or an abstract set large, not a heading
@@ -396,11 +409,11 @@ def _heading_style(line: Line, body: float) -> tuple[float, int, int] | None:
     if line.page_height and not _HEADING_BAND * line.page_height < line.y < (
             1 - _HEADING_BAND) * line.page_height:
         return None  # a stamp in the page's margin, not a heading
-    if not text[:1].isalnum() or _LEADERS.search(text) or _LIST_MARK.match(text) and not \
+    if sum(c.isalpha() for c in text) < 3 or not text[:1].isalnum() or _LEADERS.search(text) or _LIST_MARK.match(text) and not \
             _NUMBERED.match(text):
         return None
     numbered = _NUMBERED.match(text)
-    depth = numbered.group(1).count(".") if numbered else 0
+    depth = _depth(numbered.group(1)) if numbered else 0
     if line.size >= body * _HEADING_RATIO and len(text) <= _MAX_HEADING_CHARS:
         return (round(line.size, 1), 2, -depth)
     if abs(line.size - body) > 0.6 or text.endswith((".", ",", ";")) and not numbered:
@@ -429,6 +442,28 @@ def _heading_levels(lines: list[Line], body: float) -> dict[int, int]:
         level = top[size] if tier == 2 else below + (1 if tier == 1 else 2)
         levels[key] = min(level - depth, 6)  # depth is stored negated (deeper sorts later)
     return levels
+
+
+def _nest_numbered(paras: list[_Para]) -> None:
+    """A numbered heading goes one level below the heading its number continues ("2.1" and "2a"
+    under "2"), whatever its type size says."""
+    last: dict[str, int] = {}
+    for para in paras:
+        match = _NUMBERED.match(para.text) if para.role == Role.HEADING else None
+        if match is None:
+            continue
+        number = match.group(1)
+        parent = number[:-1] if number[-1:].isalpha() else number.rpartition(".")[0]
+        if parent in last:
+            para.level = min(last[parent] + 1, 6)
+        # two headings of one number ("3 Recommendations", "3. RECOMMENDATION ON ..."): the
+        # higher one is the chapter
+        last[number] = min(para.level, last.get(number, para.level))
+
+
+def _depth(number: str) -> int:
+    """How deep a heading number is: "3" 0, "3.2" and "3a" 1, "3.2.1" 2."""
+    return number.count(".") + (1 if number[-1:].isalpha() else 0)
 
 
 def _line_steps(lines: list[Line]) -> dict[float, float]:
@@ -460,15 +495,18 @@ def _paragraphs(lines: list[Line], levels: dict[int, int], steps: dict[float, fl
             current.cut = True
         if _LEADERS.search(line.text):
             paras.append(_Para([line], Role.CONTENTS))
+        elif (kind := rules.caption(line.text)) is not None:
+            paras.append(_Para([line], Role.CAPTION, table=kind == "table"))
         elif level is not None:
-            if (current is not None and current.role == Role.HEADING and current.level == level
-                    and not flow and previous is not None and 0 < previous.y - line.y
-                    <= 2 * line.size):
+            if (current is not None and current.role == Role.HEADING and not flow
+                    and previous is not None and 0 < previous.y - line.y <= 2 * line.size
+                    and (current.level == level or abs(line.size - previous.size) < 0.3
+                         and (len(previous.text) >= 40 or line.text[:1].islower())
+                         and not _NUMBERED.match(line.text))):
+                # the same heading's next line (a long heading wraps; its number starts no line)
                 current.lines.append(line)
             else:
                 paras.append(_Para([line], Role.HEADING, level))
-        elif (kind := rules.caption(line.text)) is not None:
-            paras.append(_Para([line], Role.CAPTION, table=kind == "table"))
         elif (current is not None and current.role in (Role.PROSE, Role.CAPTION) and not flow
               and previous is not None and not _breaks(current, previous, line, steps)):
             current.lines.append(line)
@@ -558,21 +596,34 @@ def _mark_references(paras: list[_Para], rules: PdfRules, body: float) -> int:
 
 
 def _reference_entries(para: _Para) -> list[_Para]:
-    """A run of reference lines split into entries: at each numbered line, or, when the entries
-    are not numbered, where a line returns to the left of a hanging indent."""
-    numbered = sum(1 for line in para.lines if _REFERENCE_LABEL.match(line.text))
+    """A run of reference lines split into entries: at each line that opens with the next number
+    of the list ("12 ", "12.", "[12]", "(12)"), or, when the entries are not numbered, where a line
+    returns to the left of a hanging indent."""
+    labels = [_label(line.text) for line in para.lines]
+    numbered = sum(1 for label in labels if label is not None) >= 2
     entries: list[_Para] = []
     previous: Line | None = None
-    for line in para.lines:
-        starts = (_REFERENCE_LABEL.match(line.text) is not None if numbered >= 2 else
-                  previous is None or line.page != previous.page or line.x0 < previous.x0 - 2.0
-                  or previous.y - line.y > 1.8 * line.size or line.y > previous.y)
+    expected: int | None = None
+    for line, label in zip(para.lines, labels, strict=True):
+        if numbered:
+            starts = label is not None and (expected is None or label in (expected, expected + 1))
+        else:
+            starts = (previous is None or line.page != previous.page or line.x0 < previous.x0 - 2.0
+                      or previous.y - line.y > 1.8 * line.size or line.y > previous.y)
+        if starts and label is not None:
+            expected = label + 1
         if entries and not starts:
             entries[-1].lines.append(line)
         else:
             entries.append(_Para([line], Role.REFERENCE))
         previous = line
     return entries
+
+
+def _label(text: str) -> int | None:
+    """The number a reference entry opens with, or None."""
+    match = _REFERENCE_LABEL.match(text)
+    return int(next(g for g in match.groups() if g)) if match else None
 
 
 def _mark_tables(paras: list[_Para], body: float) -> int:
