@@ -49,14 +49,18 @@ _BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
+_CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
 _SIDE_MARGIN = 0.1  # share of the page's width at its left and right that is margin
 _HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
 _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
-_SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+")  # citation and footnote marks
+# citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
+_SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+|[a-h]")
 # numbered headings: "3", "3.2", "3.2.1.", "3a." (a letter after the number is one level deeper)
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4}(?:[a-z](?=[.)\s]))?)[.)]?\s+[A-Z(]")
 _LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,2}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s")
+# a list's or reference list's label standing apart from its text ("(12)", "[3]", "4.", "•")
+_LABEL_ONLY = re.compile(r"\(?\[?\d{1,4}[.)\]]?|[▸►•●▪◦■□✓➢\-–*]|\(?[a-zA-Z][.)]")
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
 _PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
@@ -223,9 +227,12 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
                 size = box.top - box.bottom
             here = _Char(char, round(size, 2), oy.value, box.left, box.right)
             last = next((c for c in reversed(chars) if c.size > 0), None)
-            if last is not None and here.base < last.base - 0.6 * last.size and \
-                    here.x0 < last.x0:
-                end_line()  # pdfium ran two printed lines together (at a line-end hyphen)
+            if last is not None and (here.base < last.base - 0.6 * last.size and here.x0 < last.x0
+                                     or here.x0 - last.x1 > _CELL_GAP * here.size
+                                     and not _LABEL_ONLY.fullmatch(_text_of(chars))):
+                # pdfium ran two printed lines together (at a line-end hyphen), or two table
+                # cells (a gap wider than any word space)
+                end_line()
                 chars, first_last = [], []
             chars.append(here)
             first_last[1:] = [index] if first_last else []
@@ -237,6 +244,10 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
     finally:
         textpage.close()
         page.close()
+
+
+def _text_of(chars: list[_Char]) -> str:
+    return "".join(c.char for c in chars).strip()
 
 
 def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | None, int]:
@@ -319,6 +330,7 @@ class Role:
     CAPTION = "caption"
     CONTENTS = "contents"
     ROW = "row"
+    HEADER = "header"
     NOTE = "note"
     REFERENCE = "reference"
 
@@ -357,9 +369,9 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     for para in paras:
         if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
             para.role = Role.PROSE  # a byline or an abstract set large, not a heading
-    _mark_contents(paras, rules)
     references = _mark_references(paras, rules, body)
-    tables = _mark_tables(paras, body)
+    tables = _mark_tables(paras, body) + _mark_grid_tables(paras)
+    _mark_contents(paras, rules)
     paras = _join_cut_paragraphs(paras)
     words = vocabulary("\n".join(p.text for p in paras))
     out = TextBuilder()
@@ -374,6 +386,8 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
         elif para.role == Role.ROW:
             rows += 1
             out.block(text, BlockKind.TABLE_ROW, page=page, tight=True)
+        elif para.role == Role.HEADER:
+            out.block(text, BlockKind.TABLE_HEADER, page=page, tight=True)
         elif para.role == Role.NOTE:
             out.block(text, BlockKind.TABLE_NOTE, page=page, tight=True)
         elif para.role == Role.CONTENTS:
@@ -555,7 +569,8 @@ def _mark_contents(paras: list[_Para], rules: PdfRules) -> None:
                 continue
             if _heading_name(para.text) in rules.contents_headings:
                 inside = para.level
-        elif inside is not None and _PAGE_NUMBER_END.search(para.text):
+        elif inside is not None and para.role in (Role.PROSE, Role.ROW) and \
+                _PAGE_NUMBER_END.search(para.text):
             para.role = Role.CONTENTS
 
 
@@ -647,6 +662,87 @@ def _mark_tables(paras: list[_Para], body: float) -> int:
         i += len(rows)
         tables += 1
     return tables
+
+
+def _mark_grid_tables(paras: list[_Para]) -> int:
+    """Read runs of two or more rows of cells side by side (one-line paragraphs on one baseline,
+    left to right) as tables: a bold first row is the header, and each later cell is labelled with
+    its column's header ("Line of treatment: First line | Criteria: ..."), as the HTML reader
+    does; a line under a cell continues it. The number of tables read so."""
+    tables = 0
+    i = 0
+    last_header: list[str] | None = None  # a table running on from the previous page keeps it
+    last_page = 0
+    while i < len(paras):
+        rows: list[list[Line]] = []
+        j = i
+        while j < len(paras):
+            row = _side_by_side(paras, j)
+            if len(row) >= 2 and (not rows or len(row) == len(rows[0])):
+                cells = [replace(p.lines[0], text=p.text) for p in row]
+                j += len(row)
+                if rows and all(c.bold for c in cells) and [c.text for c in cells] == (
+                        last_header or [c.text for c in rows[0]]):
+                    continue  # the header repeated at the top of the next page
+                rows.append(cells)
+            elif rows and _continues_cell(paras[j], rows[-1]):
+                column = _column(paras[j].lines[0], rows[-1])
+                cell = rows[-1][column]
+                rows[-1][column] = replace(cell, text=_join([cell.text, paras[j].text]))
+                j += 1
+            else:
+                break
+        if len(rows) < 2:
+            i += 1
+            continue
+        header = [cell.text for cell in rows[0]] if all(c.bold for c in rows[0]) else None
+        out = []
+        body = rows
+        if header is not None:
+            out.append(_Para([replace(rows[0][0], text=" | ".join(header))], Role.HEADER))
+            body = rows[1:]
+        elif (last_header is not None and len(last_header) == len(rows[0])
+              and rows[0][0].page == last_page + 1):
+            header = last_header
+        for row in body:
+            cells = [f"{name}: {cell.text}" if name else cell.text for name, cell in
+                     zip(header or [""] * len(row), row, strict=True)]
+            out.append(_Para([replace(row[0], text=" | ".join(cells))], Role.ROW))
+        paras[i:j] = out
+        i += len(out)
+        tables += 1
+        last_header, last_page = header, rows[-1][-1].page
+    return tables
+
+
+def _side_by_side(paras: list[_Para], start: int) -> list[_Para]:
+    """The one-line paragraphs from `start` on that sit on one baseline, left to right."""
+    row: list[_Para] = []
+    for para in paras[start:]:
+        line = para.lines[0]
+        if para.role not in (Role.PROSE, Role.HEADING) or any(
+                other.x0 < line.x0 - 1.0 or other.page != line.page for other in para.lines):
+            break  # a cell's lines stay in its column
+        if row and (line.page != row[0].lines[0].page or abs(line.y - row[0].lines[0].y)
+                    > 0.4 * line.size or line.x0 <= row[-1].lines[0].x1):
+            break
+        row.append(para)
+    return row
+
+
+def _column(line: Line, row: list[Line]) -> int:
+    """The index of the cell of `row` whose column `line` starts in."""
+    return min(range(len(row)), key=lambda k: abs(row[k].x0 - line.x0))
+
+
+def _continues_cell(para: _Para, row: list[Line]) -> bool:
+    """Whether a one-line paragraph is a cell's next line: below the row, in one of its columns."""
+    if len(para.lines) != 1 or para.role not in (Role.PROSE, Role.HEADING):
+        return False
+    line = para.lines[0]
+    cell = row[_column(line, row)]
+    return (line.page == cell.page and 0 < cell.y - line.y < 1.6 * line.size
+            and abs(line.x0 - cell.x0) < line.size)
 
 
 def _rows(cells: list[Line]) -> list[_Para]:
