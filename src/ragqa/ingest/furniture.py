@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from statistics import median
 
 _DIGITS = re.compile(r"\d+")
+# a page number in roman numerals ("iv", "XII"), as front matter is numbered
+_ROMAN = re.compile(r"\b(?=[ivxlc]+\b)c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})\b", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 EDGE_LINES = 2  # lines counted from each edge of a page
 MARGIN_BAND = 0.08  # fraction of the page height at the top and bottom that is margin
@@ -35,8 +37,9 @@ class Placed:
 
 
 def furniture_key(text: str) -> str:
-    """The text that repeats from page to page: digits (page numbers, dates) ignored."""
-    return _SPACE.sub(" ", _DIGITS.sub("#", text)).strip().casefold()
+    """The text that repeats from page to page: numbers (page numbers, dates, roman page numbers)
+    ignored."""
+    return _SPACE.sub(" ", _ROMAN.sub("#", _DIGITS.sub("#", text))).strip().casefold()
 
 
 def edge_indexes(lines: Sequence[Placed]) -> set[int]:
