@@ -61,6 +61,7 @@ _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4}(?:[a-z](?=[.)\s]))?)[.)]?\s
 _LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,2}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s")
 # a list's or reference list's label standing apart from its text ("(12)", "[3]", "4.", "•")
 _LABEL_ONLY = re.compile(r"\(?\[?\d{1,4}[.)\]]?|[▸►•●▪◦■□✓➢\-–*]|\(?[a-zA-Z][.)]")
+_BULLET = re.compile(r"^[▸►•●▪◦■□✓➢–-]\s+(?=\S)")  # a list item's bullet, not quoted with it
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
 _PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
@@ -394,6 +395,8 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
             out.block(text, BlockKind.CONTENTS, page=page, tight=True)
         elif para.role == Role.CAPTION:
             out.block(text, BlockKind.CAPTION, page=page)
+        elif _BULLET.match(text):
+            out.block(_BULLET.sub("", text, count=1), BlockKind.LIST_ITEM, page=page)
         else:
             out.block(text, BlockKind.PROSE, page=page)
     metadata, found_in = _metadata(info, paras)
