@@ -186,3 +186,15 @@ def test_roman_page_numbers_are_furniture():
         (300, f"Body text {'abcde'[page - 1]} three."), (30, numeral))]
     assert {placed[i].text for i in find_furniture(placed, pages=5)} == {
         "i", "ii", "iii", "iv", "v"}
+
+
+def test_two_columns_of_prose_read_line_by_line_are_not_a_table():
+    lines = []
+    for k in range(4):
+        lines += [line(f"Left column prose line {k} runs all the way across its column", 700 - 12 * k,
+                       1, x0=50, x1=290),
+                  line(f"right column prose line {k} also runs across the column width", 700 - 12 * k,
+                       1, x0=310, x1=550)]
+    parsed = parse_lines(lines, pages=1, info={})
+    assert parsed.report.tables == 0
+    assert not any(kind is BlockKind.TABLE_ROW for _, kind in blocks(parsed))

@@ -50,6 +50,7 @@ _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", r
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
 _CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
+_PROSE_CELL = 45  # "cells" this long (the median) are lines of prose side by side, not a table
 _SIDE_MARGIN = 0.1  # share of the page's width at its left and right that is margin
 _HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
@@ -282,9 +283,10 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
     text = re.sub(rf"\s*{SOFT_HYPHEN}\s*", SOFT_HYPHEN, text)
     if not text.strip(SOFT_HYPHEN):
         return None, marks
-    kept = [c for c, k in zip(chars, keep, strict=True) if k and c.size > 0] or visible
-    return Line(text, size, base, page, False, min(c.x0 for c in kept), max(c.x1 for c in kept),
-                height), marks
+    # the line's extent counts its dropped marks: a piece pdfium began at a superscript still
+    # touches the piece before it
+    return Line(text, size, base, page, False, min(c.x0 for c in visible),
+                max(c.x1 for c in visible), height), marks
 
 
 def _superscript(char: _Char, size: float, base: float) -> bool:
@@ -695,8 +697,9 @@ def _mark_grid_tables(paras: list[_Para]) -> int:
                 j += 1
             else:
                 break
-        if len(rows) < 2:
-            i += 1
+        lengths = sorted(len(cell.text) for row in rows for cell in row)
+        if len(rows) < 2 or lengths[len(lengths) // 2] >= _PROSE_CELL:
+            i += 1  # two columns of prose read line by line are not a table
             continue
         header = [cell.text for cell in rows[0]] if all(c.bold for c in rows[0]) else None
         out = []
