@@ -75,6 +75,9 @@ def test_superscript_citation_marks_are_dropped_not_glued_to_words():
     made, marks = _make_line(raw, page=1, height=HEIGHT)
     assert made is not None and made.text == "the NIH consensus on CD in 2005"
     assert marks == 1
+    # an exponent after a unit stays: "BMI >27 kg/m2"
+    unit = chars("BMI >27 kg/m", 9.0, 100.0, 50.0) + chars("2", 6.0, 103.5, 110.0)
+    assert _make_line(unit, page=1, height=HEIGHT)[0].text == "BMI >27 kg/m2"
     # a small number on the baseline (a table's footnote size, say) is text, not a mark
     same_line = chars("dose 5", 9.0, 100.0, 50.0) + chars("10", 6.0, 100.0, 90.0)
     assert _make_line(same_line, page=1, height=HEIGHT)[0].text == "dose 510"

@@ -53,6 +53,10 @@ _CELL_GAP = 1.5  # a gap this many times the type size between two characters pa
 _PROSE_CELL = 45  # "cells" this long (the median) are lines of prose side by side, not a table
 _SIDE_MARGIN = 0.1  # share of the page's width at its left and right that is margin
 _HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
+# an exponent, kept: a "2" or "3" (or "-1") raised after a unit ("kg/m2", "1.73 m2", "mm3")
+_EXPONENT = re.compile(r"[23]|[-−]1")
+_UNIT_BEFORE = re.compile(r"(?:/|\d\s?)[a-zA-Zμµ]{1,3}$")
+_GLUED_NUMBER = re.compile(r"(\b\d{1,2}\.\d{1,2})([A-Z][a-z]{2,})")
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
 _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
 # citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
@@ -271,7 +275,9 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
             while j < len(chars) and (chars[j].size == 0 or _superscript(chars[j], size, base)):
                 j += 1
             run = "".join(c.char for c in chars[i:j])
-            if _SUPERSCRIPT_MARK.fullmatch(run):
+            before = "".join(c.char for c, k in zip(chars[:i], keep, strict=False) if k)
+            if _SUPERSCRIPT_MARK.fullmatch(run) and not (
+                    _EXPONENT.fullmatch(run.strip()) and _UNIT_BEFORE.search(before)):
                 for k in range(i, j):
                     keep[k] = chars[k].size == 0  # keep the spaces around it
                 marks += 1
@@ -281,6 +287,7 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
     text = "".join(c.char for c, k in zip(chars, keep, strict=True) if k)
     text = _SPACE.sub(" ", text).strip()
     text = re.sub(rf"\s*{SOFT_HYPHEN}\s*", SOFT_HYPHEN, text)
+    text = _GLUED_NUMBER.sub(r"\1 \2", text)  # "7.23Indications": a numbered item's number
     if not text.strip(SOFT_HYPHEN):
         return None, marks
     # the line's extent counts its dropped marks: a piece pdfium began at a superscript still
