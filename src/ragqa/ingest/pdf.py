@@ -7,18 +7,23 @@ their own. pdfium reports each character's box, baseline, font size and weight, 
 layout analysis below needs, and it works offline under a permissive licence (Apache/BSD); pymupdf
 (AGPL) and docling (layout models downloaded at run time) were ruled out (issue 22).
 
-The reading, in the order `parse_lines` does it:
-1. lines: pdfium's lines in its reading order; superscript citation marks (small, raised digits)
-   dropped; fragments on one baseline merged; a word broken at a line end marked `SOFT_HYPHEN`;
-2. page furniture (running heads and feet, page numbers, stamps) removed by position and
-   repetition (`furniture.py`);
-3. each line classed: heading (font size, weight, capitals, numbering), caption, contents entry
-   (dot leaders), or body;
-4. lines grouped into paragraphs by line spacing, indentation and list marks; a paragraph cut at a
-   column or page break is joined to its continuation, past captions, boxes, tables and footnotes;
+The reading, in the order it is done:
+1. lines (`_page_lines`): pdfium's lines in its reading order, parted where pdfium ran two printed
+   lines together or where a gap wider than any word space parts two table cells; the type size
+   as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
+   exponent after a unit kept; pieces on one baseline merged; a word broken at a line end marked
+   `SOFT_HYPHEN`;
+2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
+   position and repetition (`furniture.py`);
+3. each line classed: contents entry (dot leaders), caption, heading (type size, weight, capitals,
+   numbering; numbered headings nest under their parent number), or body;
+4. lines grouped into paragraphs by line spacing, indentation and list marks;
 5. the reference list (by its heading, or by runs of numbered citation-like entries) read as one
-   entry per reference; a captioned table's smaller-type lines read as rows;
-6. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
+   entry per reference; a captioned table's smaller-type lines, and runs of cells side by side,
+   read as rows (labelled by a bold header row); contents lines marked;
+6. a paragraph cut at a column or page break joined to its continuation, past captions, boxes,
+   tables and footnotes;
+7. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
@@ -332,8 +338,8 @@ def _is_bold(textpage: Any, index: int) -> bool:
     return bool(_BOLD_FONT.search(name.value.decode("latin-1")))
 
 
-class Role:
-    """What a paragraph of a PDF is (a plain namespace of names)."""
+class Role(str, Enum):
+    """What a paragraph of a PDF is, while the reader works out its layout."""
 
     HEADING = "heading"
     PROSE = "prose"
@@ -345,10 +351,22 @@ class Role:
     REFERENCE = "reference"
 
 
+# the block each role becomes, and whether it follows the block before on the next line
+_BLOCK_OF: dict[Role, tuple[BlockKind, bool]] = {
+    Role.PROSE: (BlockKind.PROSE, False),
+    Role.CAPTION: (BlockKind.CAPTION, False),
+    Role.CONTENTS: (BlockKind.CONTENTS, True),
+    Role.ROW: (BlockKind.TABLE_ROW, True),
+    Role.HEADER: (BlockKind.TABLE_HEADER, True),
+    Role.NOTE: (BlockKind.TABLE_NOTE, True),
+    Role.REFERENCE: (BlockKind.REFERENCE, True),
+}
+
+
 @dataclass
 class _Para:
     lines: list[Line]
-    role: str
+    role: Role
     level: int = 0
     cut: bool = False  # ended at a column or page break, not at a paragraph's end
     table: bool = False  # a caption that opens a table
@@ -385,29 +403,16 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     paras = _join_cut_paragraphs(paras)
     words = vocabulary("\n".join(p.text for p in paras))
     out = TextBuilder()
-    rows = 0
     for para in paras:
         text = dehyphenate(para.text, words)
-        page = para.lines[0].page
         if para.role == Role.HEADING:
             out.heading(para.level, text)
-        elif para.role == Role.REFERENCE:
-            out.block(text, BlockKind.REFERENCE, page=page, tight=True)
-        elif para.role == Role.ROW:
-            rows += 1
-            out.block(text, BlockKind.TABLE_ROW, page=page, tight=True)
-        elif para.role == Role.HEADER:
-            out.block(text, BlockKind.TABLE_HEADER, page=page, tight=True)
-        elif para.role == Role.NOTE:
-            out.block(text, BlockKind.TABLE_NOTE, page=page, tight=True)
-        elif para.role == Role.CONTENTS:
-            out.block(text, BlockKind.CONTENTS, page=page, tight=True)
-        elif para.role == Role.CAPTION:
-            out.block(text, BlockKind.CAPTION, page=page)
-        elif _BULLET.match(text):
-            out.block(_BULLET.sub("", text, count=1), BlockKind.LIST_ITEM, page=page)
-        else:
-            out.block(text, BlockKind.PROSE, page=page)
+            continue
+        kind, tight = _BLOCK_OF[para.role]
+        if kind is BlockKind.PROSE and _BULLET.match(text):
+            kind, text = BlockKind.LIST_ITEM, _BULLET.sub("", text, count=1)
+        out.block(text, kind, page=para.lines[0].page, tight=tight)
+    rows = sum(1 for block in out.blocks if block.kind is BlockKind.TABLE_ROW)
     metadata, found_in = _metadata(info, paras)
     report = ReadReport(format="pdf", sections=out.sections, pages=pages,
                         chrome_skipped=len(furniture), tables=tables, table_rows=rows,
