@@ -142,3 +142,13 @@ def test_render_bench_shows_embedders_serve_start_and_the_encode_ratio():
             "process) = 0.40 against the target of 0.5: met.") in text
     assert ("`ragqa serve --embedder onnx` ready after 1.20 s (median of 3) against the target "
             "of 2 s: met.") in text
+
+
+def test_pdf_reader_speed_is_timed_and_shown(tmp_path):
+    from ragqa.evaluation.bench import _reader_part, time_pdf_reader
+
+    assert time_pdf_reader(tmp_path) is None  # no PDF: nothing to time
+    reader = {"files": 3, "pages": 107, "seconds": 5.0, "pages_per_s": 21.4, "root": "pdfs"}
+    text = "\n".join(_reader_part(reader))
+    assert "### PDF reader" in text and "21.4 pages/s: 3 PDFs, 107 pages read in 5.00 s" in text
+    assert _reader_part(None) == []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -120,6 +119,15 @@ def test_canmat_html_sentences_appear_verbatim_in_its_pdf_reading(read, canmat_p
     found = [s for s in prose if s in pdf_text]
     assert len(prose) > 1000
     assert len(found) / len(prose) >= 0.95, [s for s in prose if s not in pdf_text][:10]
+
+
+def test_canmat_tables_read_as_labelled_rows_as_in_its_html(read, canmat_pdf):
+    rows = {s for s in quotable_sentences(read(canmat_pdf)) if " | " in s}
+    for row in (("Line of treatment: First line | Criteria: Level 1 or Level 2 evidence, plus "
+                "clinical support"),
+                "Abbreviation: CBT | Definition: Cognitive-behavioural therapy"):
+        assert row in rows
+    assert read(canmat_pdf).report.tables >= 5
 
 
 def test_sentences_are_not_cut_at_column_and_page_breaks(read, canmat_pdf):

@@ -75,6 +75,9 @@ def test_superscript_citation_marks_are_dropped_not_glued_to_words():
     made, marks = _make_line(raw, page=1, height=HEIGHT)
     assert made is not None and made.text == "the NIH consensus on CD in 2005"
     assert marks == 1
+    # an exponent after a unit stays: "BMI >27 kg/m2"
+    unit = chars("BMI >27 kg/m", 9.0, 100.0, 50.0) + chars("2", 6.0, 103.5, 110.0)
+    assert _make_line(unit, page=1, height=HEIGHT)[0].text == "BMI >27 kg/m2"
     # a small number on the baseline (a table's footnote size, say) is text, not a mark
     same_line = chars("dose 5", 9.0, 100.0, 50.0) + chars("10", 6.0, 100.0, 90.0)
     assert _make_line(same_line, page=1, height=HEIGHT)[0].text == "dose 510"
@@ -95,8 +98,8 @@ def test_a_sentence_cut_by_a_page_break_footer_and_caption_is_one_sentence():
     lines.insert(9, line("Side effects are mild.", 700, 3))
     parsed = parse_lines(lines, pages=3, info={})
     found = blocks(parsed)
-    assert ("Light therapy is effective in seasonal depression and it is recommended as "
-            "first-line treatment for patients with a seasonal pattern.", BlockKind.PROSE) in found
+    assert (("Light therapy is effective in seasonal depression and it is recommended as "
+            "first-line treatment for patients with a seasonal pattern."), BlockKind.PROSE) in found
     assert ("Figure 1. Response rates by week.", BlockKind.CAPTION) in found
     assert "Journal of Guidelines" not in parsed.text and "Page " not in parsed.text
     assert parsed.report.chrome_skipped == 6
@@ -111,8 +114,8 @@ def test_references_under_their_heading_are_one_entry_each_and_not_quotable():
                   size=8)]
     parsed = parse_lines(lines, pages=1, info={})
     refs = [text for text, kind in blocks(parsed) if kind is BlockKind.REFERENCE]
-    assert refs == ["1 Husby S, Koletzko S. Guidelines for the diagnosis of coeliac disease. J "
-                    "Pediatr 2012;54:136-60.",
+    assert refs == [("1 Husby S, Koletzko S. Guidelines for the diagnosis of coeliac disease. J "
+                    "Pediatr 2012;54:136-60."),
                     "2 Ludvigsson JF, Leffler DA. The Oslo definitions. Gut 2013;62:43-52."]
     assert not BlockKind.REFERENCE.quotable
     assert parsed.report.references == 2
@@ -156,3 +159,45 @@ def test_title_and_year_from_the_first_page_when_the_metadata_has_none():
     assert parsed.metadata["year"] == 2014
     assert parsed.found_in == {"title": "first page", "authors": "first page",
                                "year": "first page"}
+
+
+def test_cells_side_by_side_are_rows_labelled_by_a_bold_header_row():
+    lines = [line("Text before the table runs in the body type of the page, line one,", 740, 1),
+             line("and it ends here in the same body type of the page, line two.", 728, 1),
+             line("Line of treatment", 700, 1, x0=50, x1=150, bold=True),
+             line("Criteria", 700, 1, x0=250, x1=300, bold=True),
+             line("First line", 686, 1, x0=50, x1=110),
+             line("Level 1 or Level 2 evidence, plus", 686, 1, x0=250, x1=420),
+             line("clinical support", 674, 1, x0=250, x1=330),
+             line("Second line", 650, 1, x0=50, x1=115),
+             line("Level 3 evidence or higher", 650, 1, x0=250, x1=400)]
+    parsed = parse_lines(lines, pages=1, info={})
+    found = blocks(parsed)
+    assert found[-3:] == [
+        ("Line of treatment | Criteria", BlockKind.TABLE_HEADER),
+        (("Line of treatment: First line | Criteria: Level 1 or Level 2 evidence, plus clinical "
+         "support"), BlockKind.TABLE_ROW),
+        ("Line of treatment: Second line | Criteria: Level 3 evidence or higher",
+         BlockKind.TABLE_ROW)]
+    assert (parsed.report.tables, parsed.report.table_rows) == (1, 2)
+
+
+def test_roman_page_numbers_are_furniture():
+    placed = [Placed(page, y, text, HEIGHT) for page, numeral in enumerate(
+        ["i", "ii", "iii", "iv", "v"], start=1) for y, text in (
+        (700, f"Body text {'abcde'[page - 1]} one."), (500, f"Body text {'abcde'[page - 1]} two."),
+        (300, f"Body text {'abcde'[page - 1]} three."), (30, numeral))]
+    assert {placed[i].text for i in find_furniture(placed, pages=5)} == {
+        "i", "ii", "iii", "iv", "v"}
+
+
+def test_two_columns_of_prose_read_line_by_line_are_not_a_table():
+    lines = []
+    for k in range(4):
+        lines += [line(f"Left column prose line {k} runs all the way across its column", 700 - 12 * k,
+                       1, x0=50, x1=290),
+                  line(f"right column prose line {k} also runs across the column width", 700 - 12 * k,
+                       1, x0=310, x1=550)]
+    parsed = parse_lines(lines, pages=1, info={})
+    assert parsed.report.tables == 0
+    assert not any(kind is BlockKind.TABLE_ROW for _, kind in blocks(parsed))

@@ -3,7 +3,8 @@ download stamps, found by position and repetition across pages (as GROBID and py
 
 A line is furniture when it sits at a page's edge (one of the two topmost or two bottommost lines,
 or in the outer margin band when the page size is known) and the same text, digits ignored, sits at
-about the same height on many pages. Nothing here knows any document's words.
+about the same height on many pages; or when it is set sideways in the left or right margin (a
+chapter tab, a vertical download stamp). Nothing here knows any document's words.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from statistics import median
 
 _DIGITS = re.compile(r"\d+")
+# a page number in roman numerals ("iv", "XII"), as front matter is numbered
+_ROMAN = re.compile(r"\b(?=[ivxlc]+\b)c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})\b", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 EDGE_LINES = 2  # lines counted from each edge of a page
 MARGIN_BAND = 0.08  # fraction of the page height at the top and bottom that is margin
@@ -23,17 +26,20 @@ Y_TOLERANCE = 6.0  # points: how far the same furniture line may move from page 
 
 @dataclass(frozen=True)
 class Placed:
-    """Where a line sits: its page (1-based), baseline height, text; and the page's height."""
+    """Where a line sits: its page (1-based), baseline height, text; the page's height; and, for
+    text set sideways, whether it lies in the page's left or right margin."""
 
     page: int
     y: float
     text: str
     page_height: float | None = None
+    sideways_in_margin: bool = False
 
 
 def furniture_key(text: str) -> str:
-    """The text that repeats from page to page: digits (page numbers, dates) ignored."""
-    return _SPACE.sub(" ", _DIGITS.sub("#", text)).strip().casefold()
+    """The text that repeats from page to page: numbers (page numbers, dates, roman page numbers)
+    ignored."""
+    return _SPACE.sub(" ", _ROMAN.sub("#", _DIGITS.sub("#", text))).strip().casefold()
 
 
 def edge_indexes(lines: Sequence[Placed]) -> set[int]:
@@ -57,12 +63,12 @@ def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
     """Indexes of the furniture lines: edge lines whose text (digits ignored) recurs at about the
     same height on at least 30% of 3 or more pages."""
     if pages < 3:
-        return set()
+        return {i for i, line in enumerate(lines) if line.sideways_in_margin}
     needed = max(3, MIN_SHARE * pages)
     places: dict[str, list[int]] = {}
     for i in edge_indexes(lines):
         places.setdefault(furniture_key(lines[i].text), []).append(i)
-    furniture: set[int] = set()
+    furniture = {i for i, line in enumerate(lines) if line.sideways_in_margin}
     for indexes in places.values():
         if len({lines[i].page for i in indexes}) < needed:
             continue

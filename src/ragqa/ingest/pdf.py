@@ -7,26 +7,33 @@ their own. pdfium reports each character's box, baseline, font size and weight, 
 layout analysis below needs, and it works offline under a permissive licence (Apache/BSD); pymupdf
 (AGPL) and docling (layout models downloaded at run time) were ruled out (issue 22).
 
-The reading, in the order `parse_lines` does it:
-1. lines: pdfium's lines in its reading order; superscript citation marks (small, raised digits)
-   dropped; fragments on one baseline merged; a word broken at a line end marked `SOFT_HYPHEN`;
-2. page furniture (running heads and feet, page numbers, stamps) removed by position and
-   repetition (`furniture.py`);
-3. each line classed: heading (font size, weight, capitals, numbering), caption, contents entry
-   (dot leaders), or body;
-4. lines grouped into paragraphs by line spacing, indentation and list marks; a paragraph cut at a
-   column or page break is joined to its continuation, past captions, boxes, tables and footnotes;
+The reading, in the order it is done:
+1. lines (`_page_lines`): pdfium's lines in its reading order, parted where pdfium ran two printed
+   lines together or where a gap wider than any word space parts two table cells; the type size
+   as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
+   exponent after a unit kept; pieces on one baseline merged; a word broken at a line end marked
+   `SOFT_HYPHEN`;
+2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
+   position and repetition (`furniture.py`);
+3. each line classed: contents entry (dot leaders), caption, heading (type size, weight, capitals,
+   numbering; numbered headings nest under their parent number), or body;
+4. lines grouped into paragraphs by line spacing, indentation and list marks;
 5. the reference list (by its heading, or by runs of numbered citation-like entries) read as one
-   entry per reference; a captioned table's smaller-type lines read as rows;
-6. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
+   entry per reference; a captioned table's smaller-type lines, and runs of cells side by side,
+   read as rows (labelled by a bold header row); contents lines marked;
+6. a paragraph cut at a column or page break joined to its continuation, past captions, boxes,
+   tables and footnotes;
+7. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
@@ -41,26 +48,38 @@ from ragqa.ingest.hyphens import SOFT_HYPHEN, dehyphenate, vocabulary
 from ragqa.ingest.layout import Block, BlockKind, ReadReport, TextBuilder
 
 _SPACE = re.compile(r"\s+")
-_HEADING_RATIO = 1.12  # a line this much larger than the body text is a heading
+_HEADING_RATIO = 1.08  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 200
 _BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it)
 # a bold face by its font's name: "Arial-BoldMT", "Helvetica,Bold", "Minion-Bd", "AdvOT1234.B"
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
+_CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
+_PROSE_CELL = 45  # "cells" this long (the median) are lines of prose side by side, not a table
+_SIDE_MARGIN = 0.1  # share of the page's width at its left and right that is margin
 _HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
+# an exponent, kept: a "2" or "3" (or "-1") raised after a unit ("kg/m2", "1.73 m2", "mm3")
+_EXPONENT = re.compile(r"[23]|[-−]1")
+_UNIT_BEFORE = re.compile(r"(?:/|\d\s?)[a-zA-Zμµ]{1,3}$")
+_GLUED_NUMBER = re.compile(r"(\b\d{1,2}\.\d{1,2})([A-Z][a-z]{2,})")
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
 _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
-_SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+")  # citation and footnote marks
-_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+\S")  # "3", "3.2", "3.2.1." headings
+# citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
+_SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+|[a-h]")
+# numbered headings: "3", "3.2", "3.2.1.", "3a." (a letter after the number is one level deeper)
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4}(?:[a-z](?=[.)\s]))?)[.)]?\s+[A-Z(]")
 _LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,2}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s")
+# a list's or reference list's label standing apart from its text ("(12)", "[3]", "4.", "•")
+_LABEL_ONLY = re.compile(r"\(?\[?\d{1,4}[.)\]]?|[▸►•●▪◦■□✓➢\-–*]|\(?[a-zA-Z][.)]")
+_BULLET = re.compile(r"^[▸►•●▪◦■□✓➢–-]\s+(?=\S)")  # a list item's bullet, not quoted with it
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
 _PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
 _TRAILING_CITATION = re.compile(r"\s*\[[\d,–\-\s]+\]$")
-_REFERENCE_LABEL = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}[.)]?)\s+\S")
+_REFERENCE_LABEL = re.compile(r"^(?:\[(\d{1,4})\]|\((\d{1,4})\)|(\d{1,4})[.)]?)\s+\S")
 _CITATION_LIKE = re.compile(
-    r"^(?:\[\d{1,4}\]|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
+    r"^(?:\[\d{1,4}\]|\(\d{1,4}\)|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
     r"\b(?:19|20)\d\d\b", re.DOTALL)
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
@@ -82,6 +101,7 @@ class Line:
     x0: float = 0.0
     x1: float = 0.0
     page_height: float | None = None
+    sideways_in_margin: bool = False  # set sideways in the left or right margin (a chapter tab)
 
 
 @dataclass(frozen=True)
@@ -172,10 +192,11 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
     from pypdfium2 import raw
 
     page = pdf[number]
-    height = float(page.get_height())
+    height, width = float(page.get_height()), float(page.get_width())
     textpage = page.get_textpage()
     try:
         box = raw.FS_RECTF()
+        matrix = raw.FS_MATRIX()
         ox, oy = ctypes.c_double(), ctypes.c_double()
         pieces: list[Line] = []
         dropped = 0
@@ -188,7 +209,10 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
             dropped += marks
             if line is not None:
                 bold = all(_is_bold(textpage, i) for i in (first_last[0], first_last[-1]))
-                pieces.append(replace(line, bold=bold))
+                angle = raw.FPDFText_GetCharAngle(textpage.raw, first_last[0])
+                sideways = min(abs(angle), abs(angle - 2 * math.pi)) > 0.2 and (
+                    line.x1 < _SIDE_MARGIN * width or line.x0 > (1 - _SIDE_MARGIN) * width)
+                pieces.append(replace(line, bold=bold, sideways_in_margin=sideways))
 
         for index in range(textpage.count_chars()):
             code = raw.FPDFText_GetUnicode(textpage.raw, index)
@@ -206,14 +230,21 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
                 continue
             raw.FPDFText_GetLooseCharBox(textpage.raw, index, box)
             raw.FPDFText_GetCharOrigin(textpage.raw, index, ox, oy)
-            size = box.top - box.bottom
+            # the size as printed: the font's size scaled by its text matrix (many PDFs set a
+            # 1-point font and scale it); the box height when pdfium knows no matrix
+            raw.FPDFText_GetMatrix(textpage.raw, index, matrix)
+            size = raw.FPDFText_GetFontSize(textpage.raw, index) * math.sqrt(
+                abs(matrix.a * matrix.d - matrix.b * matrix.c))
             if size <= 0:
-                size = raw.FPDFText_GetFontSize(textpage.raw, index)
+                size = box.top - box.bottom
             here = _Char(char, round(size, 2), oy.value, box.left, box.right)
             last = next((c for c in reversed(chars) if c.size > 0), None)
-            if last is not None and here.base < last.base - 0.6 * last.size and \
-                    here.x0 < last.x0:
-                end_line()  # pdfium ran two printed lines together (at a line-end hyphen)
+            if last is not None and (here.base < last.base - 0.6 * last.size and here.x0 < last.x0
+                                     or here.x0 - last.x1 > _CELL_GAP * here.size
+                                     and not _LABEL_ONLY.fullmatch(_text_of(chars))):
+                # pdfium ran two printed lines together (at a line-end hyphen), or two table
+                # cells (a gap wider than any word space)
+                end_line()
                 chars, first_last = [], []
             chars.append(here)
             first_last[1:] = [index] if first_last else []
@@ -225,6 +256,10 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
     finally:
         textpage.close()
         page.close()
+
+
+def _text_of(chars: list[_Char]) -> str:
+    return "".join(c.char for c in chars).strip()
 
 
 def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | None, int]:
@@ -246,7 +281,9 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
             while j < len(chars) and (chars[j].size == 0 or _superscript(chars[j], size, base)):
                 j += 1
             run = "".join(c.char for c in chars[i:j])
-            if _SUPERSCRIPT_MARK.fullmatch(run):
+            before = "".join(c.char for c, k in zip(chars[:i], keep, strict=False) if k)
+            if _SUPERSCRIPT_MARK.fullmatch(run) and not (
+                    _EXPONENT.fullmatch(run.strip()) and _UNIT_BEFORE.search(before)):
                 for k in range(i, j):
                     keep[k] = chars[k].size == 0  # keep the spaces around it
                 marks += 1
@@ -256,11 +293,13 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
     text = "".join(c.char for c, k in zip(chars, keep, strict=True) if k)
     text = _SPACE.sub(" ", text).strip()
     text = re.sub(rf"\s*{SOFT_HYPHEN}\s*", SOFT_HYPHEN, text)
+    text = _GLUED_NUMBER.sub(r"\1 \2", text)  # "7.23Indications": a numbered item's number
     if not text.strip(SOFT_HYPHEN):
         return None, marks
-    kept = [c for c, k in zip(chars, keep, strict=True) if k and c.size > 0] or visible
-    return Line(text, size, base, page, False, min(c.x0 for c in kept), max(c.x1 for c in kept),
-                height), marks
+    # the line's extent counts its dropped marks: a piece pdfium began at a superscript still
+    # touches the piece before it
+    return Line(text, size, base, page, False, min(c.x0 for c in visible),
+                max(c.x1 for c in visible), height), marks
 
 
 def _superscript(char: _Char, size: float, base: float) -> bool:
@@ -299,22 +338,35 @@ def _is_bold(textpage: Any, index: int) -> bool:
     return bool(_BOLD_FONT.search(name.value.decode("latin-1")))
 
 
-class Role:
-    """What a paragraph of a PDF is (a plain namespace of names)."""
+class Role(str, Enum):
+    """What a paragraph of a PDF is, while the reader works out its layout."""
 
     HEADING = "heading"
     PROSE = "prose"
     CAPTION = "caption"
     CONTENTS = "contents"
     ROW = "row"
+    HEADER = "header"
     NOTE = "note"
     REFERENCE = "reference"
+
+
+# the block each role becomes, and whether it follows the block before on the next line
+_BLOCK_OF: dict[Role, tuple[BlockKind, bool]] = {
+    Role.PROSE: (BlockKind.PROSE, False),
+    Role.CAPTION: (BlockKind.CAPTION, False),
+    Role.CONTENTS: (BlockKind.CONTENTS, True),
+    Role.ROW: (BlockKind.TABLE_ROW, True),
+    Role.HEADER: (BlockKind.TABLE_HEADER, True),
+    Role.NOTE: (BlockKind.TABLE_NOTE, True),
+    Role.REFERENCE: (BlockKind.REFERENCE, True),
+}
 
 
 @dataclass
 class _Para:
     lines: list[Line]
-    role: str
+    role: Role
     level: int = 0
     cut: bool = False  # ended at a column or page break, not at a paragraph's end
     table: bool = False  # a caption that opens a table
@@ -331,8 +383,8 @@ class _Para:
 def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPdf:
     """Read the lines of a PDF into canonical text and layout: furniture removed, headings,
     paragraphs joined across breaks, references, tables and contents marked."""
-    furniture = find_furniture([Placed(ln.page, ln.y, ln.text, ln.page_height) for ln in lines],
-                               pages)
+    furniture = find_furniture([Placed(ln.page, ln.y, ln.text, ln.page_height,
+                                       ln.sideways_in_margin) for ln in lines], pages)
     rules = pdf_rules()
     kept = [replace(line, text=rules.image_placeholders.sub("", line.text).strip())
             for i, line in enumerate(lines) if i not in furniture]
@@ -341,34 +393,26 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     levels = _heading_levels(kept, body)
     step = _line_steps(kept)
     paras = _paragraphs(kept, levels, step, rules)
+    _nest_numbered(paras)
     for para in paras:
         if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
             para.role = Role.PROSE  # a byline or an abstract set large, not a heading
-    _mark_contents(paras, rules)
     references = _mark_references(paras, rules, body)
-    tables = _mark_tables(paras, body)
+    tables = _mark_tables(paras, body) + _mark_grid_tables(paras)
+    _mark_contents(paras, rules)
     paras = _join_cut_paragraphs(paras)
     words = vocabulary("\n".join(p.text for p in paras))
     out = TextBuilder()
-    rows = 0
     for para in paras:
         text = dehyphenate(para.text, words)
-        page = para.lines[0].page
         if para.role == Role.HEADING:
             out.heading(para.level, text)
-        elif para.role == Role.REFERENCE:
-            out.block(text, BlockKind.REFERENCE, page=page, tight=True)
-        elif para.role == Role.ROW:
-            rows += 1
-            out.block(text, BlockKind.TABLE_ROW, page=page, tight=True)
-        elif para.role == Role.NOTE:
-            out.block(text, BlockKind.TABLE_NOTE, page=page, tight=True)
-        elif para.role == Role.CONTENTS:
-            out.block(text, BlockKind.CONTENTS, page=page, tight=True)
-        elif para.role == Role.CAPTION:
-            out.block(text, BlockKind.CAPTION, page=page)
-        else:
-            out.block(text, BlockKind.PROSE, page=page)
+            continue
+        kind, tight = _BLOCK_OF[para.role]
+        if kind is BlockKind.PROSE and _BULLET.match(text):
+            kind, text = BlockKind.LIST_ITEM, _BULLET.sub("", text, count=1)
+        out.block(text, kind, page=para.lines[0].page, tight=tight)
+    rows = sum(1 for block in out.blocks if block.kind is BlockKind.TABLE_ROW)
     metadata, found_in = _metadata(info, paras)
     report = ReadReport(format="pdf", sections=out.sections, pages=pages,
                         chrome_skipped=len(furniture), tables=tables, table_rows=rows,
@@ -396,11 +440,11 @@ def _heading_style(line: Line, body: float) -> tuple[float, int, int] | None:
     if line.page_height and not _HEADING_BAND * line.page_height < line.y < (
             1 - _HEADING_BAND) * line.page_height:
         return None  # a stamp in the page's margin, not a heading
-    if not text[:1].isalnum() or _LEADERS.search(text) or _LIST_MARK.match(text) and not \
+    if sum(c.isalpha() for c in text) < 3 or not text[:1].isalnum() or _LEADERS.search(text) or _LIST_MARK.match(text) and not \
             _NUMBERED.match(text):
         return None
     numbered = _NUMBERED.match(text)
-    depth = numbered.group(1).count(".") if numbered else 0
+    depth = _depth(numbered.group(1)) if numbered else 0
     if line.size >= body * _HEADING_RATIO and len(text) <= _MAX_HEADING_CHARS:
         return (round(line.size, 1), 2, -depth)
     if abs(line.size - body) > 0.6 or text.endswith((".", ",", ";")) and not numbered:
@@ -429,6 +473,28 @@ def _heading_levels(lines: list[Line], body: float) -> dict[int, int]:
         level = top[size] if tier == 2 else below + (1 if tier == 1 else 2)
         levels[key] = min(level - depth, 6)  # depth is stored negated (deeper sorts later)
     return levels
+
+
+def _nest_numbered(paras: list[_Para]) -> None:
+    """A numbered heading goes one level below the heading its number continues ("2.1" and "2a"
+    under "2"), whatever its type size says."""
+    last: dict[str, int] = {}
+    for para in paras:
+        match = _NUMBERED.match(para.text) if para.role == Role.HEADING else None
+        if match is None:
+            continue
+        number = match.group(1)
+        parent = number[:-1] if number[-1:].isalpha() else number.rpartition(".")[0]
+        if parent in last:
+            para.level = min(last[parent] + 1, 6)
+        # two headings of one number ("3 Recommendations", "3. RECOMMENDATION ON ..."): the
+        # higher one is the chapter
+        last[number] = min(para.level, last.get(number, para.level))
+
+
+def _depth(number: str) -> int:
+    """How deep a heading number is: "3" 0, "3.2" and "3a" 1, "3.2.1" 2."""
+    return number.count(".") + (1 if number[-1:].isalpha() else 0)
 
 
 def _line_steps(lines: list[Line]) -> dict[float, float]:
@@ -460,15 +526,18 @@ def _paragraphs(lines: list[Line], levels: dict[int, int], steps: dict[float, fl
             current.cut = True
         if _LEADERS.search(line.text):
             paras.append(_Para([line], Role.CONTENTS))
+        elif (kind := rules.caption(line.text)) is not None:
+            paras.append(_Para([line], Role.CAPTION, table=kind == "table"))
         elif level is not None:
-            if (current is not None and current.role == Role.HEADING and current.level == level
-                    and not flow and previous is not None and 0 < previous.y - line.y
-                    <= 2 * line.size):
+            if (current is not None and current.role == Role.HEADING and not flow
+                    and previous is not None and 0 < previous.y - line.y <= 2 * line.size
+                    and (current.level == level or abs(line.size - previous.size) < 0.3
+                         and (len(previous.text) >= 40 or line.text[:1].islower())
+                         and not _NUMBERED.match(line.text))):
+                # the same heading's next line (a long heading wraps; its number starts no line)
                 current.lines.append(line)
             else:
                 paras.append(_Para([line], Role.HEADING, level))
-        elif (kind := rules.caption(line.text)) is not None:
-            paras.append(_Para([line], Role.CAPTION, table=kind == "table"))
         elif (current is not None and current.role in (Role.PROSE, Role.CAPTION) and not flow
               and previous is not None and not _breaks(current, previous, line, steps)):
             current.lines.append(line)
@@ -517,7 +586,8 @@ def _mark_contents(paras: list[_Para], rules: PdfRules) -> None:
                 continue
             if _heading_name(para.text) in rules.contents_headings:
                 inside = para.level
-        elif inside is not None and _PAGE_NUMBER_END.search(para.text):
+        elif inside is not None and para.role in (Role.PROSE, Role.ROW) and \
+                _PAGE_NUMBER_END.search(para.text):
             para.role = Role.CONTENTS
 
 
@@ -558,21 +628,34 @@ def _mark_references(paras: list[_Para], rules: PdfRules, body: float) -> int:
 
 
 def _reference_entries(para: _Para) -> list[_Para]:
-    """A run of reference lines split into entries: at each numbered line, or, when the entries
-    are not numbered, where a line returns to the left of a hanging indent."""
-    numbered = sum(1 for line in para.lines if _REFERENCE_LABEL.match(line.text))
+    """A run of reference lines split into entries: at each line that opens with the next number
+    of the list ("12 ", "12.", "[12]", "(12)"), or, when the entries are not numbered, where a line
+    returns to the left of a hanging indent."""
+    labels = [_label(line.text) for line in para.lines]
+    numbered = sum(1 for label in labels if label is not None) >= 2
     entries: list[_Para] = []
     previous: Line | None = None
-    for line in para.lines:
-        starts = (_REFERENCE_LABEL.match(line.text) is not None if numbered >= 2 else
-                  previous is None or line.page != previous.page or line.x0 < previous.x0 - 2.0
-                  or previous.y - line.y > 1.8 * line.size or line.y > previous.y)
+    expected: int | None = None
+    for line, label in zip(para.lines, labels, strict=True):
+        if numbered:
+            starts = label is not None and (expected is None or label in (expected, expected + 1))
+        else:
+            starts = (previous is None or line.page != previous.page or line.x0 < previous.x0 - 2.0
+                      or previous.y - line.y > 1.8 * line.size or line.y > previous.y)
+        if starts and label is not None:
+            expected = label + 1
         if entries and not starts:
             entries[-1].lines.append(line)
         else:
             entries.append(_Para([line], Role.REFERENCE))
         previous = line
     return entries
+
+
+def _label(text: str) -> int | None:
+    """The number a reference entry opens with, or None."""
+    match = _REFERENCE_LABEL.match(text)
+    return int(next(g for g in match.groups() if g)) if match else None
 
 
 def _mark_tables(paras: list[_Para], body: float) -> int:
@@ -596,6 +679,88 @@ def _mark_tables(paras: list[_Para], body: float) -> int:
         i += len(rows)
         tables += 1
     return tables
+
+
+def _mark_grid_tables(paras: list[_Para]) -> int:
+    """Read runs of two or more rows of cells side by side (one-line paragraphs on one baseline,
+    left to right) as tables: a bold first row is the header, and each later cell is labelled with
+    its column's header ("Line of treatment: First line | Criteria: ..."), as the HTML reader
+    does; a line under a cell continues it. The number of tables read so."""
+    tables = 0
+    i = 0
+    last_header: list[str] | None = None  # a table running on from the previous page keeps it
+    last_page = 0
+    while i < len(paras):
+        rows: list[list[Line]] = []
+        j = i
+        while j < len(paras):
+            row = _side_by_side(paras, j)
+            if len(row) >= 2 and (not rows or len(row) == len(rows[0])):
+                cells = [replace(p.lines[0], text=p.text) for p in row]
+                j += len(row)
+                if rows and all(c.bold for c in cells) and [c.text for c in cells] == (
+                        last_header or [c.text for c in rows[0]]):
+                    continue  # the header repeated at the top of the next page
+                rows.append(cells)
+            elif rows and _continues_cell(paras[j], rows[-1]):
+                column = _column(paras[j].lines[0], rows[-1])
+                cell = rows[-1][column]
+                rows[-1][column] = replace(cell, text=_join([cell.text, paras[j].text]))
+                j += 1
+            else:
+                break
+        lengths = sorted(len(cell.text) for row in rows for cell in row)
+        if len(rows) < 2 or lengths[len(lengths) // 2] >= _PROSE_CELL:
+            i += 1  # two columns of prose read line by line are not a table
+            continue
+        header = [cell.text for cell in rows[0]] if all(c.bold for c in rows[0]) else None
+        out = []
+        body = rows
+        if header is not None:
+            out.append(_Para([replace(rows[0][0], text=" | ".join(header))], Role.HEADER))
+            body = rows[1:]
+        elif (last_header is not None and len(last_header) == len(rows[0])
+              and rows[0][0].page == last_page + 1):
+            header = last_header
+        for row in body:
+            cells = [f"{name}: {cell.text}" if name else cell.text for name, cell in
+                     zip(header or [""] * len(row), row, strict=True)]
+            out.append(_Para([replace(row[0], text=" | ".join(cells))], Role.ROW))
+        paras[i:j] = out
+        i += len(out)
+        tables += 1
+        last_header, last_page = header, rows[-1][-1].page
+    return tables
+
+
+def _side_by_side(paras: list[_Para], start: int) -> list[_Para]:
+    """The one-line paragraphs from `start` on that sit on one baseline, left to right."""
+    row: list[_Para] = []
+    for para in paras[start:]:
+        line = para.lines[0]
+        if para.role not in (Role.PROSE, Role.HEADING) or any(
+                other.x0 < line.x0 - 1.0 or other.page != line.page for other in para.lines):
+            break  # a cell's lines stay in its column
+        if row and (line.page != row[0].lines[0].page or abs(line.y - row[0].lines[0].y)
+                    > 0.4 * line.size or line.x0 <= row[-1].lines[0].x1):
+            break
+        row.append(para)
+    return row
+
+
+def _column(line: Line, row: list[Line]) -> int:
+    """The index of the cell of `row` whose column `line` starts in."""
+    return min(range(len(row)), key=lambda k: abs(row[k].x0 - line.x0))
+
+
+def _continues_cell(para: _Para, row: list[Line]) -> bool:
+    """Whether a one-line paragraph is a cell's next line: below the row, in one of its columns."""
+    if len(para.lines) != 1 or para.role not in (Role.PROSE, Role.HEADING):
+        return False
+    line = para.lines[0]
+    cell = row[_column(line, row)]
+    return (line.page == cell.page and 0 < cell.y - line.y < 1.6 * line.size
+            and abs(line.x0 - cell.x0) < line.size)
 
 
 def _rows(cells: list[Line]) -> list[_Para]:
