@@ -25,6 +25,10 @@ class IndexDamagedError(IndexFormatError):
     """An index file is missing, or its size or SHA-256 differs from what the manifest records."""
 
 
+class IndexWriteError(RagqaError):
+    """The index's folder cannot take a new build: the disk is full, or it is not writable."""
+
+
 class OverloadedError(RagqaError):
     """The service has more work than it will queue: come back after `retry_after` seconds."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -33,6 +34,17 @@ ERROR_STATUS: dict[type[RagqaError], int] = {
 }
 # A request with thousands of unknown keys gets this many field errors, and a count of the rest.
 MAX_FIELD_ERRORS = 20
+# An absolute path inside a message (up to a space, quote or separator), not one of the API's
+# own routes; its last part is kept.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~/])/(?!v1/)[^\s'\";,()]+")
+
+
+def without_paths(message: str) -> str:
+    """`message` with each absolute path cut to its last part (`/srv/x/indexes/default: ...` ->
+    `default: ...`): where the server keeps its files is no business of an unauthenticated
+    client, and the log keeps the whole message."""
+    return _ABSOLUTE_PATH.sub(lambda m: m[0].rstrip("/:.").rsplit("/", 1)[-1] + m[0][
+        len(m[0].rstrip("/:.")):], message)
 
 
 def error_response(status: int, message: str, fields: list[FieldError] | None = None,
@@ -84,7 +96,7 @@ async def ragqa_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected library error on %s: %s", request.url.path, exc)
     headers = ({"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError)
                else None)
-    return error_response(status, str(exc), headers=headers)
+    return error_response(status, without_paths(str(exc)), headers=headers)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,167 @@
+"""One flipped byte in any file of an index: never loaded, never "up to date", repaired by
+re-embedding at most what the damaged file held."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragqa.errors import IndexDamagedError
+from ragqa.index.store import (
+    EmbeddingCheckpoint,
+    load_index,
+    load_intact_index,
+    read_documents,
+    read_manifest,
+    staleness,
+    update_index,
+)
+from ragqa.ingest.documents import read_corpus
+from tests.conftest import FakeEmbedder
+
+# Every file an index holds, by kind, and what a repair may embed again when it is damaged:
+# the keys of the chunks' or sentences' vectors are in their .jsonl files; a damaged vector file
+# is restored from its FAISS twin; nothing else holds embeddings.
+RE_EMBEDS = {"chunks.jsonl": "chunks", "sentences.jsonl": "sentences"}
+KINDS = ["documents.jsonl", "chunks.jsonl", "sentences.jsonl", "chunk_vectors.npy",
+         "sentence_vectors.npy", "faiss.index", "sentence_faiss.index", "bm25_tokens.json",
+         "sentence_bm25/bm25s/data.csc.index.npy", "sentence_terms.json",
+         "sentence_facts/facts.json", "sentence_facts/flags.npy", "manifest.json"]
+
+
+def flip_one_byte(path: Path, at: float = 0.5) -> None:
+    """Change one byte of `path` in place (same size): the one at fraction `at` of the file."""
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def corpus(tmp_path, fixture_corpus) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(fixture_corpus, target)
+    return target
+
+
+@pytest.fixture
+def index_dir(tmp_path, corpus) -> Path:
+    directory = tmp_path / "idx"
+    update_index(corpus, directory, FakeEmbedder())
+    return directory
+
+
+def test_every_file_of_an_index_is_a_kind_the_tests_flip(index_dir):
+    recorded = set(read_manifest(index_dir)["files"])
+    assert {k for k in KINDS if k != "manifest.json"} <= recorded
+    assert {Path(name).parts[0] for name in recorded} == {Path(k).parts[0] for k in KINDS
+                                                          if k != "manifest.json"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_flipped_byte_is_refused_and_repaired_re_embedding_at_most_that_part(
+        index_dir, corpus, kind):
+    counts = read_manifest(index_dir)["counts"]
+    flip_one_byte(index_dir / kind)
+    with pytest.raises(IndexDamagedError, match=kind.rsplit("/", 1)[-1].replace(".", r"\.")):
+        load_index(index_dir, FakeEmbedder())
+    embedder = FakeEmbedder()
+    reason = staleness(index_dir, read_corpus(corpus), *_params_and_model(index_dir, embedder))
+    assert reason is not None and "up to date" not in reason
+
+    report = update_index(corpus, index_dir, embedder)
+
+    assert report.rebuilt, report.reason
+    damaged_part = RE_EMBEDS.get(kind)
+    assert report.manifest["embedded"] == {
+        "chunks": counts["chunks"] if damaged_part == "chunks" else 0,
+        "sentences": counts["sentences"] if damaged_part == "sentences" else 0}
+    assert load_index(index_dir, embedder).version == report.manifest["index_version"]
+    assert not update_index(corpus, index_dir, embedder).rebuilt
+
+
+def _params_and_model(index_dir: Path, embedder: FakeEmbedder):
+    from ragqa.index.store import IndexParams
+
+    return IndexParams(), embedder.name, embedder.record
+
+
+def test_every_byte_of_the_manifest_is_covered(index_dir):
+    """Whichever byte of the manifest flips (a count, a hash, a bracket), it is refused."""
+    manifest = index_dir / "manifest.json"
+    original = manifest.read_bytes()
+    for at in np.linspace(0, 0.999, 41):
+        flip_one_byte(manifest, float(at))
+        with pytest.raises(IndexDamagedError):
+            load_index(index_dir)
+        manifest.write_bytes(original)
+    assert load_index(index_dir)
+
+
+def test_a_changed_dose_is_never_read_even_by_show(index_dir):
+    documents = index_dir / "documents.jsonl"
+    text = documents.read_text(encoding="utf-8")
+    assert "0.5 mg/kg" in text
+    documents.write_text(text.replace("0.5 mg/kg", "5.0 mg/kg", 1), encoding="utf-8")
+    with pytest.raises(IndexDamagedError, match=r"documents\.jsonl does not match"):
+        read_documents(index_dir)
+    with pytest.raises(IndexDamagedError, match=r"documents\.jsonl"):
+        load_intact_index(index_dir)
+
+
+def test_the_previous_intact_build_is_loaded_with_a_warning(index_dir, corpus, caplog):
+    first = read_manifest(index_dir)["index_version"]
+    (corpus / "extra.md").write_text(
+        "---\nid: extra\ntitle: \"Extra\"\npublisher: \"Test\"\nyear: 2024\ndoc_type: rct\n---\n\n"
+        "# Findings\n\nMelatonin 2 mg at night improved sleep.\n", encoding="utf-8")
+    update_index(corpus, index_dir, FakeEmbedder())
+    flip_one_byte(index_dir / "sentence_vectors.npy")
+    with caplog.at_level("WARNING", logger="ragqa.index.store"):
+        index = load_intact_index(index_dir, FakeEmbedder())
+    assert index.version == first
+    assert "sentence_vectors.npy" in caplog.text and "previous build" in caplog.text
+
+
+def test_a_killed_first_build_resumes_from_its_checkpoint(tmp_path, corpus, monkeypatch):
+    """Killed after its first batch, a first build's successor embeds only the rest."""
+    monkeypatch.setattr("ragqa.index.store.CHECKPOINT_BATCH", 5)
+    directory = tmp_path / "fresh" / "idx"
+
+    class KilledAfterOneBatch(FakeEmbedder):
+        def embed(self, texts, show_progress=False):
+            if self.calls:
+                raise KeyboardInterrupt  # as a kill: nothing after this runs
+            return super().embed(texts, show_progress)
+
+    with pytest.raises(KeyboardInterrupt):
+        update_index(corpus, directory, KilledAfterOneBatch())
+    assert not directory.exists()
+    checkpoint = EmbeddingCheckpoint.folder_for(directory, FakeEmbedder())
+    assert len(list(checkpoint.glob("*.npz"))) == 1
+
+    embedder = FakeEmbedder()
+    report = update_index(corpus, directory, embedder)
+    total = sum(report.manifest["counts"][k] for k in ("chunks", "sentences"))
+    embedded = sum(report.manifest["embedded"].values())
+    assert embedded == sum(embedder.calls) <= total - 5
+    assert not checkpoint.exists()  # the build holds the vectors now
+    reference = update_index(corpus, tmp_path / "reference" / "idx", FakeEmbedder())
+    assert report.manifest["index_version"] == reference.manifest["index_version"]
+    assert np.array_equal(load_index(directory).sentence_vectors,
+                          load_index(tmp_path / "reference" / "idx").sentence_vectors)
+
+
+def test_a_damaged_checkpoint_batch_is_embedded_again(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr("ragqa.index.store.CHECKPOINT_BATCH", 5)
+    directory = tmp_path / "idx"
+    checkpoint = EmbeddingCheckpoint(EmbeddingCheckpoint.folder_for(directory, FakeEmbedder()),
+                                     FakeEmbedder())
+    texts = ["one text", "another text"]
+    keys = [json.dumps(t)[:40].ljust(40, "x") for t in texts]
+    checkpoint.save(keys, FakeEmbedder().embed(texts))
+    assert set(checkpoint.load()) == set(keys)
+    flip_one_byte(next(checkpoint.folder.glob("*.npz")), 0.3)
+    assert checkpoint.load() == {}
