@@ -85,10 +85,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.state.service = state
     app.add_middleware(RequestBody, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout,
                        openapi=app.openapi, queued=QUEUED_ROUTES)
+    app.add_middleware(errors.ContainErrors)  # outermost: added last
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(RagqaError, errors.ragqa_error)
-    app.add_exception_handler(Exception, errors.unexpected_error)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")

@@ -29,6 +29,7 @@ import logging
 import os
 import resource
 import socket
+import threading
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -258,11 +259,48 @@ def connection_cap(settings: Settings) -> int:
     return cap
 
 
+class OncePerPeriod(logging.Filter):
+    """A logging filter: each warning or error message (by its template) passes once per
+    `period` seconds, in one line, with a count of those held back since; others pass as they
+    are. uvicorn logs "Invalid HTTP request received." for every malformed request: a client
+    sending them must not be able to fill the disk."""
+
+    def __init__(self, period: float = 60.0) -> None:
+        super().__init__()
+        self.period = period
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = str(record.msg)
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and record.created - last < self.period:
+                self._held[key] = self._held.get(key, 0) + 1
+                return False
+            self._last[key] = record.created
+            held = self._held.pop(key, 0)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            detail = " ".join(str(exc).split())[:200].replace("%", "%%")
+            record.msg = f"{record.msg} ({type(exc).__name__}: {detail})"
+            record.exc_info = record.exc_text = None
+        record.msg = f"{record.msg} ({held} more in the last {self.period:.0f} s, not logged)"
+        return True
+
+
 def run(app: Any, settings: Settings) -> None:
     """Serve `app` under uvicorn on settings.host:settings.port with the settings' bounds."""
     from functools import partial
 
     import uvicorn
+
+    # uvicorn's own warnings and errors (malformed requests, a crash outside the app), each at
+    # most once a minute; the app's are ErrorLog's (ragqa.api.errors)
+    logging.getLogger("uvicorn.error").addFilter(OncePerPeriod())
 
     protocol = partial(Doorway, header_timeout=settings.header_timeout,
                        max_connections=connection_cap(settings))
