@@ -29,6 +29,10 @@ class IndexWriteError(RagqaError):
     """The index's folder cannot take a new build: the disk is full, or it is not writable."""
 
 
+class AdminTokenError(RagqaError):
+    """The configured admin token is too short to resist guessing."""
+
+
 class OverloadedError(RagqaError):
     """The service has more work than it will queue: come back after `retry_after` seconds."""
 

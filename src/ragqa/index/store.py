@@ -349,8 +349,11 @@ def save_index(index: HybridIndex, directory: Path) -> Path:
                 raise
             _fsync_dir(directory.parent)
             _point(directory, build)
-    except OSError as exc:
-        raise write_error(exc, directory, index) from None
+    except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as a RuntimeError
+        error = write_error(exc, directory, index)
+        if error is exc:
+            raise
+        raise error from None
     index.directory = directory
     return directory
 
@@ -360,19 +363,22 @@ _NO_SPACE = {28: "no space is left on the device", 122: "the disk quota is excee
 _NO_WRITE = {13: "permission denied", 1: "operation not permitted", 30: "read-only file system"}
 
 
-def write_error(exc: OSError, directory: Path, index: HybridIndex) -> OSError | IndexWriteError:
+def write_error(exc: Exception, directory: Path, index: HybridIndex) -> Exception:
     """One clear IndexWriteError for a full disk or an unwritable folder (naming the folder and
     what the build needed), or `exc` itself for any other failure."""
     folder = directory.parent
-    if exc.errno in _NO_SPACE:
+    errno = exc.errno if isinstance(exc, OSError) else next(
+        (code for code in (*_NO_SPACE, *_NO_WRITE) if f"({os.strerror(code)})" in str(exc)),
+        None)
+    if errno in _NO_SPACE:
         free = shutil.disk_usage(folder).free if folder.is_dir() else 0
         return IndexWriteError(
-            f"cannot write the index in {folder}: {_NO_SPACE[exc.errno]} (the new build needs "
+            f"cannot write the index in {folder}: {_NO_SPACE[errno]} (the new build needs "
             f"about {_megabytes(estimated_size(index, directory))}, {_megabytes(free)} are free); "
             f"free some space and run `ragqa index` again. The index being served is unchanged.")
-    if exc.errno in _NO_WRITE:
+    if errno in _NO_WRITE:
         return IndexWriteError(
-            f"cannot write the index in {folder}: {_NO_WRITE[exc.errno]}; make the folder "
+            f"cannot write the index in {folder}: {_NO_WRITE[errno]}; make the folder "
             f"writable by this user (or set RAGQA_INDEX_DIR) and run `ragqa index` again. The "
             f"index being served is unchanged.")
     return exc
