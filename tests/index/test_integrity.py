@@ -165,3 +165,28 @@ def test_a_damaged_checkpoint_batch_is_embedded_again(tmp_path, corpus, monkeypa
     assert set(checkpoint.load()) == set(keys)
     flip_one_byte(next(checkpoint.folder.glob("*.npz")), 0.3)
     assert checkpoint.load() == {}
+
+
+def test_an_unchanged_html_page_is_not_changed_on_a_rebuild(tmp_path, corpus):
+    """The reader's layout is in a document's content hash but not in the index: the diff
+    compares the hash recorded at build time, not one of the layout-less copy read back."""
+    from tests.ingest.test_html import write_page
+
+    write_page(corpus)
+    directory = tmp_path / "html-idx"
+    update_index(corpus, directory, FakeEmbedder())
+    assert load_index(directory).document_hashes["light-guideline"]
+    for _ in range(2):
+        diff = update_index(corpus, directory, FakeEmbedder(), force=True).manifest["diff"]
+        assert diff["documents"] == {"added": [], "removed": [], "changed": []}
+    page = corpus / "light.html"
+    page.write_text(page.read_text().replace("10,000 lux", "5,000 lux"))
+    diff = update_index(corpus, directory, FakeEmbedder()).manifest["diff"]
+    assert diff["documents"]["changed"] == ["light-guideline"]
+
+
+def test_a_repair_without_an_intact_previous_build_still_diffs_against_it(index_dir, corpus):
+    flip_one_byte(index_dir / "sentence_vectors.npy")
+    diff = update_index(corpus, index_dir, FakeEmbedder()).manifest["diff"]
+    assert diff["documents"] == {"added": [], "removed": [], "changed": []}
+    assert diff["chunks"]["added"] == 0 and diff["chunks"]["unchanged"] > 0

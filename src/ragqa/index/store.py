@@ -3,7 +3,8 @@
 Layout of `indexes/<name>/`:
     manifest.json          format, corpus fingerprint, model, parameters, counts, build time, diff,
                            every other file's size and SHA-256, and its own checksum
-    documents.jsonl        every document's metadata and canonical text
+    documents.jsonl        every document's metadata, canonical text and content hash (taken
+                           with the reader's layout, which the index does not keep)
     chunks.jsonl           chunk spans, sections, sentence ids, embedding keys
     sentences.jsonl        sentence spans, sections, kinds (prose, table row, reference, ...),
                            pages (PDF) and embedding keys
@@ -155,6 +156,9 @@ class HybridIndex:
     sentence_bm25: BM25Scorer
     sentence_df: dict[str, int]
     sentence_facts: FactTable | None = None  # None: the answer stage derives facts from the text
+    # each document's content hash as read from its source (with the HTML or PDF reader's layout,
+    # which a loaded document no longer has): what the next build's diff compares with
+    document_hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _sentence_chunk: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -235,7 +239,7 @@ def build_index(
     }
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
                        faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
-                       sentence_df, facts)
+                       sentence_df, facts, document_hashes={d.id: d.content_hash for d in documents})
 
 
 def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
@@ -303,10 +307,22 @@ def _build_faiss(vectors: np.ndarray, dim: int, kind: FaissKind):
 def diff_against(
     previous: HybridIndex | None, documents: list[Document], chunks: list[Chunk]
 ) -> dict[str, Any]:
-    """Documents and chunks added, removed and changed relative to the index being replaced."""
-    old_docs = {d.id: d.content_hash for d in previous.documents.values()} if previous else {}
+    """Documents and chunks added, removed and changed relative to the index being replaced.
+
+    A document is compared by the content hash recorded when it was read from its source: a
+    document loaded from an index has lost its reader's layout, so hashing it again would call
+    every HTML and PDF document changed on every build.
+    """
+    old_docs = ({d.id: previous.document_hashes.get(d.id, d.content_hash)
+                 for d in previous.documents.values()} if previous else {})
+    return diff_contents(old_docs, {c.id for c in previous.chunks} if previous else set(),
+                         documents, chunks)
+
+
+def diff_contents(old_docs: dict[str, str], old_chunks: set[str], documents: list[Document],
+                  chunks: list[Chunk]) -> dict[str, Any]:
+    """The diff of diff_against, from the old build's document hashes and chunk ids."""
     new_docs = {d.id: d.content_hash for d in documents}
-    old_chunks = {c.id for c in previous.chunks} if previous else set()
     new_chunks = {c.id for c in chunks}
     return {
         "documents": {
@@ -400,7 +416,8 @@ def _megabytes(size: int) -> str:
 
 def _write_files(index: HybridIndex, target: Path) -> None:
     with open(target / "documents.jsonl", "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(doc.to_json(), ensure_ascii=False) + "\n" for doc in index.documents.values())
+        fh.writelines(json.dumps({**doc.to_json(), "content_hash": _content_hash(index, doc)},
+                                 ensure_ascii=False) + "\n" for doc in index.documents.values())
     with open(target / "chunks.jsonl", "w", encoding="utf-8") as fh:
         for chunk, key in zip(index.chunks, index.chunk_keys):
             record = {**asdict(chunk), "key": key}
@@ -599,10 +616,19 @@ def read_documents(directory: Path) -> dict[str, Document]:
     return _parse_documents(directory)
 
 
-def _parse_documents(directory: Path) -> dict[str, Document]:
+def _content_hash(index: HybridIndex, document: Document) -> str:
+    return index.document_hashes.get(document.id) or document.content_hash
+
+
+def _parse_documents(directory: Path, hashes: dict[str, str] | None = None
+                     ) -> dict[str, Document]:
+    """The documents of documents.jsonl; their recorded content hashes go into `hashes`."""
     documents = {}
     for line in (directory / "documents.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
+        recorded = record.pop("content_hash", None)
+        if recorded is not None and hashes is not None:
+            hashes[record["id"]] = recorded
         record["doc_type"] = DocType(record["doc_type"])
         record["authors"] = tuple(record["authors"])
         documents[record["id"]] = Document(**record)
@@ -670,7 +696,8 @@ def _read_index(directory: Path, embedder: Embedder | None,
     if embedder is not None:
         check_embedder(manifest, embedder.record, directory)
     params = IndexParams.from_json(manifest["params"])
-    documents = _parse_documents(directory)
+    document_hashes: dict[str, str] = {}
+    documents = _parse_documents(directory, document_hashes)
     chunks, chunk_keys = [], []
     for line in (directory / "chunks.jsonl").read_text().splitlines():
         r = json.loads(line)
@@ -701,7 +728,8 @@ def _read_index(directory: Path, embedder: Embedder | None,
                                f"{len(sentences)}; rebuild with `ragqa index --force`")
     return HybridIndex(directory, manifest, documents, chunks, sentences, chunk_vectors,
                        sentence_vectors, faiss_index, bm25, chunk_keys, sentence_keys,
-                       sentence_faiss, sentence_bm25, sentence_df, facts)
+                       sentence_faiss, sentence_bm25, sentence_df, facts,
+                       document_hashes=document_hashes)
 
 
 def _read_faiss(path: Path, kind: FaissKind, expected: int, dim: int):
@@ -810,6 +838,10 @@ def update_index(
     cache.update(EmbeddingCheckpoint(checkpoint, embedder).load())
     index = build_index(documents, embedder, params, previous, progress=progress, cache=cache,
                         checkpoint=checkpoint)
+    if previous is None:  # the old build is damaged: its intact files still say what changed
+        contents = _recorded_contents(directory)
+        if contents is not None:
+            index.manifest["diff"] = diff_contents(*contents, documents, index.chunks)
     index.manifest["reason"] = reason
     save_index(index, directory)
     EmbeddingCheckpoint(checkpoint, embedder).remove()
@@ -850,6 +882,24 @@ def reusable_vectors(directory: Path, embedder: Embedder) -> dict[str, np.ndarra
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             log.info("no vectors to reuse from %s: %s", build, exc)
     return cache
+
+
+def _recorded_contents(directory: Path) -> tuple[dict[str, str], set[str]] | None:
+    """(document hashes, chunk ids) of the served build when its documents.jsonl and
+    chunks.jsonl still verify, else None."""
+    build = resolve_index(Path(directory))
+    try:
+        records, _ = _salvage_manifest((build / MANIFEST).read_text(errors="replace"))
+        if any(name not in records or _file_problem(build / name, records[name]) is not None
+               for name in ("documents.jsonl", "chunks.jsonl")):
+            return None
+        hashes: dict[str, str] = {}
+        documents = _parse_documents(build, hashes)
+        chunk_ids = {json.loads(line)["id"]
+                     for line in (build / "chunks.jsonl").read_text().splitlines()}
+    except (OSError, ValueError, KeyError, TypeError, RagqaError):
+        return None
+    return {d.id: hashes.get(d.id, d.content_hash) for d in documents.values()}, chunk_ids
 
 
 def _salvage_manifest(text: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
