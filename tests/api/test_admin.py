@@ -124,3 +124,15 @@ def test_no_index_is_503_without_the_servers_path(make_client, tmp_path):
         assert response.status_code == 503
         assert str(tmp_path) not in response.text and "/srv/" not in response.text
         assert "nothing-here" in response.json()["message"]
+
+
+def test_the_served_manifest_names_no_server_path_after_a_repair(client, auth, wait_job,
+                                                                  built_index, tmp_path):
+    from tests.index.test_integrity import flip_one_byte
+
+    flip_one_byte(built_index / "chunks.jsonl")
+    done = wait_job(client, client.post("/v1/admin/reindex", headers=auth).json()["job_id"])
+    assert done["status"] == "succeeded" and "chunks.jsonl" in done["reason"], done
+    manifest = client.get("/v1/index")
+    assert manifest.json()["reason"].startswith("index file chunks.jsonl")
+    assert str(tmp_path) not in manifest.text

@@ -772,8 +772,8 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         manifest = read_manifest(directory)
     except IndexMissingError:
         return "no index yet"
-    except IndexFormatError as exc:
-        return str(exc)
+    except IndexFormatError:
+        return f"{MANIFEST} is not valid JSON"
     if manifest.get("format_version") != FORMAT_VERSION:
         return f"index format {manifest.get('format_version')} != {FORMAT_VERSION}"
     if manifest.get("model", {}).get("name") != model_name:
@@ -784,10 +784,12 @@ def staleness(directory: Path, documents: list[Document], params: IndexParams,
         return "index parameters changed"
     if manifest.get("facts", {}).get("fingerprint") != AnswerData.default().fingerprint():
         return "the answer data or the code deriving sentence facts changed"
+    served = resolve_index(Path(directory))
     try:
-        check_files(resolve_index(Path(directory)), manifest)
+        check_files(served, manifest)
     except IndexDamagedError as exc:
-        return str(exc)
+        # the reason is kept in the manifest, which /v1/index shows to anyone: no server path
+        return str(exc).removeprefix(f"{served}: ")
     if manifest.get("corpus_fingerprint") != corpus_fingerprint(documents):
         return "corpus changed"
     return None
