@@ -84,7 +84,7 @@ MANIFEST = "manifest.json"
 SENTENCE_BM25 = "sentence_bm25"
 SENTENCE_BM25_BACKEND = BM25Backend.BM25S
 SENTENCE_TERMS = "sentence_terms.json"
-# texts embedded between two checkpoints of a build (about 10 s of the real model on 2 cores)
+# texts embedded between two checkpoints of a build (20-40 s of the real model on 2 busy cores)
 CHECKPOINT_BATCH = 512
 # (keys, vectors, FAISS twin): where a build's embeddings are, by text key; a damaged vector file
 # is restored from its twin, which holds the same vectors (flat or HNSW-flat storage)
