@@ -11,10 +11,11 @@ connections; when every open connection is being answered, the new one gets a 50
 A client that sends requests (pipelined, say) and never reads the answers would hold its
 connection "being answered" for ever: its answers fill the socket and uvicorn waits for room.
 So when the socket does not take what is written to it, the client has `write_timeout` seconds
-to read some of it, or the connection is aborted (nginx's send_timeout); and when the cap is reached, a connection whose client has left answers unread
-(in the socket's send queue or uvicorn's buffer) makes room for a new one (a health check, say)
-right after the idle ones do, the one with the most unread first. A connection closed with
-answers still unread is aborted, never left waiting to flush.
+to read some of it, or the connection is aborted (nginx's send_timeout). And when the cap is
+reached, a connection whose client has left answers unread (in the socket's send queue or
+uvicorn's buffer) makes room for a new one (a health check, say) right after the idle ones do,
+the one with the most unread first. A connection closed with answers still unread is aborted,
+never left waiting to flush.
 
 A client that has closed its connection gets no answer (uvicorn's rule at end of file), so the
 work for it is skipped as early as the socket shows the close, even before the server has read
