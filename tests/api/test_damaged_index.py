@@ -43,9 +43,11 @@ def test_a_reindex_rebuilds_a_damaged_index(client, auth, wait_job, built_index)
     assert read_manifest(built_index)["files"]["sentences.jsonl"]["size"] > 0
 
 
+@pytest.mark.parametrize("bits", [0x01, 0x80])
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_flipped_byte_alone_is_503_naming_the_file_and_no_path(make_client, built_index, kind):
-    flip_one_byte(built_index / kind)
+def test_a_flipped_byte_alone_is_503_naming_the_file_and_no_path(make_client, built_index, kind,
+                                                                 bits):
+    flip_one_byte(built_index / kind, bits=bits)
     client = make_client()
     for response in (client.get("/readyz"), client.post("/v1/ask", json={"question": DOSE_QUESTION}),
                      client.get("/v1/documents")):

@@ -33,10 +33,10 @@ KINDS = ["documents.jsonl", "chunks.jsonl", "sentences.jsonl", "chunk_vectors.np
          "sentence_facts/facts.json", "sentence_facts/flags.npy", "manifest.json"]
 
 
-def flip_one_byte(path: Path, at: float = 0.5) -> None:
+def flip_one_byte(path: Path, at: float = 0.5, bits: int = 0x01) -> None:
     """Change one byte of `path` in place (same size): the one at fraction `at` of the file."""
     data = bytearray(path.read_bytes())
-    data[int(len(data) * at)] ^= 0x01
+    data[int(len(data) * at)] ^= bits
     path.write_bytes(bytes(data))
 
 
@@ -61,11 +61,12 @@ def test_every_file_of_an_index_is_a_kind_the_tests_flip(index_dir):
                                                           if k != "manifest.json"}
 
 
+@pytest.mark.parametrize("bits", [0x01, 0x80])
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_flipped_byte_is_refused_and_repaired_re_embedding_at_most_that_part(
-        index_dir, corpus, kind):
+        index_dir, corpus, kind, bits):
     counts = read_manifest(index_dir)["counts"]
-    flip_one_byte(index_dir / kind)
+    flip_one_byte(index_dir / kind, bits=bits)
     with pytest.raises(IndexDamagedError, match=kind.rsplit("/", 1)[-1].replace(".", r"\.")):
         load_index(index_dir, FakeEmbedder())
     embedder = FakeEmbedder()
@@ -94,10 +95,11 @@ def test_every_byte_of_the_manifest_is_covered(index_dir):
     manifest = index_dir / "manifest.json"
     original = manifest.read_bytes()
     for at in np.linspace(0, 0.999, 41):
-        flip_one_byte(manifest, float(at))
-        with pytest.raises(IndexDamagedError):
-            load_index(index_dir)
-        manifest.write_bytes(original)
+        for bits in (0x01, 0x80):  # 0x80: no longer UTF-8
+            flip_one_byte(manifest, float(at), bits)
+            with pytest.raises(IndexDamagedError):
+                load_index(index_dir)
+            manifest.write_bytes(original)
     assert load_index(index_dir)
 
 

@@ -592,8 +592,11 @@ def _file_problem(path: Path, record: dict[str, Any]) -> str | None:
         return "is missing"
     if path.stat().st_size != record["size"]:
         return f"has {path.stat().st_size} bytes, the manifest records {record['size']}"
-    if _sha256(path) != record["sha256"]:
-        return "does not match the SHA-256 the manifest records"
+    try:
+        if _sha256(path) != record["sha256"]:
+            return "does not match the SHA-256 the manifest records"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
     return None
 
 
@@ -603,9 +606,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not path.is_file():
         raise IndexMissingError(f"no index at {directory} (run `ragqa index`)")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise IndexFormatError(f"{path}: manifest is not valid JSON ({exc.msg})") from None
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        problem = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise IndexFormatError(f"{path}: manifest is not valid JSON ({problem})") from None
+    except OSError as exc:
+        raise IndexMissingError(f"cannot read the index at {directory}: {exc.strerror}") from None
 
 
 def read_documents(directory: Path) -> dict[str, Document]:
