@@ -23,14 +23,14 @@ from ragqa.index.store import (
 from ragqa.ingest.documents import read_corpus
 from tests.conftest import FakeEmbedder
 
-# Every file an index holds, by kind, and what a repair may embed again when it is damaged:
-# the keys of the chunks' or sentences' vectors are in their .jsonl files; a damaged vector file
-# is restored from its FAISS twin; nothing else holds embeddings.
-RE_EMBEDS = {"chunks.jsonl": "chunks", "sentences.jsonl": "sentences"}
+# Every file an index holds, by kind. A repair embeds nothing again whichever one is damaged: the
+# keys of the vectors are both in the .jsonl files and in embedding_keys.json, and a damaged
+# vector file is restored from its FAISS twin.
 KINDS = ["documents.jsonl", "chunks.jsonl", "sentences.jsonl", "chunk_vectors.npy",
          "sentence_vectors.npy", "faiss.index", "sentence_faiss.index", "bm25_tokens.json",
          "sentence_bm25/bm25s/data.csc.index.npy", "sentence_terms.json",
-         "sentence_facts/facts.json", "sentence_facts/flags.npy", "manifest.json"]
+         "sentence_facts/facts.json", "sentence_facts/flags.npy", "embedding_keys.json",
+         "manifest.json"]
 
 
 def flip_one_byte(path: Path, at: float = 0.5, bits: int = 0x01) -> None:
@@ -76,10 +76,9 @@ def test_a_flipped_byte_is_refused_and_repaired_re_embedding_at_most_that_part(
     report = update_index(corpus, index_dir, embedder)
 
     assert report.rebuilt, report.reason
-    damaged_part = RE_EMBEDS.get(kind)
-    assert report.manifest["embedded"] == {
-        "chunks": counts["chunks"] if damaged_part == "chunks" else 0,
-        "sentences": counts["sentences"] if damaged_part == "sentences" else 0}
+    assert report.manifest["embedded"] == {"chunks": 0, "sentences": 0}
+    assert embedder.calls == []
+    assert report.manifest["counts"] == counts
     assert load_index(index_dir, embedder).version == report.manifest["index_version"]
     assert not update_index(corpus, index_dir, embedder).rebuilt
 
@@ -112,6 +111,17 @@ def test_a_changed_dose_is_never_read_even_by_show(index_dir):
         read_documents(index_dir)
     with pytest.raises(IndexDamagedError, match=r"documents\.jsonl"):
         load_intact_index(index_dir)
+
+
+def test_two_damaged_files_re_embed_only_what_neither_copy_holds(index_dir, corpus):
+    """chunks.jsonl and embedding_keys.json both damaged: the chunks' vectors have no key left,
+    so the chunks (and only they) are embedded again."""
+    counts = read_manifest(index_dir)["counts"]
+    flip_one_byte(index_dir / "chunks.jsonl")
+    flip_one_byte(index_dir / "embedding_keys.json")
+    report = update_index(corpus, index_dir, FakeEmbedder())
+    assert report.manifest["embedded"]["sentences"] == 0
+    assert 0 < report.manifest["embedded"]["chunks"] <= counts["chunks"]
 
 
 def test_the_previous_intact_build_is_loaded_with_a_warning(index_dir, corpus, caplog):

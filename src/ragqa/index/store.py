@@ -16,6 +16,8 @@ Layout of `indexes/<name>/`:
     sentence_bm25/         the BM25 side over sentences (answers retrieve sentences first); always
                            bm25s: an answer scores every sentence, and rank-bm25 does it in Python
     sentence_terms.json    per token, how many sentences hold it (how rare a question's words are)
+    embedding_keys.json    the embedding keys of chunks.jsonl and sentences.jsonl again: when one
+                           of those is damaged, a repair still knows whose vector each row is
     sentence_facts/        what the answer stage reads from each sentence's text (content terms,
                            topics, aspects, regimens...), derived once here so a question looks
                            them up (see ragqa.answer.facts)
@@ -86,10 +88,12 @@ SENTENCE_BM25_BACKEND = BM25Backend.BM25S
 SENTENCE_TERMS = "sentence_terms.json"
 # texts embedded between two checkpoints of a build (20-40 s of the real model on 2 busy cores)
 CHECKPOINT_BATCH = 512
-# (keys, vectors, FAISS twin): where a build's embeddings are, by text key; a damaged vector file
-# is restored from its twin, which holds the same vectors (flat or HNSW-flat storage)
-VECTOR_FILES = (("chunks.jsonl", "chunk_vectors.npy", "faiss.index"),
-                ("sentences.jsonl", "sentence_vectors.npy", "sentence_faiss.index"))
+# (keys, group in EMBEDDING_KEYS, vectors, FAISS twin): where a build's embeddings are, by text
+# key; damaged keys are read from EMBEDDING_KEYS instead, and a damaged vector file is restored
+# from its twin, which holds the same vectors (flat or HNSW-flat storage)
+EMBEDDING_KEYS = "embedding_keys.json"
+VECTOR_FILES = (("chunks.jsonl", "chunks", "chunk_vectors.npy", "faiss.index"),
+                ("sentences.jsonl", "sentences", "sentence_vectors.npy", "sentence_faiss.index"))
 
 
 class FaissKind(str, Enum):
@@ -436,6 +440,8 @@ def _write_files(index: HybridIndex, target: Path) -> None:
     (target / SENTENCE_BM25).mkdir()
     index.sentence_bm25.save(target / SENTENCE_BM25)
     (target / SENTENCE_TERMS).write_text(json.dumps(index.sentence_df, sort_keys=True))
+    (target / EMBEDDING_KEYS).write_text(json.dumps({"chunks": index.chunk_keys,
+                                                     "sentences": index.sentence_keys}))
     if index.sentence_facts is not None:
         index.sentence_facts.save(target / FACTS_DIR)
 
@@ -882,8 +888,8 @@ def reusable_vectors(directory: Path, embedder: Embedder) -> dict[str, np.ndarra
             records, identity = _salvage_manifest((build / MANIFEST).read_text(errors="replace"))
             if not _made_by(identity, embedder):
                 continue
-            for keys_file, vectors_file, twin in VECTOR_FILES:
-                vectors = _intact_vectors(build, records, keys_file, vectors_file, twin)
+            for keys_file, group, vectors_file, twin in VECTOR_FILES:
+                vectors = _intact_vectors(build, records, (keys_file, group), vectors_file, twin)
                 if vectors is not None:
                     for key, vector in vectors.items():
                         cache.setdefault(key, vector)
@@ -939,27 +945,32 @@ def _made_by(identity: dict[str, Any], embedder: Embedder) -> bool:
                            embedder.record) is None
 
 
-def _intact_vectors(build: Path, records: dict[str, dict[str, Any]], keys_file: str,
+def _intact_vectors(build: Path, records: dict[str, dict[str, Any]], keys: tuple[str, str],
                     vectors_file: str, twin: str) -> dict[str, np.ndarray] | None:
-    """Key -> vector from an intact keys file and an intact vector file (or its intact FAISS
-    twin), or None."""
+    """Key -> vector from intact keys (the .jsonl file, or its group of EMBEDDING_KEYS) and an
+    intact vector file (or its intact FAISS twin), or None."""
     def intact(name: str) -> bool:
         return name in records and _file_problem(build / name, records[name]) is None
 
-    if not intact(keys_file):
+    keys_file, group = keys
+    if intact(keys_file):
+        keys_of = [json.loads(line)["key"] for line in (build / keys_file).read_text().splitlines()]
+    elif intact(EMBEDDING_KEYS):
+        keys_of = json.loads((build / EMBEDDING_KEYS).read_text())[group]
+    else:
         return None
-    keys = [json.loads(line)["key"] for line in (build / keys_file).read_text().splitlines()]
     vectors = None
     if intact(vectors_file):
         vectors = np.load(build / vectors_file, allow_pickle=False)
     elif intact(twin):
         index = faiss.read_index(str(build / twin))
-        if index.ntotal == len(keys):
-            vectors = index.reconstruct_n(0, index.ntotal) if len(keys) else np.zeros((0, index.d))
+        if index.ntotal == len(keys_of):
+            vectors = (index.reconstruct_n(0, index.ntotal) if len(keys_of)
+                       else np.zeros((0, index.d)))
         log.info("%s: %s is damaged; its vectors are taken from %s", build, vectors_file, twin)
-    if vectors is None or len(vectors) != len(keys):
+    if vectors is None or len(vectors) != len(keys_of):
         return None
-    return dict(zip(keys, np.asarray(vectors, dtype=np.float32)))
+    return dict(zip(keys_of, np.asarray(vectors, dtype=np.float32)))
 
 
 class EmbeddingCheckpoint:
