@@ -12,24 +12,32 @@
    but 12.9 ms after 2 s of busy-waiting instead). So each round also times a
    question after a 2 s pause with no abandoned questions; it is printed for comparison and is
    no part of the promise.
+3. Clients that never read (issue 23): against a second server capped at 50 connections, 60
+   clients pipeline requests (for a 1.5 MB file) and read nothing, each reconnecting 0.5 s after
+   the server closes it, for 20 s, from a process of their own; meanwhile /healthz is timed every
+   0.25 s on a fresh connection. The promises: every answer a 200 within 1 s, and no such
+   connection lives longer than the write deadline (RAGQA_WRITE_TIMEOUT, 10 s) plus 5 s.
 
 By default it starts `ragqa serve` itself on a free loopback port with the file-descriptor limit
 at 1,024 (soft and hard, as on the machine where the problem was found) on RAGQA_INDEX_DIR, and
 stops it after; `--url` probes a server already running instead (loopback only). It prints one
 line per measurement and exits 1 when a promise is not kept.
 
-    python eval/reliability_probe.py [--idle 1100] [--abandoned 200] [--url http://127.0.0.1:8000]
+    python eval/reliability_probe.py [--idle 1100] [--abandoned 200] [--unread 60]
+                                     [--url http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -40,6 +48,8 @@ import httpx
 QUESTION = "What dose of ketamine is used for treatment-resistant depression?"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SERVER_NOFILE = 1024
+UNREAD_CAP = 50
+UNREAD_REQUESTS = b"GET /docs-assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: probe\r\n\r\n" * 8
 
 
 def free_port() -> int:
@@ -49,12 +59,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_server(nofile: int) -> Iterator[str]:
-    """`ragqa serve` on a free port, its descriptor limit at `nofile`; yields its URL when ready."""
+def started_server(nofile: int, **settings: object) -> Iterator[str]:
+    """`ragqa serve` on a free port, its descriptor limit at `nofile` and RAGQA_<name> set from
+    `settings`; yields its URL when ready."""
     port = free_port()
     command = ["sh", "-c", f'ulimit -n {nofile} && exec "$0" -m ragqa.cli serve --port {port}',
                sys.executable]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    env = {**os.environ, **{f"RAGQA_{k.upper()}": str(v) for k, v in settings.items()}}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                               env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -142,13 +155,77 @@ def probe_abandoned(url: str, n: int, rounds: int, warmup: int = 5, samples: int
             "paused_median_s": statistics.median(paused)}
 
 
+def flood_without_reading(url: str, clients: int, seconds: float) -> None:
+    """`clients` threads, each pipelining requests on a connection and reading nothing until
+    the server closes it, then again 0.5 s later; prints each closed connection's lifetime as
+    JSON at the end (run in a process of its own: --flood)."""
+    os.nice(10)  # what is measured is the server's admission, not the sharing of the cores
+    parts = urlsplit(url)
+    until = time.monotonic() + seconds
+    lifetimes: list[float] = []
+
+    def client() -> None:
+        while time.monotonic() < until:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            try:
+                sock.connect((parts.hostname, parts.port))
+            except OSError:
+                sock.close()
+                continue
+            opened = time.monotonic()
+            sock.settimeout(0.2)
+            while time.monotonic() < until:
+                try:
+                    sock.sendall(UNREAD_REQUESTS)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    lifetimes.append(time.monotonic() - opened)
+                    break
+            sock.close()
+            time.sleep(0.5)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps(lifetimes))
+
+
+def probe_unread(url: str, clients: int, seconds: float = 20.0) -> dict:
+    """Time /healthz while `clients` clients pipeline requests and never read the answers."""
+    flood = subprocess.Popen([sys.executable, __file__, "--flood", url, str(clients),
+                              str(seconds)], stdout=subprocess.PIPE, text=True)
+    time.sleep(2)
+    times, statuses = [], []
+    while flood.poll() is None and len(times) < (seconds - 3) / 0.25:
+        started = time.monotonic()
+        try:
+            statuses.append(httpx.get(f"{url}/healthz", timeout=10).status_code)
+        except httpx.HTTPError:
+            statuses.append(0)
+        times.append(time.monotonic() - started)
+        time.sleep(0.25)
+    lifetimes = json.loads(flood.communicate(timeout=60)[0])
+    return {"clients": clients, "healthz_max_s": max(times), "tries": len(times),
+            "healthz_not_200": sum(s != 200 for s in statuses),
+            "closed": len(lifetimes), "longest_lived_s": max(lifetimes, default=float("inf"))}
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--flood"]:
+        flood_without_reading(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="probe this running server instead of starting one")
     parser.add_argument("--idle", type=int, default=1100, help="idle connections to hold")
     parser.add_argument("--abandoned", type=int, default=200, help="questions to abandon")
     parser.add_argument("--tries", type=int, default=20, help="/healthz requests under idle load")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of abandoned questions")
+    parser.add_argument("--unread", type=int, default=60,
+                        help="clients that never read, against a cap of 50 (0: skip)")
     args = parser.parse_args()
     if args.url and urlsplit(args.url).hostname not in LOOPBACK_HOSTS:
         parser.error(f"--url must be a loopback URL, got {args.url!r}")
@@ -168,6 +245,16 @@ def main() -> int:
               f"{abandoned['paused_median_s']:.3f} s median "
               f"({abandoned['paused_median_s'] / abandoned['unloaded_p50_s']:.2f}x; not a promise)")
     kept = idle["healthz_max_s"] <= 1.0 and abandoned["ratio"] <= 2.0
+    if args.unread and not args.url:
+        with started_server(SERVER_NOFILE, max_connections=UNREAD_CAP) as capped:
+            unread = probe_unread(capped, args.unread)
+        print(f"unread: {unread['clients']} clients pipelining and never reading, cap "
+              f"{UNREAD_CAP}: /healthz max {unread['healthz_max_s']:.3f} s over "
+              f"{unread['tries']} tries, {unread['healthz_not_200']} not 200; {unread['closed']} "
+              f"of their connections closed by the server, the longest after "
+              f"{unread['longest_lived_s']:.1f} s")
+        kept = (kept and unread["healthz_max_s"] <= 1.0 and unread["healthz_not_200"] == 0
+                and unread["longest_lived_s"] <= 15.0)
     print("promises kept" if kept else "PROMISE BROKEN")
     return 0 if kept else 1
 

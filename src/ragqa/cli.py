@@ -35,7 +35,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     corpus = [Path(p) for p in args.corpus] if args.corpus else [get_settings().corpus]
     _print_read_report(corpus)
     report = update_index(corpus, Path(args.index_dir), _load_embedder(args, all_cores=True), params,
-                          force=args.force, progress=True, verify=args.verify)
+                          force=args.force, progress=True)
     _print_build(args, report)
     if backend is Backend.MILVUS:
         _publish_to_milvus(args)
@@ -46,8 +46,8 @@ def _print_build(args: argparse.Namespace, report) -> None:
     """What `ragqa index` built: counts, embeddings reused, and the diff."""
     manifest = report.manifest
     if not report.rebuilt:
-        checked = (f", {len(manifest['files'])} files match their SHA-256" if args.verify else "")
-        print(f"index {args.index_dir} is up to date (version {manifest['index_version']}{checked})")
+        print(f"index {args.index_dir} is up to date (version {manifest['index_version']}, "
+              f"{len(manifest['files'])} files match their SHA-256)")
         return
     counts, diff = manifest["counts"], manifest["diff"]
     print(f"built index {args.index_dir} (version {manifest['index_version']}, {report.reason}) in "
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", default=str(settings.index_dir))
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--verify", action="store_true",
-                   help="check every index file's SHA-256 too (sizes are always checked)")
+                   help="kept for scripts: every index file's SHA-256 is always checked now")
     p.add_argument("--max-tokens", type=int, default=200, help="chunk token budget")
     p.add_argument("--overlap", type=int, default=1, help="sentences repeated between chunks")
     p.add_argument("--faiss", default="flat", help="flat | hnsw")

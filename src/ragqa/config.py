@@ -44,11 +44,13 @@ class Settings(BaseSettings):
     milvus_token: str | None = None
 
     # Bounds of `ragqa serve` (README, "Serving with bounds"): seconds a connection has to send a
-    # request's headers, and then its body; seconds an idle keep-alive connection stays open;
+    # request's headers, and then its body; seconds a client has to read a response that fills
+    # the socket (or its connection is closed); seconds an idle keep-alive connection stays open;
     # open connections at most (the oldest idle one makes room for a new one); questions waiting
     # for a worker at most (beyond, 503 with Retry-After); seconds a question may wait for one.
     header_timeout: float = Field(default=10.0, gt=0)
     body_timeout: float = Field(default=10.0, gt=0)
+    write_timeout: float = Field(default=10.0, gt=0)
     keep_alive_timeout: int = Field(default=5, ge=1)
     max_connections: int = Field(default=1000, ge=1)
     queue_length: int = Field(default=64, ge=0)

@@ -25,6 +25,14 @@ class IndexDamagedError(IndexFormatError):
     """An index file is missing, or its size or SHA-256 differs from what the manifest records."""
 
 
+class IndexWriteError(RagqaError):
+    """The index's folder cannot take a new build: the disk is full, or it is not writable."""
+
+
+class AdminTokenError(RagqaError):
+    """The configured admin token is too short to resist guessing."""
+
+
 class OverloadedError(RagqaError):
     """The service has more work than it will queue: come back after `retry_after` seconds."""
 

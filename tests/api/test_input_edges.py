@@ -129,3 +129,73 @@ def _accepted(question: str) -> bool:
 ))
 def test_the_question_pattern_accepts_exactly_what_validation_accepts(question):
     assert bool(re.search(QUESTION_PATTERN, question)) == _accepted(question)
+
+
+# -- any string, in any field: 2xx or 4xx naming the field, never 5xx (issue 23) --------------------
+
+# Inside a JSON string: \u escapes (lone surrogates, a reversed pair, NUL) and raw bytes that are
+# not UTF-8 (overlong forms, a UTF-8-encoded surrogate, a truncated sequence, 0xff) or not JSON
+# (a raw NUL).
+HOSTILE = [rb"\ud800", rb"\udc00", rb"\udc00\ud800", rb"ketamine \udbff dose", rb"\u0000",
+           rb"a\u0000b", b"\x00", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xe2\x82",
+           b"\xff", rb"\ud83d\ude00 ketamine"]
+# Where a string can go in each JSON body, {} marking the spot.
+BODIES = [("/v1/ask", b'{"question": "{}"}', "question"),
+          ("/v1/ask", b'{"question": "q", "top_k": "{}"}', "top_k"),
+          ("/v1/ask", b'{"question": "q", "filters": {"doc_type": "{}"}}', "filters.doc_type"),
+          ("/v1/ask", b'{"question": "q", "filters": {"doc_type": ["rct", "{}"]}}',
+           "filters.doc_type"),
+          ("/v1/ask", b'{"question": "q", "filters": {"year_min": "{}"}}', "filters.year_min"),
+          ("/v1/ask", b'{"question": "q", "{}": 1}', None),
+          ("/v1/admin/reindex", b'{"force": "{}"}', "force")]
+QUERIES = ["/v1/search?q={}", "/v1/search?q=ketamine&mode={}", "/v1/search?q=ketamine&k={}",
+           "/v1/documents?offset={}", "/v1/documents/{}", "/v1/admin/reindex/{}"]
+
+
+def _percent(raw: bytes) -> str:
+    return "".join(f"%{b:02X}" for b in raw)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=repr)
+@pytest.mark.parametrize(("path", "template", "field"), BODIES, ids=lambda v: str(v)[:30])
+def test_any_string_in_a_body_field_is_never_a_5xx(client, auth, hostile, path, template, field):
+    body = template.replace(b"{}", hostile)
+    response = client.post(path, content=body, headers={**JSON, **auth})
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        names = [f["field"] for f in response.json()["fields"]]
+        assert names and all(names), response.text
+        if b"\\ud" in hostile and b"\\ud83d\\ude00" not in hostile:  # a lone surrogate: 422
+            assert response.status_code == 422, response.text
+            if field is not None:
+                assert any(name.startswith(field) for name in names), names
+
+
+@pytest.mark.parametrize("hostile", [h for h in HOSTILE if not h.startswith(b"\\")] +
+                         ["\ud800".encode("utf-8", "surrogatepass"), b"\x00"], ids=repr)
+@pytest.mark.parametrize("url", QUERIES)
+def test_any_bytes_in_a_query_or_path_parameter_are_never_a_5xx(client, auth, hostile, url):
+    response = client.get(url.replace("{}", _percent(hostile)), headers=auth)
+    assert response.status_code < 500, response.text
+    response.json()  # a JSON body, encodable whatever was asked
+
+
+def test_a_crash_is_logged_once_a_minute_in_one_line_with_a_count(make_client, built_index,
+                                                                    fake_embedder, caplog):
+    from ragqa.answer.engine import AnswerEngine
+    from ragqa.index.store import load_index
+
+    class BrokenEngine(AnswerEngine):
+        def ask(self, question, top_k=None, filters=None):
+            raise TypeError("unhashable thing")
+
+    engine = BrokenEngine(load_index(built_index, fake_embedder), fake_embedder)
+    client = make_client(engine=engine, raise_server_exceptions=False)
+    with caplog.at_level("INFO"):
+        for _ in range(30):
+            assert client.post("/v1/ask", json={"question": "hi"}).status_code == 500
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    line = errors[0].getMessage()
+    assert "TypeError at" in line and "in ask" in line and "\n" not in line
+    assert errors[0].exc_info is None  # no traceback

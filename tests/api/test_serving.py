@@ -115,6 +115,12 @@ class FakeTransport(asyncio.Transport):
     def write(self, data) -> None:
         pass
 
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def abort(self) -> None:
+        self.closed = True
+
     def set_protocol(self, protocol) -> None:
         self.protocol = protocol
 

@@ -124,14 +124,13 @@ def test_a_same_size_corruption_is_named_once_parsing_fails(index_dir, fake_embe
         load_index(index_dir, fake_embedder)
 
 
-def test_verify_checks_hashes_of_files_that_parse(index_dir, fake_embedder):
+def test_a_flipped_bit_in_a_file_that_still_parses_is_refused(index_dir, fake_embedder):
     vectors = index_dir / "chunk_vectors.npy"
     data = bytearray(vectors.read_bytes())
     data[-1] ^= 0x01  # still a valid array, a different vector
     vectors.write_bytes(bytes(data))
-    assert load_index(index_dir, fake_embedder)  # sizes only: loads
     with pytest.raises(IndexDamagedError, match=r"chunk_vectors\.npy does not match the SHA-256"):
-        load_index(index_dir, fake_embedder, verify=True)
+        load_index(index_dir, fake_embedder)
 
 
 def test_a_damaged_index_is_rebuilt_not_called_up_to_date(index_dir, corpus):
@@ -143,14 +142,17 @@ def test_a_damaged_index_is_rebuilt_not_called_up_to_date(index_dir, corpus):
     assert load_index(index_dir, embedder).version == report.manifest["index_version"]
 
 
-def test_verify_rebuilds_an_index_whose_hashes_differ(index_dir, corpus, fake_embedder):
+def test_a_flipped_bit_is_repaired_from_the_intact_faiss_twin(index_dir, corpus):
     vectors = index_dir / "sentence_vectors.npy"
     data = bytearray(vectors.read_bytes())
     data[-1] ^= 0x01
     vectors.write_bytes(bytes(data))
-    assert not update_index(corpus, index_dir, fake_embedder).rebuilt
-    report = update_index(corpus, index_dir, fake_embedder, verify=True)
+    embedder = FakeEmbedder()
+    report = update_index(corpus, index_dir, embedder)
     assert report.rebuilt and "sentence_vectors.npy" in report.reason
+    assert report.manifest["embedded"] == {"chunks": 0, "sentences": 0}
+    assert embedder.calls == []
+    assert load_index(index_dir, embedder).version == report.manifest["index_version"]
 
 
 def test_a_damaged_served_build_falls_back_to_the_previous_one(index_dir, corpus, fake_embedder):
@@ -161,12 +163,15 @@ def test_a_damaged_served_build_falls_back_to_the_previous_one(index_dir, corpus
     assert load_intact_index(index_dir, fake_embedder).version == first
 
 
-def test_a_manifest_without_file_records_is_rebuilt(index_dir, corpus, fake_embedder):
+def test_a_manifest_without_a_checksum_is_refused_and_rebuilt_embedding_nothing(
+        index_dir, corpus, fake_embedder):
     manifest_path = index_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    del manifest["files"]
+    del manifest["checksum"]  # as an index written before manifests had one
     manifest_path.write_text(json.dumps(manifest))
-    assert load_index(index_dir, fake_embedder)  # an older index still serves
+    with pytest.raises(IndexDamagedError, match="no checksum"):
+        load_index(index_dir, fake_embedder)
     report = update_index(corpus, index_dir, fake_embedder)
     assert report.rebuilt and "older ragqa" in report.reason
     assert report.manifest["embedded"] == {"chunks": 0, "sentences": 0}
+    assert load_index(index_dir, fake_embedder)

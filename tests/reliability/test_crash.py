@@ -68,3 +68,26 @@ def test_a_kill_at_any_step_of_a_build_leaves_a_complete_index(tmp_path, fixture
         assert not [p for p in index_dir.parent.iterdir() if "building" in p.name]
         step += 1
     assert killed >= 12  # every write, fsync, rename and the pointer's move were interrupted
+
+
+def test_a_first_build_killed_while_embedding_resumes_from_its_checkpoint(tmp_path,
+                                                                           fixture_corpus):
+    """kill -9 during the 3rd batch of a first build: the next build embeds only what the two
+    checkpointed batches (4 texts each) do not hold."""
+    from ragqa.index.store import EmbeddingCheckpoint
+
+    index_dir = tmp_path / "first" / "idx"
+    result = build_killed_at(fixture_corpus, index_dir, -3)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert not index_dir.exists()
+    checkpoint = EmbeddingCheckpoint(EmbeddingCheckpoint.folder_for(index_dir, FakeEmbedder()),
+                                     FakeEmbedder())
+    assert len(checkpoint.load()) == 8
+
+    embedder = FakeEmbedder()
+    report = update_index(fixture_corpus, index_dir, embedder)
+    whole = update_index(fixture_corpus, tmp_path / "whole" / "idx", FakeEmbedder()).manifest
+    embedded, total = sum(report.manifest["embedded"].values()), sum(whole["embedded"].values())
+    assert embedded == sum(embedder.calls) == total - 8
+    assert report.manifest["index_version"] == whole["index_version"]
+    assert not checkpoint.folder.exists()

@@ -69,3 +69,56 @@ def test_the_api_keeps_its_schema_under_fuzz(fuzz_url, path, method, mode):
     except Unsatisfiable:
         assert mode is GenerationMode.NEGATIVE
         pytest.skip(f"{method.upper()} {path} takes no input to make invalid")
+
+
+def _raw_request(url: str, target: bytes, body: bytes | None = None) -> int:
+    """Send one request as raw bytes (a target no HTTP client would send); its status, or 0
+    when the server closed without answering."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    head = (b"POST " if body is not None else b"GET ") + target + b" HTTP/1.1\r\nHost: x\r\n"
+    head += AUTH_HEADER + b"Connection: close\r\n"
+    if body is not None:
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head + b"\r\n" + (body or b""))
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
+
+
+AUTH_HEADER = b"Authorization: Bearer test-admin-token-0123456789\r\n"
+
+
+def test_hostile_strings_in_every_field_never_get_a_5xx_nor_fill_the_log(fake_index, tmp_path):
+    """Lone surrogates, NULs, overlong and malformed UTF-8 in every string field and path
+    parameter, escaped, percent-encoded and raw: no status >= 500, and the log (besides its
+    access lines) grows by at most one line per kind of error."""
+    from tests.api.test_input_edges import BODIES, HOSTILE, QUERIES, _percent
+
+    log = tmp_path / "server.log"
+    statuses = []
+    with bounded_server(fake_index, log, queue_length=64,
+                        admin_token="test-admin-token-0123456789") as url:
+        before = _log_lines(log)
+        for _ in range(3):  # the same errors again: counted, not logged again
+            for hostile in HOSTILE + ["\ud800".encode("utf-8", "surrogatepass")]:
+                for path, template, _field in BODIES:
+                    statuses.append(_raw_request(url, path.encode(),
+                                                 template.replace(b"{}", hostile)))
+                for query in QUERIES:
+                    encoded, raw = query.replace("{}", _percent(hostile)), query.encode()
+                    statuses.append(_raw_request(url, encoded.encode()))
+                    statuses.append(_raw_request(url, raw.replace(b"{}", hostile)))
+        grown = _log_lines(log)[len(before):]
+    assert statuses and max(statuses) < 500, sorted(set(statuses))
+    assert len(grown) <= 3, grown  # at most one line per kind of error
+
+
+def _log_lines(log) -> list[str]:
+    """The server log's lines but uvicorn's access lines (one per request, by design)."""
+    return [line for line in log.read_text(errors="replace").splitlines()
+            if line.strip() and '" ' not in line and "HTTP/1.1" not in line]

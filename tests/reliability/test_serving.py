@@ -145,3 +145,56 @@ def test_questions_abandoned_before_they_are_read_are_never_computed(fake_index,
         after = time.monotonic() - started
     assert after < statistics.median(unloaded) + delay / 2, (after, unloaded)
     assert "ASGI callable returned" not in log.read_text()
+
+
+def health_check(url: str) -> tuple[int, float]:
+    """GET /healthz on a new connection: (status, or 0 if none came; seconds it took)."""
+    started = time.monotonic()
+    try:
+        with connect(url) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+    except OSError:
+        reply = b""
+    status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
+    return status, time.monotonic() - started
+
+
+def test_clients_that_never_read_cannot_hold_the_door(fake_index, tmp_path):
+    """60 clients pipelining requests and reading nothing (each reconnecting when closed),
+    against a cap of 50 connections: /healthz answers 200 within 1 s throughout, and the server
+    closes each of their connections within the write deadline (after its answers first fill
+    the socket)."""
+    import subprocess
+    import sys
+
+    from ragqa.config import PROJECT_ROOT
+
+    write_timeout, seconds = 3.0, 16.0
+    health: list[tuple[int, float]] = []
+    with bounded_server(fake_index, tmp_path / "log", max_connections=50,
+                        write_timeout=write_timeout, header_timeout=5) as url:
+        # in a process of its own, so that its threads do not delay the health checks here
+        flood = subprocess.Popen([sys.executable, "-m", "tests.reliability.flood", url, "60",
+                                  str(seconds)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                 text=True)
+        try:
+            assert flood.stdout is not None and flood.stdout.readline().strip() == "ready"
+            ended = time.monotonic() + seconds - 2
+            while time.monotonic() < ended:
+                health.append(health_check(url))
+                time.sleep(0.2)
+            report = json.loads(flood.communicate(timeout=30)[0])
+        finally:
+            flood.kill()
+    assert report["connections"] >= 60
+    assert [s for s, _ in health] == [200] * len(health), health
+    assert max(t for _, t in health) < 1.0, sorted(t for _, t in health)[-5:]
+    # closed by the server, never held: within the write deadline, plus the time their
+    # answers took to fill the socket
+    lived = sorted(report["lifetimes"])
+    print(f"\n{len(health)} health checks, slowest {max(t for _, t in health):.3f} s; "
+          f"{report['connections']} flooding connections, the longest lived {lived[-1]:.2f} s")
+    assert lived and lived[-1] < write_timeout + 3, lived[-5:]

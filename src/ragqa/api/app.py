@@ -20,11 +20,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragqa import __version__
 from ragqa.answer.engine import AnswerEngine
 from ragqa.api import errors
+from ragqa.api.admin import AdminFirst, AdminGuard
 from ragqa.api.admission import Admission
 from ragqa.api.body import RequestBody
 from ragqa.api.routes import QUEUED_ROUTES, router
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     """Build the app; at start-up it loads the model (unless `embedder` is given) and the index
     from settings.index_dir (unless `engine` is given)."""
     settings = settings or get_settings()
+    guard = AdminGuard(settings.admin_token)  # refuses a short token before anything loads
     state = ServiceState(settings, embedder=embedder, engine=engine)
 
     @asynccontextmanager
@@ -83,12 +87,15 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
                     "Educational use only, not clinical advice.",
     )
     app.state.service = state
+    app.state.admin_guard = guard
     app.add_middleware(RequestBody, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout,
                        openapi=app.openapi, queued=QUEUED_ROUTES)
+    app.add_middleware(AdminFirst, guard=guard)  # the token before the body (added later: outer)
+    app.add_middleware(errors.ContainErrors)
+    app.add_middleware(NoSniff)  # outermost: even a crash's 500 carries it
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(RagqaError, errors.ragqa_error)
-    app.add_exception_handler(Exception, errors.unexpected_error)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
@@ -117,6 +124,26 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         return page
 
     return app
+
+
+class NoSniff:
+    """ASGI middleware: every response says `X-Content-Type-Options: nosniff`, so that a browser
+    never runs a JSON or text answer as something else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("X-Content-Type-Options", "nosniff")
+            await send(message)
+
+        await self.app(scope, receive, with_header)
 
 
 def serve(settings: Settings | None = None) -> None:

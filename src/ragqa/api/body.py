@@ -6,7 +6,9 @@ limit holds for chunked uploads and for clients whose Content-Length understates
 client that trickles its body cannot hold a worker. For a route that takes a JSON body, a body
 that is not sent as JSON gets a 415, and one that is not UTF-8, nests deeper than
 MAX_JSON_DEPTH, holds a number longer than MAX_NUMBER_DIGITS or a NaN gets a 400 naming the
-problem; malformed JSON is left to the route's validation (a 422 naming the position).
+problem; a string (or key) holding a lone surrogate (`"\ud800"`, which JSON's escapes allow and
+no UTF-8 text can hold) gets a 422 naming the field; malformed JSON is left to the route's
+validation (a 422 naming the position).
 
 Admission happens here, before any routing or validation, so that a question whose client has
 gone costs little more than reading it.
@@ -35,15 +37,17 @@ MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 100
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BodyError(ValueError):
-    """Why a body is refused: the HTTP status, the message and the error type."""
+    """Why a body is refused: the HTTP status, the message, the error type and the field."""
 
-    def __init__(self, status: int, message: str, type_: str) -> None:
+    def __init__(self, status: int, message: str, type_: str, field: str = "body") -> None:
         super().__init__(message)
         self.status = status
         self.type = type_
+        self.field = field
 
 
 def check_json_body(body: bytes, content_type: str | None) -> None:
@@ -62,10 +66,41 @@ def check_json_body(body: bytes, content_type: str | None) -> None:
         raise BodyError(400, f"the JSON body nests {depth} levels deep; at most {MAX_JSON_DEPTH} "
                              "are accepted", "too_deep")
     try:
-        json.loads(text, parse_int=_short_number, parse_float=_short_number,
-                   parse_constant=_no_constant)
+        value = json.loads(text, parse_int=_short_number, parse_float=_short_number,
+                           parse_constant=_no_constant)
     except json.JSONDecodeError:
-        pass  # malformed JSON: the route's validation names the position
+        return  # malformed JSON: the route's validation names the position
+    # UTF-8 text holds no surrogate: only a \\u escape can make one
+    where = _lone_surrogate(value, ()) if "\\u" in text else None
+    if where is not None:
+        field = _escaped(".".join(where)) or "body"
+        raise BodyError(422, f"invalid request: {field}: holds a lone UTF-16 surrogate (an "
+                             f"escape from \\ud800 to \\udfff without its pair), which is not "
+                             f"text", "lone_surrogate", field)
+
+
+def _lone_surrogate(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Where in a parsed JSON value the first string or key holding a surrogate is, or None."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _SURROGATE.search(key):
+                return (*path, key)
+            found = _lone_surrogate(item, (*path, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",))
+            if found is not None:
+                return found
+    return None
+
+
+def _escaped(name: str) -> str:
+    """A field name fit for a UTF-8 response: each surrogate written as its escape."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", name)
 
 
 def _is_json_type(content_type: str | None) -> bool:
@@ -189,6 +224,6 @@ class RequestBody:
         limit = {413: f"at most {self.max_bytes} bytes"}.get(exc.status, str(exc))
         headers = {"Connection": "close"} if exc.status == 408 else None
         response = error_response(exc.status, str(exc),
-                                  [FieldError(field="body", message=limit, type=exc.type)],
+                                  [FieldError(field=exc.field, message=limit, type=exc.type)],
                                   headers=headers)
         await response(scope, receive, send)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragqa.answer.engine import AnswerEngine
+from ragqa.api.admin import AdminGuard
 from ragqa.api.state import ServiceState
 from ragqa.config import Settings
 from ragqa.errors import IndexMissingError
@@ -45,20 +45,17 @@ _bearer = HTTPBearer(auto_error=False, description="The RAGQA_ADMIN_TOKEN settin
 
 
 async def require_admin(
-    settings: SettingsDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Let through only `Authorization: Bearer <RAGQA_ADMIN_TOKEN>`; no token set disables admin."""
-    expected = settings.admin_token
-    if not expected:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "admin disabled: set RAGQA_ADMIN_TOKEN to enable the admin routes")
-    if credentials is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "admin routes need an 'Authorization: Bearer <token>' header",
-                            headers={"WWW-Authenticate": "Bearer"})
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the admin token is not valid")
+    """Let through only `Authorization: Bearer <RAGQA_ADMIN_TOKEN>` (ragqa.api.admin; its
+    middleware has already checked, before the body was read); no token set disables admin."""
+    guard: AdminGuard = request.app.state.admin_guard
+    client = request.client.host if request.client else "unknown"
+    header = f"Bearer {credentials.credentials}" if credentials else None
+    refusal = guard.check(header, client)
+    if refusal is not None:
+        raise HTTPException(refusal.status, refusal.message, headers=refusal.headers)
 
 
 AdminDep = Depends(require_admin)

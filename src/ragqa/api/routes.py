@@ -123,7 +123,7 @@ async def index_manifest(engine: EngineDep) -> IndexManifest:
 
 @router.post("/v1/admin/reindex", response_model=ReindexJobView, tags=["admin"],
              status_code=status.HTTP_202_ACCEPTED, dependencies=[AdminDep],
-             responses=_errors(400, 401, 403, 408, 409, 413, 415, 422))
+             responses=_errors(400, 401, 403, 408, 409, 413, 415, 422, 429))
 async def start_reindex(
     state: StateDep, response: Response,
     request: Annotated[ReindexRequest | None, Body()] = None,
@@ -138,7 +138,7 @@ async def start_reindex(
 
 
 @router.get("/v1/admin/reindex/{job_id}", response_model=ReindexJobView, tags=["admin"],
-            dependencies=[AdminDep], responses=_errors(401, 403, 404))
+            dependencies=[AdminDep], responses=_errors(401, 403, 404, 429))
 async def reindex_status(state: StateDep, job_id: Annotated[str, Path(max_length=64)]
                          ) -> ReindexJobView:
     """A reindex job's status: running, succeeded (with the new version) or failed (with why)."""

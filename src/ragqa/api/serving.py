@@ -1,4 +1,5 @@
-"""uvicorn with bounds: a deadline for each request's headers and a cap on open connections.
+"""uvicorn with bounds: deadlines for each request's headers and for each response's writing,
+and a cap on open connections.
 
 uvicorn alone keeps a connection that sends nothing, or trickles its headers, open for as long as
 the client likes; enough of them exhaust the process's file descriptors and then nothing is
@@ -6,6 +7,15 @@ served. Here each connection has `header_timeout` seconds to deliver a request's
 when it opens, and again after each response), and when `max_connections` are open a new
 connection closes the oldest one that is not being answered, as nginx reuses its idle keep-alive
 connections; when every open connection is being answered, the new one gets a 503.
+
+A client that sends requests (pipelined, say) and never reads the answers would hold its
+connection "being answered" for ever: its answers fill the socket and uvicorn waits for room.
+So when the socket does not take what is written to it, the client has `write_timeout` seconds
+to read some of it, or the connection is aborted (nginx's send_timeout). And when the cap is
+reached, a connection whose client has left answers unread (in the socket's send queue or
+uvicorn's buffer) makes room for a new one (a health check, say) right after the idle ones do,
+the one with the most unread first. A connection closed with answers still unread is aborted,
+never left waiting to flush.
 
 A client that has closed its connection gets no answer (uvicorn's rule at end of file), so the
 work for it is skipped as early as the socket shows the close, even before the server has read
@@ -23,12 +33,15 @@ whose accepting and closing costs less than asyncio's.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
 import json
 import logging
 import os
 import resource
 import socket
+import termios
+import threading
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -68,13 +81,14 @@ class Doorway(asyncio.Protocol):
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None, *, header_timeout: float,
-                 max_connections: int) -> None:
+                 max_connections: int, write_timeout: float = 10.0) -> None:
         self.config = config
         self.server_state = server_state
         self.app_state = app_state
         self.loop = _loop or asyncio.get_event_loop()
         self.connections = server_state.connections
         self.header_timeout = header_timeout
+        self.write_timeout = write_timeout
         self.max_connections = max_connections
         self.opened = next(self._opened)
         self.headers_due = self.loop.time() + header_timeout
@@ -105,7 +119,7 @@ class Doorway(asyncio.Protocol):
         protocol = BoundedH11Protocol(
             config=self.config, server_state=self.server_state, app_state=self.app_state,
             _loop=self.loop, header_timeout=self.header_timeout, opened=self.opened,
-            headers_due=self.headers_due)
+            headers_due=self.headers_due, write_timeout=self.write_timeout)
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
         protocol.data_received(data)
@@ -114,18 +128,25 @@ class Doorway(asyncio.Protocol):
         """Nothing is being answered on this connection (nothing has been asked yet)."""
         return True
 
+    def unread(self) -> int:
+        """Nothing has been written yet."""
+        return 0
+
     def shutdown(self) -> None:
         """Called by uvicorn when the server stops."""
         self.transport.close()
 
 
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with a header deadline, on a connection a Doorway let in."""
+    """uvicorn's HTTP/1.1 protocol with header and write deadlines, on a connection a Doorway
+    let in."""
 
     def __init__(self, *args: Any, header_timeout: float, opened: int, headers_due: float,
-                 **kwargs: Any) -> None:
+                 write_timeout: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
+        self.write_timeout = write_timeout
+        self._write_deadline: asyncio.TimerHandle | None = None
         self.opened = opened
         self.headers_due = headers_due  # the first request's: the Doorway's deadline
         self._deadline: asyncio.TimerHandle | None = None
@@ -137,7 +158,50 @@ class BoundedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._watch_writes()
+
+    def on_response_complete(self) -> None:
+        self._watch_writes()
+        self._arm()  # the next request's headers are due in time too (a pipelined one disarms)
+        super().on_response_complete()
+
+    def _watch_writes(self) -> None:
+        """If the socket holds back some of what was written, the client has `write_timeout`
+        seconds to read some of it, or the connection is aborted."""
+        if self._write_deadline is None and self.transport.get_write_buffer_size():
+            self._write_deadline = self.loop.call_later(
+                self.write_timeout, self._writes_late, self.transport.get_write_buffer_size())
+
+    def _writes_late(self, held: int) -> None:
+        self._write_deadline = None
+        now = self.transport.get_write_buffer_size()
+        if now and now >= held:
+            log.info("closing a connection whose client read nothing for %g s",
+                     self.write_timeout)
+            self.transport.abort()
+        else:
+            self._watch_writes()  # it read some: the deadline starts again
+
+    def unread(self) -> int:
+        """Bytes sent on this connection that its client has not read yet: what uvicorn holds
+        back, and what the socket holds unacknowledged (on loopback: unread)."""
+        held = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is None or self.transport.is_closing():
+            return held
+        try:
+            queued = int.from_bytes(fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4),
+                                    "little")
+        except OSError:
+            queued = 0
+        return held + queued
+
 
     def data_received(self, data: bytes) -> None:
         if self.client_gone():  # the client sent this and closed: nothing to parse or answer
@@ -159,10 +223,6 @@ class BoundedH11Protocol(H11Protocol):
         if (cycle is not None and not cycle.more_body and not cycle.response_complete
                 and not self.conn.trailing_data[0] and not self.transport.is_closing()):
             self.flow.resume_reading()
-
-    def on_response_complete(self) -> None:
-        self._arm()  # the next request's headers are due in time too (a pipelined one disarms)
-        super().on_response_complete()
 
     def client_gone(self) -> bool:
         """Whether the client has closed or reset the connection, from what the socket holds
@@ -191,7 +251,7 @@ class BoundedH11Protocol(H11Protocol):
     def _headers_late(self) -> None:
         self._deadline = None
         if self.idle():
-            self.transport.close()
+            self.transport.close()  # after what it holds is sent: _watch_writes bounds that
 
 
 class SkipAbandoned:
@@ -211,14 +271,31 @@ class SkipAbandoned:
 
 
 def close_oldest_idle(newcomer: Doorway) -> bool:
-    """Close the longest-open connection other than `newcomer` on which nothing is being
-    answered; False if there is none."""
-    idle = [c for c in newcomer.connections
-            if c is not newcomer and isinstance(c, (Doorway, BoundedH11Protocol)) and c.idle()
-            and not c.transport.is_closing()]
-    if not idle:
+    """Make room for `newcomer`: close the longest-open other connection on which nothing is
+    being answered or, failing one, abort the one whose client has left the most of its answers
+    unread; False if every other connection is answering a client that reads.
+
+    A connection already closing goes first, aborted: it would hold its place until its client
+    read what it still has to send."""
+    others = [c for c in newcomer.connections
+              if c is not newcomer and isinstance(c, (Doorway, BoundedH11Protocol))]
+    closing = [c for c in others if c.transport.is_closing()]
+    if closing:
+        min(closing, key=lambda c: c.opened).transport.abort()
+        return True
+    idle = [c for c in others if c.idle()]
+    if idle:
+        oldest = min(idle, key=lambda c: c.opened)
+        if oldest.transport.get_write_buffer_size():
+            oldest.transport.abort()  # a close would keep its place until its client read
+        else:
+            oldest.transport.close()
+        return True
+    unread = [(c.unread(), c.opened, c) for c in others]
+    most = max(unread, default=None, key=lambda u: (u[0], -u[1]))
+    if most is None or most[0] == 0:
         return False
-    min(idle, key=lambda c: c.opened).transport.close()
+    most[2].transport.abort()
     return True
 
 
@@ -258,13 +335,51 @@ def connection_cap(settings: Settings) -> int:
     return cap
 
 
+class OncePerPeriod(logging.Filter):
+    """A logging filter: each warning or error message (by its template) passes once per
+    `period` seconds, in one line, with a count of those held back since; others pass as they
+    are. uvicorn logs "Invalid HTTP request received." for every malformed request: a client
+    sending them must not be able to fill the disk."""
+
+    def __init__(self, period: float = 60.0) -> None:
+        super().__init__()
+        self.period = period
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = str(record.msg)
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and record.created - last < self.period:
+                self._held[key] = self._held.get(key, 0) + 1
+                return False
+            self._last[key] = record.created
+            held = self._held.pop(key, 0)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            detail = " ".join(str(exc).split())[:200].replace("%", "%%")
+            record.msg = f"{record.msg} ({type(exc).__name__}: {detail})"
+            record.exc_info = record.exc_text = None
+        record.msg = f"{record.msg} ({held} more in the last {self.period:.0f} s, not logged)"
+        return True
+
+
 def run(app: Any, settings: Settings) -> None:
     """Serve `app` under uvicorn on settings.host:settings.port with the settings' bounds."""
     from functools import partial
 
     import uvicorn
 
+    # uvicorn's own warnings and errors (malformed requests, a crash outside the app), each at
+    # most once a minute; the app's are ErrorLog's (ragqa.api.errors)
+    logging.getLogger("uvicorn.error").addFilter(OncePerPeriod())
+
     protocol = partial(Doorway, header_timeout=settings.header_timeout,
+                       write_timeout=settings.write_timeout,
                        max_connections=connection_cap(settings))
     config = uvicorn.Config(SkipAbandoned(app), host=settings.host, port=settings.port,
                             log_level="info",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from ragqa.answer.engine import AnswerEngine
+from ragqa.api.errors import without_paths
 from ragqa.config import Settings
 from ragqa.errors import IndexFormatError, IndexMissingError, RagqaError
 from ragqa.index.embed import Embedder, load_embedder
@@ -91,17 +92,21 @@ class ServiceState:
         try:
             index = load_intact_index(self.settings.index_dir, self.embedder)
         except (IndexMissingError, IndexFormatError) as exc:
-            self.not_ready_reason = f"{exc}; an admin can also POST /v1/admin/reindex"
-            log.warning("serving without an index: %s", exc)
+            self._not_ready(exc)
             return
         try:
             self._serve(index, starting=True)
         except RagqaError as exc:  # Milvus unreachable, say: not ready, and /readyz says why
-            self.not_ready_reason = f"{exc}; an admin can also POST /v1/admin/reindex"
-            log.warning("serving without an index: %s", exc)
+            self._not_ready(exc)
             return
         log.info("serving index %s from %s (%s)", index.version, self.settings.index_dir,
                  self.backend.value)
+
+    def _not_ready(self, exc: RagqaError) -> None:
+        """Serve nothing, saying why (without the server's paths) on /readyz and every question;
+        the log has the whole reason."""
+        self.not_ready_reason = f"{without_paths(str(exc))}; an admin can also POST /v1/admin/reindex"
+        log.warning("serving without an index: %s", exc)
 
     def start_reindex(self, force: bool) -> ReindexJob:
         """Start rebuilding the index in a background thread; ReindexBusyError if one is running."""
