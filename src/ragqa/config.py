@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     queue_length: int = Field(default=64, ge=0)
     request_timeout: float = Field(default=30.0, gt=0)
 
+    # Ratings of answers from the page (POST /v1/feedback), one JSON line each, no personal data;
+    # once the file reaches feedback_max_bytes, further feedback is refused (507), not rotated.
+    feedback_file: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+    feedback_max_bytes: int = Field(default=1_000_000, ge=0)
+
 
 def get_settings() -> Settings:
     """Build the settings from the current environment."""

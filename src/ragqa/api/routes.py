@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 from typing import Annotated, Any
 
@@ -10,13 +11,21 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, statu
 from fastapi.responses import JSONResponse
 
 from ragqa.answer.contract import Answer
-from ragqa.api.deps import AdminDep, EngineDep, StateDep
+from ragqa.answer.engine import AnswerEngine
+from ragqa.answer.followups import FollowUps
+from ragqa.answer.overview import corpus_overview
+from ragqa.answer.provenance import source_provenance
+from ragqa.api.deps import AdminDep, EngineDep, SettingsDep, StateDep
+from ragqa.api.feedback import FeedbackFullError, FeedbackLog
 from ragqa.api.schemas import (
     AskRequest,
+    CorpusOverviewView,
     DocumentDetail,
     DocumentPage,
     DocumentSummary,
     ErrorResponse,
+    FeedbackReceipt,
+    FeedbackRequest,
     Health,
     IndexManifest,
     Readiness,
@@ -40,6 +49,21 @@ router = APIRouter()
 # The routes that compute: each waits for a worker in the admission queue (ragqa.api.admission),
 # which is what bounds how many run at once.
 QUEUED_ROUTES = frozenset({("POST", "/v1/ask"), ("GET", "/v1/search")})
+# One follow-up finder per loaded engine (a reindex brings a new engine, and new follow-ups).
+_FOLLOWUPS: weakref.WeakKeyDictionary[AnswerEngine, FollowUps] = weakref.WeakKeyDictionary()
+_EXAMPLES: weakref.WeakKeyDictionary[AnswerEngine, list[str]] = weakref.WeakKeyDictionary()
+
+
+def followups_for(engine: AnswerEngine) -> FollowUps:
+    """The follow-up finder of an engine (made on first use)."""
+    finder = _FOLLOWUPS.get(engine)
+    if finder is None:
+        finder = _FOLLOWUPS[engine] = FollowUps(engine)
+    return finder
+
+
+def _answer_with_followups(engine: AnswerEngine, question: str, top_k, filters) -> Answer:
+    return followups_for(engine).attach(engine.ask(question, top_k, filters))
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -64,7 +88,7 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
 async def ask(request: AskRequest, engine: EngineDep) -> Answer:
     """Answer a question with quoted, cited sentences (or abstain and say why)."""
     filters = request.filters.to_filters() if request.filters else None
-    work = partial(engine.ask, request.question, request.top_k, filters)
+    work = partial(_answer_with_followups, engine, request.question, request.top_k, filters)
     return await to_thread.run_sync(work)
 
 
@@ -115,6 +139,34 @@ async def get_document(
     return DocumentDetail(**_summary(document).model_dump(), text=document.text)
 
 
+@router.get("/v1/corpus", response_model=CorpusOverviewView, tags=["documents"],
+            responses=_errors(503))
+async def corpus(engine: EngineDep) -> CorpusOverviewView:
+    """What the corpus covers (from the index), how new it is, and example questions it answers."""
+    overview = corpus_overview(engine.index)
+    examples = _EXAMPLES.get(engine)
+    if examples is None:
+        examples = await to_thread.run_sync(followups_for(engine).examples)
+        _EXAMPLES[engine] = examples
+    return CorpusOverviewView(
+        index_version=engine.index.version, documents=overview.documents,
+        newest_year=overview.newest_year, by_form=overview.by_form, by_type=overview.by_type,
+        subjects=list(overview.subjects), covers=overview.covers(), examples=examples,
+    )
+
+
+@router.post("/v1/feedback", response_model=FeedbackReceipt, tags=["answers"],
+             status_code=status.HTTP_201_CREATED, responses=_errors(413, 415, 422, 507))
+async def feedback(request: FeedbackRequest, settings: SettingsDep) -> FeedbackReceipt:
+    """Record a rating (and comment) of an answer in the local feedback file (JSON lines)."""
+    log = FeedbackLog(settings.feedback_file, settings.feedback_max_bytes)
+    try:
+        await to_thread.run_sync(log.append, request.model_dump())
+    except FeedbackFullError as exc:
+        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, str(exc)) from None
+    return FeedbackReceipt()
+
+
 @router.get("/v1/index", response_model=IndexManifest, tags=["index"], responses=_errors(503))
 async def index_manifest(engine: EngineDep) -> IndexManifest:
     """The manifest of the index being served: version, build date, model, parameters, counts."""
@@ -151,6 +203,7 @@ async def reindex_status(state: StateDep, job_id: Annotated[str, Path(max_length
 def _summary(document: Document) -> DocumentSummary:
     metadata = document.metadata()
     metadata.pop("source", None)
+    metadata["provenance"] = source_provenance(document)
     return DocumentSummary(**metadata)
 
 

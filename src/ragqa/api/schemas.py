@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ragqa.answer.contract import SourceProvenance
 from ragqa.answer.engine import MAX_QUESTION_CHARS
 from ragqa.ingest.documents import DocType
 from ragqa.retrieve import Filters, Mode
@@ -172,6 +173,9 @@ class DocumentSummary(BaseModel):
     url: str | None = None
     doi: str | None = None
     pmid: str | None = None
+    provenance: SourceProvenance = Field(
+        description="Whose text the document is (the publication's own, or a summary written for "
+                    "ragqa) and what it was checked against, from its metadata.")
 
 
 class DocumentDetail(DocumentSummary):
@@ -187,6 +191,36 @@ class DocumentPage(BaseModel):
     offset: int
     limit: int
     items: list[DocumentSummary]
+
+
+class CorpusOverviewView(BaseModel):
+    """What the served corpus covers, from its index, and example questions it answers."""
+
+    index_version: str
+    documents: int
+    newest_year: int | None
+    by_form: dict[str, int]
+    by_type: dict[str, int]
+    subjects: list[str]
+    covers: str
+    examples: list[str] = Field(description="Questions drawn from the corpus, each checked to answer.")
+
+
+class FeedbackRequest(BaseModel):
+    """A rating of one answer, with an optional comment (no personal data, please)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: QuestionText
+    rating: Literal["helpful", "not_helpful"]
+    comment: str = Field(default="", max_length=1000)
+    index_version: str | None = Field(default=None, max_length=64)
+
+
+class FeedbackReceipt(BaseModel):
+    """Feedback was recorded."""
+
+    status: Literal["recorded"] = "recorded"
 
 
 class IndexManifest(BaseModel):
