@@ -148,7 +148,8 @@ def load_reference_points(path: Path) -> tuple[dict, ...]:
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `ragqa eval`."""
     parser.add_argument("--suite", required=True, help="suite file (JSONL, see eval/README.md)")
-    parser.add_argument("--index-dir", default=str(get_settings().index_dir))
+    parser.add_argument("--index-dir", default=str(get_settings().index_dir),
+                        help="index directory (default: RAGQA_INDEX_DIR, else indexes/default)")
     parser.add_argument("--modes", default="hybrid",
                         help="comma-separated retrieval modes to compare: hybrid,bm25,dense")
     parser.add_argument("--backends",
