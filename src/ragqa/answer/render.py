@@ -24,8 +24,9 @@ def _line(statement: Statement) -> str:
 
 def reference_line(ref: Reference) -> str:
     """One reference: authors, title, publisher, year, design, and what the text is and was checked against."""
-    authors = f"{', '.join(ref.authors[:3])}{' and others' if len(ref.authors) > 3 else ''}. " \
-        if ref.authors else ""
+    names = [a for a in ref.authors if a != "and others"]  # a list may end with "and others"
+    more = len(names) > 3 or len(names) < len(ref.authors)
+    authors = f"{', '.join(names[:3])}{' and others' if more else ''}. " if names else ""
     source = ", ".join(str(part) for part in (ref.publisher, ref.year) if part is not None)
     line = (f"{authors}{ref.title.rstrip('.')}. {source + ' ' if source else ''}"
             f"({ref.doc_type.replace('_', ' ')}). `{ref.doc_id}`")

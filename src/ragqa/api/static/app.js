@@ -256,8 +256,9 @@ function renderRegimen(check) {
 }
 
 function renderReference(ref) {
-  const authors = ref.authors.length
-    ? `${ref.authors.slice(0, 3).join(", ").replace(/\.$/, "")}${ref.authors.length > 3 ? " et al" : ""}. ` : "";
+  const names = ref.authors.filter((a) => a !== "and others"); // a list may end with "and others"
+  const more = names.length > 3 || names.length < ref.authors.length;
+  const authors = names.length ? `${names.slice(0, 3).join(", ").replace(/\.$/, "")}${more ? " et al" : ""}. ` : "";
   const meta = [ref.publisher, refLabel(ref)].filter(Boolean).join(", ");
   const links = [];
   if (ref.doi) links.push(safeLink(`https://doi.org/${ref.doi}`, "DOI", ref));
