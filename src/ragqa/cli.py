@@ -155,7 +155,8 @@ def _ask_server(args: argparse.Namespace) -> dict | None:
         return None
     if ready.get("status") != "ready" or ready.get("index_version") != local:
         return None  # another index, or not ready: answer in-process instead
-    body = {"question": args.question} | ({"top_k": args.k} if args.k is not None else {})
+    body = {"question": args.question, "followups": True} | (
+        {"top_k": args.k} if args.k is not None else {})
     request = urllib.request.Request(f"{base}/v1/ask", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     try:

@@ -62,8 +62,9 @@ def followups_for(engine: AnswerEngine) -> FollowUps:
     return finder
 
 
-def _answer_with_followups(engine: AnswerEngine, question: str, top_k, filters) -> Answer:
-    return followups_for(engine).attach(engine.ask(question, top_k, filters))
+def _answer(engine: AnswerEngine, question: str, top_k, filters, followups: bool) -> Answer:
+    answer = engine.ask(question, top_k, filters)
+    return followups_for(engine).attach(answer) if followups else answer
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -88,7 +89,7 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
 async def ask(request: AskRequest, engine: EngineDep) -> Answer:
     """Answer a question with quoted, cited sentences (or abstain and say why)."""
     filters = request.filters.to_filters() if request.filters else None
-    work = partial(_answer_with_followups, engine, request.question, request.top_k, filters)
+    work = partial(_answer, engine, request.question, request.top_k, filters, request.followups)
     return await to_thread.run_sync(work)
 
 

@@ -109,7 +109,8 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [
-            {"question": "Is microdosing of ketamine effective for treating psychological disorders?"},
+            {"question": "Is microdosing of ketamine effective for treating psychological disorders?",
+             "followups": True},
             {"question": "What dose of ketamine is used for suicidal ideation?", "top_k": 10,
              "filters": {"doc_type": ["rct", "meta_analysis"], "year_min": 2010}},
         ]},
@@ -122,6 +123,11 @@ class AskRequest(BaseModel):
         default=None, description="How many chunks to retrieve (the engine's default when omitted).",
     )
     filters: AskFilters | None = None
+    followups: bool = Field(
+        default=False, strict=True,
+        description="Also offer follow-up questions (`followups` in the answer): each is run "
+                    "through the engine to check that it answers, so this costs up to 8 more "
+                    "answers the first time a subject is asked (the web page and CLI ask for them).")
 
 
 class SearchParams(BaseModel):

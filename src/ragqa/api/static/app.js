@@ -105,7 +105,7 @@ async function ask(question, { push = false } = {}) {
     const answer = await api("/v1/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ question }),
+      body: JSON.stringify({ question, followups: true }),
     });
     if (mine !== asking) return;
     render(answer);
