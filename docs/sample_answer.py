@@ -20,7 +20,7 @@ SAMPLE_QUESTION = "What dose of ketamine is used for suicidal ideation?"
 
 def replace_block(text: str, name: str, body: str) -> str:
     """The text with the named generated block's body replaced."""
-    pattern = re.compile(rf"(<!-- generated:{name}:begin -->\n).*?(<!-- generated:{name}:end -->)", re.S)
+    pattern = re.compile(rf"(<!-- generated:{name}:begin -->\n).*?(<!-- generated:{name}:end -->)", re.DOTALL)
     if not pattern.search(text):
         raise SystemExit(f"README.md has no generated:{name} markers")
     return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)

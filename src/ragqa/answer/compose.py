@@ -21,9 +21,9 @@ from ragqa.answer.contract import (
     Statement,
 )
 from ragqa.answer.coverage import Coverage
+from ragqa.answer.evidence import Evidence
 from ragqa.answer.overview import corpus_overview, looks_english
 from ragqa.answer.provenance import RAGQA_OWN, source_provenance
-from ragqa.answer.evidence import Evidence
 from ragqa.answer.selection import Scored, Selection, Selector
 from ragqa.answer.verdict import RegimenJudge, RegimenVerdict, distinct_doses, note
 from ragqa.index.store import HybridIndex
@@ -172,7 +172,7 @@ def _doc_ids(item: Scored | _Segments) -> list[str]:
     return [item.candidate.doc_id]
 
 
-def _short_title(title: str, most: int = 90) -> str:
+def _short_title(title: str, most: int = 160) -> str:
     """A title to name in a sentence: cut at a subtitle when it is long."""
     if len(title) <= most:
         return title
