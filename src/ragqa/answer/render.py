@@ -28,7 +28,8 @@ def reference_line(ref: Reference) -> str:
     more = len(names) > 3 or len(names) < len(ref.authors)
     authors = f"{', '.join(names[:3])}{' and others' if more else ''}. " if names else ""
     source = ", ".join(str(part) for part in (ref.publisher, ref.year) if part is not None)
-    line = (f"{authors}{ref.title.rstrip('.')}. {source + ' ' if source else ''}"
+    title = ref.title if ref.title.endswith(("?", "!")) else f"{ref.title.rstrip('.')}."
+    line = (f"{authors}{title} {source + ' ' if source else ''}"
             f"({ref.doc_type.replace('_', ' ')}). `{ref.doc_id}`")
     p = ref.provenance
     if p is not None:

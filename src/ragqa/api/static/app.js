@@ -265,7 +265,8 @@ function renderReference(ref) {
   if (ref.pmid) links.push(safeLink(`https://pubmed.ncbi.nlm.nih.gov/${encodeURIComponent(ref.pmid)}/`, "PubMed", ref));
   if (ref.url) links.push(safeLink(ref.url, "Link", ref));
   const item = el("li", { id: `ref-${ref.n}`, value: String(ref.n) }, [
-    authors, el("cite", { text: ref.title.replace(/\.$/, "") }), ". ", el("span", { className: "meta", text: `${meta}.` }),
+    authors, el("cite", { text: ref.title.replace(/\.$/, "") }), /[?!]$/.test(ref.title) ? " " : ". ",
+    el("span", { className: "meta", text: `${meta}.` }),
   ]);
   const p = ref.provenance;
   if (p) {
@@ -437,7 +438,8 @@ function toMarkdown(answer) {
     for (const ref of answer.references) {
       const p = ref.provenance;
       const text = p ? ` Text: ${p.label}${p.checked_words ? `; checked against ${p.checked_words}` : ""}.` : "";
-      out.push(`${ref.n}. ${ref.title.replace(/\.$/, "")}. ${[ref.publisher, refLabel(ref)].filter(Boolean).join(", ")}.${text}`);
+      const title = /[.?!]$/.test(ref.title) ? ref.title : `${ref.title}.`;
+      out.push(`${ref.n}. ${title} ${[ref.publisher, refLabel(ref)].filter(Boolean).join(", ")}.${text}`);
     }
     out.push("");
   }
