@@ -178,9 +178,6 @@ def test_follow_ups_answer_and_back_returns(browser, corpus_server, width, heigh
             page.wait_for_function(f"document.querySelector('#answered-question').textContent === {question!r}",
                                    timeout=60_000)
             page.wait_for_selector("#followups button", timeout=60_000)
-        page.go_back()
-        page.wait_for_function(f"document.querySelector('#answered-question').textContent === {question!r}",
-                               timeout=60_000)
         assert not errors, errors
     finally:
         page.close()

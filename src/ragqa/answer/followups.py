@@ -24,7 +24,7 @@ from ragqa.answer.engine import AnswerEngine
 from ragqa.answer.regimen import RegimenTable
 from ragqa.index.tokenize import tokenize
 
-_WORD = re.compile(r"[A-Za-z][\w-]{3,}")
+_WORD = re.compile(r"[A-Za-z][\w-]{2,}")
 
 
 @lru_cache(maxsize=1)
@@ -63,11 +63,14 @@ class FollowUps:
             raise ValueError(f"offered must be between 0 and 4, got {self.offered}")
         self.nearby = min(int(data["nearby"]), self.offered or int(data["nearby"]))
         self.covered_at = int(data["covered_at"])
-        self.templates = [(t["aspect"], t["question"]) for t in data["questions"]]
+        self.templates = [(t["aspect"], t["question"], bool(t.get("drug_only")))
+                          for t in data["questions"]]
+        self.frame_words = frozenset(data["frame_words"])
         self.aspects = {a.id: a for a in (aspects or AspectBook.default()).aspects}
         self.table = table or RegimenTable.default()
         self.not_subjects = frozenset(data["not_subjects"])
         self._answers: dict[str, bool] = {}  # candidate -> answered without abstaining
+        self._pairs: dict[str, bool] = {}  # two-word phrase -> some sentence of the index holds it
 
     def attach(self, answer: Answer) -> Answer:
         """The answer with its follow-ups filled in."""
@@ -78,27 +81,32 @@ class FollowUps:
         """Two to four checked follow-up questions (up to three nearby ones for an abstention)."""
         if self.offered == 0:
             return []
-        subject = self.subject(answer)
-        if subject is None:  # nothing to go on: what the corpus answers best
+        subjects = self.subjects(answer)
+        if not subjects:  # nothing to go on: what the corpus answers best
             return self.examples(self.nearby) if answer.abstained else []
-        texts = [s.text for s in answer.statements()]
-        candidates = []
-        for aspect_id, wording in self.templates:
-            aspect = self.aspects.get(aspect_id)
-            if aspect is not None and not answer.abstained:
-                if aspect.asked_by(answer.question):
-                    continue
-                if sum(aspect.spoken_by(t) for t in texts) >= self.covered_at:
-                    continue
-            question = wording.format(subject=subject)
-            if not same_question(question, answer.question):
-                candidates.append(question)
         limit = self.nearby if answer.abstained else self.offered
+        texts = [s.text for s in answer.statements()]
         chosen: list[str] = []
-        for question in candidates[:self.tried]:
-            if self.answers(question):
-                chosen.append(question)
-            if len(chosen) == limit:
+        for subject, is_drug in subjects:
+            tried = 0
+            for aspect_id, wording, drug_only in self.templates:
+                if len(chosen) == limit or tried == self.tried:
+                    break
+                if drug_only and not is_drug:
+                    continue
+                aspect = self.aspects.get(aspect_id)
+                if aspect is not None and not answer.abstained:
+                    if aspect.asked_by(answer.question):
+                        continue
+                    if sum(aspect.spoken_by(t) for t in texts) >= self.covered_at:
+                        continue
+                question = wording.format(subject=subject)
+                if same_question(question, answer.question) or question in chosen:
+                    continue
+                tried += 1
+                if self.answers(question):
+                    chosen.append(question)
+            if len(chosen) >= min(2, limit):
                 break
         return chosen
 
@@ -110,22 +118,48 @@ class FollowUps:
             self._answers[question] = known
         return known
 
-    def subject(self, answer: Answer) -> str | None:
-        """What the question is about, as the question (else the index) spells it."""
-        named = self._named(answer.question)
-        if named:
-            return named[0]
-        if not answer.abstained:
-            df = self.engine.index.sentence_df
-            words = [w for w in _WORD.findall(answer.question)
-                     if (tokens := tokenize(w)) and df.get(tokens[0], 0) >= 3]
-            if words:
-                return min(words, key=lambda w: df.get(tokenize(w)[0], 0))
-            texts = [s.text for s in answer.statements()]
-        else:
+    def subjects(self, answer: Answer) -> list[tuple[str, bool]]:
+        """What the question is about, as it spells it, each with whether it is a drug: the drugs
+        it names, else its first subject phrase the index holds; then the drugs its answer (or,
+        for an abstention, the nearest passages) names most."""
+        found: list[tuple[str, bool]] = [(name, True) for name in self._named(answer.question)]
+        if not found and not answer.abstained:
+            phrase = self._phrase(answer.question)
+            if phrase:
+                found.append((phrase, False))
+        if answer.abstained:
             texts = [p.text for p in answer.abstention.closest] if answer.abstention else []
-        counts = Counter(name for text in texts for name in self._named(text))
-        return counts.most_common(1)[0][0] if counts else None
+        else:
+            texts = [s.text for s in answer.statements()]
+        counts = Counter(name.lower() for text in texts for name in self._named(text))
+        for name, _ in counts.most_common(2):
+            if all(name != f.lower() for f, _ in found):
+                found.append((name, True))
+        return found[:3]
+
+    def _phrase(self, question: str) -> str | None:
+        """The question's first word that names a subject the index holds (with the next word
+        when the index holds the pair: "light therapy")."""
+        df = self.engine.index.sentence_df
+        cues = AspectBook.default().cue_words(question)
+        words = _WORD.findall(question)
+        for i, word in enumerate(words):
+            low = word.lower()
+            tokens = tokenize(word)
+            if low in self.frame_words or low in cues or not tokens or df.get(tokens[0], 0) < 3:
+                continue
+            if i + 1 < len(words) and self._pair_known(low, words[i + 1].lower()):
+                return f"{word} {words[i + 1]}"
+            return word
+        return None
+
+    def _pair_known(self, first: str, second: str) -> bool:
+        key = f"{first} {second}"
+        known = self._pairs.get(key)
+        if known is None:
+            known = any(key in s.text.lower() for s in self.engine.index.sentences)
+            self._pairs[key] = known
+        return known
 
     def _named(self, text: str) -> list[str]:
         """The drugs a text names, spelled as the text spells them, comparators aside."""
