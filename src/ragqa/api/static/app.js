@@ -144,7 +144,7 @@ function render(answer) {
 
   const abstention = $("#abstention");
   abstention.hidden = !answer.abstained;
-  $("#abstention-message").textContent = answer.abstained ? answer.message || "" : "";
+  $("#abstention-message").replaceChildren(...(answer.abstained ? abstentionParts(answer) : []));
 
   $("#verdict").replaceChildren(...answer.bottom_line.map(renderStatement));
   $("#verdict-section").hidden = answer.bottom_line.length === 0;
@@ -169,6 +169,21 @@ function render(answer) {
   const disclaimer = $("#disclaimer");
   disclaimer.textContent = answer.disclaimer;
   disclaimer.hidden = false;
+}
+
+// The abstention's one message, laid out: why, where the nearest passages are, what the corpus covers.
+function abstentionParts(answer) {
+  const record = answer.abstention;
+  if (!record || !record.corpus_covers) return [answer.message || ""];
+  const parts = [];
+  if (!record.english) parts.push(el("span", { className: "line", text: answer.message.split(". ")[0] + "." }));
+  parts.push(el("strong", { className: "line", text: "The corpus does not answer this question, so ragqa gives no clinical answer." }));
+  if (record.found_in.length) {
+    parts.push(el("span", { className: "line", text: "The nearest passages are in:" }),
+      el("span", { className: "titles" }, record.found_in.map((t) => el("cite", { className: "line", text: t }))));
+  }
+  parts.push(el("span", { className: "line", text: record.corpus_covers }));
+  return parts;
 }
 
 function whereText(statement) {
