@@ -189,7 +189,7 @@ def test_a_loading_or_failed_question_shows_no_old_answer(browser, corpus_server
     try:
         assert page.locator("#verdict li").count() >= 1
         held: list = []
-        page.route("**/v1/ask", held.append)  # the second question's answer is held back
+        page.route("**/v1/ask", lambda route: held.append(route))  # the answer is held back
         page.fill("#question", "What dose of ketamine is used?")
         page.click("#ask")
         for _ in range(300):

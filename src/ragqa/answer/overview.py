@@ -45,7 +45,7 @@ class CorpusOverview:
         """Whose text the documents are, in plain words."""
         parts = []
         if self.by_form.get("publication"):
-            parts.append(f"{self.by_form['publication']} the publication's own text")
+            parts.append(f"{self.by_form['publication']} in the publication's own words")
         if self.by_form.get("project_summary"):
             parts.append(f"{self.by_form['project_summary']} summaries written for ragqa")
         if self.by_form.get("unrecorded"):

@@ -59,7 +59,7 @@ async function loadIndexInfo() {
   try {
     const corpus = await api("/v1/corpus");
     const forms = [];
-    if (corpus.by_form.publication) forms.push(`${corpus.by_form.publication} the publication's own text`);
+    if (corpus.by_form.publication) forms.push(`${corpus.by_form.publication} in the publication's own words`);
     if (corpus.by_form.project_summary) forms.push(`${corpus.by_form.project_summary} summaries written for ragqa`);
     if (corpus.by_form.unrecorded) forms.push(`${corpus.by_form.unrecorded} without recorded provenance`);
     $("#corpus-size").textContent = `${corpus.documents} documents (${forms.join(", ")})` +
@@ -406,10 +406,12 @@ function stripHeadings(text) {
 
 // Plain text with its Markdown headings ("# Title") shown as headings, never as raw Markdown.
 function appendText(node, text) {
+  let afterHeading = false;
   text.split(/(\n)/).forEach((part) => {
     const heading = /^#{1,6}\s+(.*)$/.exec(part);
     if (heading) node.append(el("strong", { className: "passage-heading", text: heading[1] }));
-    else node.append(part);
+    else if (!(afterHeading && part === "\n")) node.append(part); // the heading is a block already
+    afterHeading = Boolean(heading);
   });
 }
 
