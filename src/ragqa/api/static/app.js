@@ -15,7 +15,7 @@ const DESIGN = {
   meta_analysis: "meta-analysis", rct: "RCT", label: "drug label", review: "review",
   secondary_summary: "secondary summary", other: "other",
 };
-const FORM = { publication: "the publication's own text", project_summary: "summary written for ragqa" };
+const FORM = { publication: "the source's own text", project_summary: "summary written for ragqa" };
 
 function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
@@ -151,17 +151,23 @@ function render(answer) {
 
   renderRegimen(answer.regimen_check);
 
-  $("#sections").replaceChildren(...answer.sections.map((section, i) =>
-    el("section", { className: "answer-section", "data-topic": section.topic, "aria-labelledby": `section-${i}` }, [
-      el("h3", { id: `section-${i}`, text: section.heading }),
+  // on a phone only the first section is open: the headings are the answer's table of contents
+  $("#sections").replaceChildren(...answer.sections.map((section, i) => {
+    const details = el("details", {}, [
+      el("summary", {}, [el("h3", { id: `section-${i}`, text: `${section.heading} (${section.statements.length})` })]),
       el("ul", { className: "statements" }, section.statements.map(renderStatement)),
-    ])));
+    ]);
+    details.open = !narrow.matches || i === 0;
+    return el("section", { className: "answer-section", "data-topic": section.topic, "aria-labelledby": `section-${i}` }, [details]);
+  }));
 
   $("#followups-title").textContent = answer.abstained ? "Questions the corpus can answer nearby" : "Follow-up questions";
   $("#followups").replaceChildren(...answer.followups.map((q) => el("li", {}, [questionButton(q)])));
   $("#followups-section").hidden = answer.followups.length === 0;
 
   $("#references").replaceChildren(...answer.references.map(renderReference));
+  $("#references-title").textContent = `References (${answer.references.length})`;
+  $("#references-details").open = !narrow.matches; // a phone shows the list on request
   $("#references-section").hidden = answer.references.length === 0;
   document.querySelectorAll(".rating").forEach((b) => b.setAttribute("aria-pressed", "false"));
   $("#feedback-comment").value = "";
@@ -284,10 +290,7 @@ function renderReference(ref) {
     el("span", { className: "meta", text: `${meta}.` }),
   ]);
   const p = ref.provenance;
-  if (p) {
-    const checked = p.checked_words ? `; checked against ${p.checked_words} on ${p.checked_on}` : "";
-    item.append(el("p", { className: "provenance", text: `Text: ${p.label}${checked}.` }));
-  }
+  if (p) item.append(el("p", { className: "provenance", text: `Text: ${provenanceShort(p)}.` }));
   const row = el("div", { className: "ref-actions" });
   for (const link of links.filter(Boolean)) row.append(link);
   const open = el("button", {
@@ -298,6 +301,17 @@ function renderReference(ref) {
   row.append(open);
   item.append(row);
   return item;
+}
+
+const CHECKED = {
+  full_text: "the full text", abstract: "the abstract", label: "the label",
+  secondary_source: "a secondary source", reviewer_recall: "a reviewer's recollection only",
+  not_rechecked: "nothing (not re-checked)",
+};
+
+function provenanceShort(p) {
+  const checked = p.checked_against.map((c) => CHECKED[c] || c).join(" and ");
+  return `${p.label}${checked ? `; checked against ${checked}${p.checked_on ? ` (${p.checked_on})` : ""}` : ""}`;
 }
 
 function safeLink(href, label, ref) {
