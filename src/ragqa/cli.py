@@ -8,8 +8,15 @@ import logging
 import sys
 from pathlib import Path
 
-from ragqa.config import get_settings
+from ragqa.defaults import quick_settings
 from ragqa.errors import RagqaError
+
+
+def get_settings():
+    """The settings (pydantic; imported only by the commands that need more than quick_settings)."""
+    from ragqa.config import get_settings as build
+
+    return build()
 
 
 def _load_embedder(args: argparse.Namespace, all_cores: bool = False):
@@ -138,10 +145,12 @@ def _engine(args: argparse.Namespace):
 
 
 ABSTAINED_EXIT = 3  # `ragqa ask --fail-on-abstain` when the answer abstains
+ABSTAINED_HEADER = "X-Ragqa-Abstained"  # on a Markdown answer from the server: "true" or "false"
 
 
-def _ask_server(args: argparse.Namespace) -> dict | None:
-    """The answer of a running server on --server serving the same index, else None."""
+def _ask_server(args: argparse.Namespace) -> tuple[str, bool] | None:
+    """(the answer as the server renders it, whether it abstained) from a running server on
+    --server that serves the same index; None when none does."""
     import urllib.error
     import urllib.request
 
@@ -157,11 +166,13 @@ def _ask_server(args: argparse.Namespace) -> dict | None:
         return None  # another index, or not ready: answer in-process instead
     body = {"question": args.question, "followups": True} | (
         {"top_k": args.k} if args.k is not None else {})
+    accept = "application/json" if args.json else "text/markdown"
     request = urllib.request.Request(f"{base}/v1/ask", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "Accept": accept})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
-            return json.loads(response.read())
+            text = response.read().decode()
+            abstained = response.headers.get(ABSTAINED_HEADER, "").lower() == "true"
     except urllib.error.HTTPError as exc:
         try:
             message = json.loads(exc.read()).get("message", str(exc))
@@ -170,28 +181,29 @@ def _ask_server(args: argparse.Namespace) -> dict | None:
         raise RagqaError(f"the server at {base} refused the question: {message}") from None
     except (OSError, ValueError):
         return None
+    if args.json:
+        record = json.loads(text)
+        return json.dumps(record, indent=2, ensure_ascii=False), bool(record["abstained"])
+    return text, abstained
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question with quoted, cited evidence (through a running server when one answers)."""
-    record = None
+    served = None
     if not args.local and args.backend is None and args.embedder is None:
-        record = _ask_server(args)
-    if record is not None and args.json:
-        print(json.dumps(record, indent=2, ensure_ascii=False))
-        return ABSTAINED_EXIT if args.fail_on_abstain and record["abstained"] else 0
-    from ragqa.answer.contract import Answer
-    from ragqa.answer.render import to_markdown
-
-    if record is not None:
-        answer = Answer.model_validate(record)
+        served = _ask_server(args)
+    if served is not None:
+        text, abstained = served
     else:
         from ragqa.answer.followups import FollowUps
+        from ragqa.answer.render import to_markdown
 
         engine = _engine(args)
         answer = FollowUps(engine).attach(engine.ask(args.question, top_k=args.k))
-    print(answer.model_dump_json(indent=2) if args.json else to_markdown(answer))
-    return ABSTAINED_EXIT if args.fail_on_abstain and answer.abstained else 0
+        text = answer.model_dump_json(indent=2) if args.json else to_markdown(answer)
+        abstained = answer.abstained
+    print(text)
+    return ABSTAINED_EXIT if args.fail_on_abstain and abstained else 0
 
 
 def cmd_documents(args: argparse.Namespace) -> int:
@@ -298,7 +310,7 @@ INDEX_HELP = "index directory (default: RAGQA_INDEX_DIR, else indexes/default)"
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of every subcommand (eval's and bench's arguments only when `command`
     is one of them or unknown, as their module is slow to import)."""
-    settings = get_settings()
+    settings = quick_settings()  # index_dir, backend, host, port: all the defaults below need
     parser = argparse.ArgumentParser(prog="ragqa", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -7,14 +7,15 @@ from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ragqa.answer.contract import Answer
 from ragqa.answer.engine import AnswerEngine
 from ragqa.answer.followups import FollowUps
 from ragqa.answer.overview import corpus_overview
 from ragqa.answer.provenance import source_provenance
+from ragqa.answer.render import to_markdown
 from ragqa.api.deps import AdminDep, EngineDep, SettingsDep, StateDep
 from ragqa.api.feedback import FeedbackFullError, FeedbackLog
 from ragqa.api.schemas import (
@@ -84,13 +85,24 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
     return Readiness(status="ready", index_version=engine.index.version, model=engine.embedder.name)
 
 
+MARKDOWN = "text/markdown"
+ABSTAINED_HEADER = "X-Ragqa-Abstained"
+
+
 @router.post("/v1/ask", response_model=Answer, tags=["answers"],
-             responses=_errors(400, 408, 413, 415, 422, 503))
-async def ask(request: AskRequest, engine: EngineDep) -> Answer:
+             responses={200: {"content": {MARKDOWN: {"schema": {"type": "string"}}},
+                              "description": f"The answer; as Markdown with `Accept: {MARKDOWN}` "
+                                             f"(then `{ABSTAINED_HEADER}` says whether it abstained)."},
+                        **_errors(400, 408, 413, 415, 422, 503)})
+async def ask(request: AskRequest, engine: EngineDep, http: Request) -> Answer | Response:
     """Answer a question with quoted, cited sentences (or abstain and say why)."""
     filters = request.filters.to_filters() if request.filters else None
     work = partial(_answer, engine, request.question, request.top_k, filters, request.followups)
-    return await to_thread.run_sync(work)
+    answer = await to_thread.run_sync(work)
+    if MARKDOWN in http.headers.get("accept", ""):
+        return PlainTextResponse(to_markdown(answer), media_type=MARKDOWN,
+                                 headers={ABSTAINED_HEADER: str(answer.abstained).lower()})
+    return answer
 
 
 @router.get("/v1/search", response_model=SearchResponse, tags=["answers"],
