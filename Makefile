@@ -26,9 +26,12 @@ index: install
 run: index
 	$(BIN)/ragqa serve
 
-# The browser test drives Debian's Chromium; install it where apt can, else that test skips with a reason.
+# The browser test drives Debian's Chromium and checks the page with axe-core (npm, pinned in
+# package-lock.json, into the gitignored node_modules/); where either cannot be installed, the
+# browser test skips and says why.
 browser:
 	@command -v chromium >/dev/null || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: the browser test will skip"; }
+	@test -f node_modules/axe-core/axe.min.js || { command -v npm >/dev/null && npm ci --no-audit --no-fund --silent; } || echo "axe-core could not be installed (npm ci): the browser test will skip"
 
 test: install browser
 	$(BIN)/python -m pytest

@@ -1,4 +1,4 @@
-"""The `ragqa` command: a thin edge over the library (index, search, ask, show, corpus, serve, eval, bench)."""
+"""The `ragqa` command: a thin edge over the library (index, search, ask, show, documents, corpus, serve, eval, bench)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ import logging
 import sys
 from pathlib import Path
 
-from ragqa.config import get_settings
+from ragqa.defaults import quick_settings
 from ragqa.errors import RagqaError
+
+
+def get_settings():
+    """The settings (pydantic; imported only by the commands that need more than quick_settings)."""
+    from ragqa.config import get_settings as build
+
+    return build()
 
 
 def _load_embedder(args: argparse.Namespace, all_cores: bool = False):
@@ -137,12 +144,90 @@ def _engine(args: argparse.Namespace):
     return engine
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    """Answer a question with quoted, cited evidence."""
-    from ragqa.answer.render import to_markdown
+ABSTAINED_EXIT = 3  # `ragqa ask --fail-on-abstain` when the answer abstains
+ABSTAINED_HEADER = "X-Ragqa-Abstained"  # on a Markdown answer from the server: "true" or "false"
 
-    answer = _engine(args).ask(args.question, top_k=args.k)
-    print(answer.model_dump_json(indent=2) if args.json else to_markdown(answer))
+
+def _ask_server(args: argparse.Namespace) -> tuple[str, bool] | None:
+    """(the answer as the server renders it, whether it abstained) from a running server on
+    --server that serves the same index; None when none does."""
+    import urllib.error
+    import urllib.request
+
+    base = args.server.rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
+            ready = json.loads(response.read())
+        # the manifest alone (not ragqa.index.store, which loads FAISS): a question costs ms
+        local = json.loads((Path(args.index_dir) / "manifest.json").read_text())["index_version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if ready.get("status") != "ready" or ready.get("index_version") != local:
+        return None  # another index, or not ready: answer in-process instead
+    body = {"question": args.question, "followups": True} | (
+        {"top_k": args.k} if args.k is not None else {})
+    accept = "application/json" if args.json else "text/markdown"
+    request = urllib.request.Request(f"{base}/v1/ask", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", "Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            text = response.read().decode()
+            abstained = response.headers.get(ABSTAINED_HEADER, "").lower() == "true"
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message", str(exc))
+        except ValueError:
+            message = str(exc)
+        raise RagqaError(f"the server at {base} refused the question: {message}") from None
+    except (OSError, ValueError):
+        return None
+    if args.json:
+        record = json.loads(text)
+        return json.dumps(record, indent=2, ensure_ascii=False), bool(record["abstained"])
+    return text, abstained
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question with quoted, cited evidence (through a running server when one answers)."""
+    served = None
+    if not args.local and args.backend is None and args.embedder is None:
+        served = _ask_server(args)
+    if served is not None:
+        text, abstained = served
+    else:
+        from ragqa.answer.followups import FollowUps
+        from ragqa.answer.render import to_markdown
+
+        engine = _engine(args)
+        answer = FollowUps(engine).attach(engine.ask(args.question, top_k=args.k))
+        text = answer.model_dump_json(indent=2) if args.json else to_markdown(answer)
+        abstained = answer.abstained
+    print(text)
+    return ABSTAINED_EXIT if args.fail_on_abstain and abstained else 0
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    """List the documents of an index: id, type, year, whose text it is, what it was checked against."""
+    from ragqa.index.store import read_documents, read_manifest
+
+    read_manifest(Path(args.index_dir))
+    documents = sorted(read_documents(Path(args.index_dir)).values(), key=lambda d: d.id)
+    rows = []
+    for doc in documents:
+        p = doc.provenance
+        rows.append({"id": doc.id, "title": doc.title, "doc_type": doc.doc_type.value,
+                     "year": doc.year, "publisher": doc.publisher,
+                     "form": p.form.value if p and p.form else None,
+                     "checked_against": [c.value for c in p.checked_against] if p else [],
+                     "checked_on": p.checked_on if p else None})
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for row in rows:
+        checked = ", ".join(row["checked_against"]) or "provenance not recorded"
+        print(f"{row['id']}\n    {row['title']}\n    {row['doc_type']}, {row['year'] or 'no year'}; "
+              f"{row['form'] or 'form not recorded'}; checked against {checked}")
+    print(f"{len(rows)} documents")
     return 0
 
 
@@ -219,16 +304,20 @@ def add_embedder_argument(parser: argparse.ArgumentParser) -> None:
                              "onnx-int8 only with an index it built")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    settings = get_settings()
+INDEX_HELP = "index directory (default: RAGQA_INDEX_DIR, else indexes/default)"
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (eval's and bench's arguments only when `command`
+    is one of them or unknown, as their module is slow to import)."""
+    settings = quick_settings()  # index_dir, backend, host, port: all the defaults below need
     parser = argparse.ArgumentParser(prog="ragqa", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="build or refresh an index from a corpus")
     p.add_argument("--corpus", action="append", help="corpus file or folder (repeatable)")
-    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--index-dir", default=str(settings.index_dir), help=INDEX_HELP)
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--verify", action="store_true",
                    help="kept for scripts: every index file's SHA-256 is always checked now")
@@ -243,31 +332,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="rank chunks for a query")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=5)
+    p.add_argument("query", help="the words to search for (quote them)")
+    p.add_argument("-k", type=int, default=5, help="how many chunks to print (default 5)")
     p.add_argument("--mode", default="hybrid", help="hybrid | bm25 | dense")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    p.add_argument("--index-dir", default=str(settings.index_dir), help=INDEX_HELP)
     p.add_argument("--backend", default=settings.backend,
                    help="inprocess | milvus (default: RAGQA_BACKEND)")
     add_embedder_argument(p)
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", help="answer a question from the index")
-    p.add_argument("question")
+    p = sub.add_parser("ask", help="answer a question from the index (through a running "
+                                   "`ragqa serve` when one answers, else in this process)")
+    p.add_argument("question", help="the question, in English (quote it)")
     p.add_argument("-k", type=int, default=None, help="chunks to retrieve (1-50)")
     p.add_argument("--json", action="store_true", help="print the JSON contract")
-    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--index-dir", default=str(settings.index_dir), help=INDEX_HELP)
     p.add_argument("--backend", default=None,
-                   help="inprocess | milvus (default: RAGQA_BACKEND)")
+                   help="inprocess | milvus (default: RAGQA_BACKEND); answers in this process")
+    p.add_argument("--server", default=f"http://{settings.host}:{settings.port}",
+                   help="a running `ragqa serve` to ask first; used only when it serves the same "
+                        "index version (default: RAGQA_HOST and RAGQA_PORT)")
+    p.add_argument("--local", action="store_true",
+                   help="answer in this process even when a server answers")
+    p.add_argument("--fail-on-abstain", action="store_true",
+                   help=f"exit {ABSTAINED_EXIT} when the answer abstains (default: exit 0)")
     add_embedder_argument(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("show", help="print a document of the index")
-    p.add_argument("doc_id")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("doc_id", help="the document's id (see `ragqa documents`)")
+    p.add_argument("--json", action="store_true", help="print metadata and text as JSON")
+    p.add_argument("--index-dir", default=str(settings.index_dir), help=INDEX_HELP)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("documents", help="list the documents of the index with their provenance")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("--index-dir", default=str(settings.index_dir), help=INDEX_HELP)
+    p.set_defaults(func=cmd_documents)
 
     p = sub.add_parser("corpus", help="review the corpus files")
     corpus_sub = p.add_subparsers(dest="corpus_command", required=True)
@@ -276,13 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "(exit 1 when a listed document has no provenance)")
     p.add_argument("doc_id", nargs="?", help="one document (default: all)")
     p.add_argument("--corpus", action="append", help="corpus file or folder (repeatable)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the checklist as JSON")
     p.set_defaults(func=cmd_corpus_check)
 
     p = sub.add_parser("serve", help="serve the HTTP API and web page")
-    p.add_argument("--host", default=settings.host)
-    p.add_argument("--port", type=int, default=settings.port)
-    p.add_argument("--index-dir", default=str(settings.index_dir))
+    p.add_argument("--host", default=settings.host, help="address to listen on (RAGQA_HOST)")
+    p.add_argument("--port", type=int, default=settings.port, help="port to listen on (RAGQA_PORT)")
+    p.add_argument("--index-dir", default=str(settings.index_dir), help=INDEX_HELP)
     add_embedder_argument(p)
     p.set_defaults(func=cmd_serve)
 
@@ -291,32 +393,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="export again even if already done")
     p.set_defaults(func=cmd_export_onnx)
 
-    from ragqa.evaluation.commands import (
-        add_bench_arguments,
-        add_eval_arguments,
-        bench_command,
-        eval_command,
-    )
+    evaluating = sub.add_parser("eval", help="evaluate answers on a suite of questions")
+    benching = sub.add_parser("bench", help="benchmark index builds and latency")
+    fitting = sub.add_parser("fit", help="fit the answer stage's weights on labelled suites")
+    if command not in LIGHT_COMMANDS:
+        from ragqa.evaluation.commands import (
+            add_bench_arguments,
+            add_eval_arguments,
+            bench_command,
+            eval_command,
+        )
+        from ragqa.evaluation.fit import add_fit_arguments, fit_command
 
-    p = sub.add_parser("eval", help="evaluate answers on a suite of questions")
-    add_eval_arguments(p)
-    p.set_defaults(func=eval_command)
-
-    from ragqa.evaluation.fit import add_fit_arguments, fit_command
-
-    p = sub.add_parser("fit", help="fit the answer stage's weights on labelled suites")
-    add_fit_arguments(p)
-    p.set_defaults(func=fit_command)
-
-    p = sub.add_parser("bench", help="benchmark index builds and latency")
-    add_bench_arguments(p)
-    p.set_defaults(func=bench_command)
+        add_eval_arguments(evaluating)
+        evaluating.set_defaults(func=eval_command)
+        add_bench_arguments(benching)
+        benching.set_defaults(func=bench_command)
+        add_fit_arguments(fitting)
+        fitting.set_defaults(func=fit_command)
     return parser
+
+
+LIGHT_COMMANDS = frozenset({"index", "search", "ask", "show", "documents", "corpus", "serve",
+                            "export-onnx"})
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ragqa` console script."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    command = next((w for w in words if not w.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -7,7 +7,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from ragqa import defaults
+
+PROJECT_ROOT = defaults.PROJECT_ROOT
 ONNX_CACHE = PROJECT_ROOT / ".cache" / "onnx"
 
 
@@ -17,11 +19,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGQA_", extra="ignore")
 
     corpus: Path = PROJECT_ROOT / "corpus"
-    index_dir: Path = PROJECT_ROOT / "indexes" / "default"
+    index_dir: Path = defaults.INDEX_DIR
     model: Path | None = None
     admin_token: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = defaults.HOST
+    port: int = defaults.PORT
     # torch threads for answering: one per request keeps concurrent requests from fighting over
     # the 2 cores (a query embedding takes ~18 ms with 1 thread, ~480 ms when oversubscribed);
     # `ragqa index` uses every core instead.
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     # Where retrieval runs (README, "Retrieval on Milvus"): `inprocess` (BM25 and FAISS in this
     # process) or `milvus`; the Milvus URI is a local file for the embedded engine (milvus-lite)
     # or http://host:19530 for a standalone server or a cluster, with an optional token.
-    backend: str = "inprocess"
+    backend: str = defaults.BACKEND
     milvus_uri: str = str(PROJECT_ROOT / "indexes" / "milvus.db")
     milvus_token: str | None = None
 
@@ -55,6 +57,11 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1)
     queue_length: int = Field(default=64, ge=0)
     request_timeout: float = Field(default=30.0, gt=0)
+
+    # Ratings of answers from the page (POST /v1/feedback), one JSON line each, no personal data;
+    # once the file reaches feedback_max_bytes, further feedback is refused (507), not rotated.
+    feedback_file: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+    feedback_max_bytes: int = Field(default=1_000_000, ge=0)
 
 
 def get_settings() -> Settings:

@@ -46,3 +46,18 @@ def test_each_quote_shows_its_section_path_and_page():
 def test_a_quote_without_section_or_page_shows_neither():
     markdown = to_markdown(answer(extract("Ketamine is an NMDA antagonist.", [], None)))
     assert "- Ketamine is an NMDA antagonist. [1]" in markdown.splitlines()
+
+
+def test_ragqa_sentences_are_labelled_and_no_regimen_section_without_a_regimen():
+    system = Statement(text="None of the sources studied it [1].", kind="system", citations=[1])
+    markdown = to_markdown(answer(system, extract(RTMS, [], None)))
+    assert "- *ragqa:* None of the sources studied it [1]." in markdown
+    assert "Regimen" not in markdown
+
+
+def test_a_title_ending_in_a_question_mark_takes_no_full_stop():
+    answered = answer(extract(RTMS, [], None))
+    answered.references = [Reference(n=1, doc_id="andrade", title="At What Frequency?",
+                                     doc_type="review", authors=["Andrade C", "and others"])]
+    line = next(x for x in to_markdown(answered).splitlines() if x.startswith("1. "))
+    assert line.startswith("1. Andrade C and others. At What Frequency? (review)")

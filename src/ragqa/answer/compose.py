@@ -22,12 +22,16 @@ from ragqa.answer.contract import (
 )
 from ragqa.answer.coverage import Coverage
 from ragqa.answer.evidence import Evidence
+from ragqa.answer.overview import corpus_overview, looks_english
+from ragqa.answer.provenance import RAGQA_OWN, source_provenance
 from ragqa.answer.selection import Scored, Selection, Selector
 from ragqa.answer.verdict import RegimenJudge, RegimenVerdict, distinct_doses, note
 from ragqa.index.store import HybridIndex
 from ragqa.ingest.context import quote_span
 
-ABSTAIN_MESSAGE = "The corpus does not cover this question, so ragqa gives no clinical answer."
+ABSTAIN_MESSAGE = "The corpus does not answer this question, so ragqa gives no clinical answer."
+NOT_ENGLISH = ("The question does not read as English, and ragqa's corpus and its search are in "
+               "English: please ask in English.")
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,15 @@ class Composer:
                 text=chunk.text[:400],
             ))
         label = analysis.regimen.label if analysis.regimen else None
+        closest = _sorted_unique(closest)
+        found_in = list(dict.fromkeys(_short_title(p.title) for p in closest))[:3]
+        english = looks_english(analysis.text, self.index)
+        covers = corpus_overview(self.index).covers()
+        where = f" The nearest passages are in: {'; '.join(found_in)}." if found_in else ""
+        message = (f"{NOT_ENGLISH} " if not english else "") + f"{ABSTAIN_MESSAGE}{where} {covers}"
         return Answer(
             question=analysis.text, abstained=True,
-            message=f"{ABSTAIN_MESSAGE} Why: {coverage.reason}.",
+            message=message,
             bottom_line=[], sections=[], references=[],
             regimen_check=RegimenCheck(
                 asked=analysis.regimen.regimen.id if analysis.regimen else None, asked_label=label,
@@ -116,7 +126,7 @@ class Composer:
             abstention=AbstentionRecord(
                 reason=coverage.reason, searched=searched, query_terms=evidence.chunks.query_tokens,
                 threshold=threshold, best_score=round(evidence.best_chunk_similarity, 4),
-                closest=closest,
+                closest=closest, found_in=found_in, corpus_covers=covers, english=english,
             ),
             retrieved_doc_ids=_doc_order(evidence), index_version=self.index.version,
             index_built_at=self.index.manifest.get("built_at"), timings_ms={},
@@ -129,7 +139,7 @@ class Composer:
                 for part, docs in item.parts
             ) + "."
             cited = {numbers[d] for _, docs in item.parts for d in docs}
-            return Statement(text=text, kind="system", citations=sorted(cited))
+            return Statement(text=text, kind="system", citations=sorted(cited), provenance=RAGQA_OWN)
         sentence = self.index.sentences[item.candidate.sentence_id]
         # a sentence that leans on the one before it ("These ...", "Hence, ...") is quoted with it
         span = quote_span(self.index.sentences, item.candidate.sentence_id)
@@ -139,6 +149,7 @@ class Composer:
             doc_id=sentence.doc_id, chunk_id=self.index.chunks[item.candidate.chunk_index].id,
             char_start=span.start, char_end=span.end, section=list(sentence.section),
             page=sentence.page, regimen=self.selector.regimen_of(item), score=round(item.score, 4),
+            provenance=source_provenance(self.index.documents[sentence.doc_id]),
         )
 
     def _image_note(self, item: Scored) -> list[tuple[str, list[str]]]:
@@ -153,13 +164,30 @@ class Composer:
         doc = self.index.documents[doc_id]
         return Reference(n=n, doc_id=doc.id, title=doc.title, publisher=doc.publisher, year=doc.year,
                          doc_type=doc.doc_type.value, authors=list(doc.authors), url=doc.url,
-                         doi=doc.doi, pmid=doc.pmid)
+                         doi=doc.doi, pmid=doc.pmid, provenance=source_provenance(doc))
 
 
 def _doc_ids(item: Scored | _Segments) -> list[str]:
     if isinstance(item, _Segments):
         return [d for _, docs in item.parts for d in docs]
     return [item.candidate.doc_id]
+
+
+def _short_title(title: str, most: int = 160) -> str:
+    """A title to name in a sentence: cut at a subtitle when it is long."""
+    if len(title) <= most:
+        return title
+    head = title.split(": ")[0]
+    return head if len(head) <= most else title[:most].rsplit(" ", 1)[0] + "\u2026"
+
+
+def _sorted_unique(passages: list[RejectedPassage]) -> list[RejectedPassage]:
+    """The closest passages, best first, each passage once (a sentence and its chunk count once)."""
+    kept: list[RejectedPassage] = []
+    for passage in sorted(passages, key=lambda p: -p.score):
+        if not any(passage.text in k.text or k.text in passage.text for k in kept):
+            kept.append(passage)
+    return kept
 
 
 def _doc_order(evidence: Evidence) -> list[str]:

@@ -7,9 +7,26 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 DISCLAIMER = (
-    "Educational use only, not clinical advice: every clinical sentence is quoted from a cited "
-    "summary of a publication; verify against the primary source before acting on it."
+    "Educational use only, not clinical advice. Every clinical sentence is quoted from a cited "
+    "document, marked as the publication's own text or as a summary of it written for ragqa, with "
+    "what that summary was checked against; verify against the primary source before acting on it."
 )
+
+
+class SourceProvenance(BaseModel):
+    """Whose words a statement is and what its document was checked against (from its metadata)."""
+
+    form: Literal["publication", "project_summary", "ragqa"] | None = Field(
+        description="publication: the publication's own text; project_summary: a summary of the "
+                    "named publication written for ragqa; ragqa: a sentence ragqa wrote; null: the "
+                    "document's metadata does not say")
+    label: str = Field(description="The form in plain words.")
+    checked_against: list[str] = Field(
+        description="What the document's sentences were last compared with (full_text, abstract, "
+                    "label, secondary_source, reviewer_recall, not_rechecked).")
+    checked_words: str = Field(description="checked_against in plain words.")
+    checked_on: str | None = None
+    note: str | None = Field(default=None, description="What was compared and the result.")
 
 
 class Statement(BaseModel):
@@ -29,6 +46,7 @@ class Statement(BaseModel):
     page: int | None = None
     regimen: str | None = None
     score: float | None = None
+    provenance: SourceProvenance | None = None
 
 
 class Section(BaseModel):
@@ -72,6 +90,7 @@ class Reference(BaseModel):
     url: str | None = None
     doi: str | None = None
     pmid: str | None = None
+    provenance: SourceProvenance | None = None
 
 
 class RejectedPassage(BaseModel):
@@ -93,6 +112,10 @@ class AbstentionRecord(BaseModel):
     threshold: float
     best_score: float
     closest: list[RejectedPassage]
+    found_in: list[str] = Field(default_factory=list,
+                                description="Titles of the documents nearest the question.")
+    corpus_covers: str = Field(default="", description="What the corpus covers, from the index.")
+    english: bool = Field(default=True, description="Whether the question reads as English.")
 
 
 class Answer(BaseModel):
@@ -111,6 +134,10 @@ class Answer(BaseModel):
     index_built_at: str | None = None
     timings_ms: dict[str, float]
     disclaimer: str = DISCLAIMER
+    followups: list[str] = Field(
+        default_factory=list,
+        description="Questions the corpus answers (each checked: it does not abstain): on the same "
+                    "subject about aspects this answer did not cover, or, for an abstention, nearby.")
 
     def statements(self) -> list[Statement]:
         """Every statement, bottom line first."""

@@ -2,38 +2,60 @@
 
 from __future__ import annotations
 
-from ragqa.answer.contract import Answer, Statement
+import re
+
+from ragqa.answer.contract import Answer, Reference, Statement
+
+FORM_SHORT = {"publication": "the publication's own text", "project_summary": "summary written for ragqa"}
 
 
 def _line(statement: Statement) -> str:
     if statement.kind == "system":
-        return f"{statement.text} *(written by ragqa from the cited dose mentions)*"
+        return f"*ragqa:* {statement.text} *(written by ragqa from the cited sentences, not quoted)*"
     cites = "".join(f"[{n}]" for n in statement.citations)
     where = " > ".join(statement.section)
     if statement.page is not None:
         where = f"{where}, p. {statement.page}" if where else f"p. {statement.page}"
-    return f"{statement.text} {cites}" + (f" *({where})*" if where else "")
+    notes = [where] if where else []
+    if statement.provenance is not None and statement.provenance.form in FORM_SHORT:
+        notes.append(FORM_SHORT[statement.provenance.form])
+    return f"{statement.text} {cites}" + (f" *({'; '.join(notes)})*" if notes else "")
+
+
+def reference_line(ref: Reference) -> str:
+    """One reference: authors, title, publisher, year, design, and what the text is and was checked against."""
+    names = [a for a in ref.authors if a != "and others"]  # a list may end with "and others"
+    more = len(names) > 3 or len(names) < len(ref.authors)
+    authors = f"{', '.join(names[:3])}{' and others' if more else ''}. " if names else ""
+    source = ", ".join(str(part) for part in (ref.publisher, ref.year) if part is not None)
+    title = ref.title if ref.title.endswith(("?", "!")) else f"{ref.title.rstrip('.')}."
+    line = (f"{authors}{title} {source + ' ' if source else ''}"
+            f"({ref.doc_type.replace('_', ' ')}). `{ref.doc_id}`")
+    p = ref.provenance
+    if p is not None:
+        checked = f"; checked against {p.checked_words} on {p.checked_on}" if p.checked_words else ""
+        line += f" Text: {p.label}{checked}."
+    return re.sub(r"(?<!\.)\.\.(?!\.)", ".", line)  # "et al." + "." reads "et al."
 
 
 def to_markdown(answer: Answer) -> str:
-    """The answer as Markdown: verdict, regimen check, sections, references, disclaimer."""
+    """The answer as Markdown: bottom line, regimen (when asked), sections, follow-ups, references."""
     out = [f"# {answer.question}", ""]
     if answer.abstained:
         out += [f"**{answer.message}**", ""]
-        if answer.abstention:
-            out += [f"Why: {answer.abstention.reason}.", "", "Closest passages (rejected):", ""]
-            out += [f"- {p.title} ({p.doc_id}), score {p.score:.3f}" for p in answer.abstention.closest]
+        if answer.followups:
+            out += ["## Questions the corpus can answer nearby", ""]
+            out += [f"- {q}" for q in answer.followups]
             out.append("")
     else:
         out += ["## Bottom line", ""]
         out += [f"- {_line(s)}" for s in answer.bottom_line]
         out.append("")
         check = answer.regimen_check
-        if check.evidence:
-            asked = check.asked_label or "none named"
-            verdict = {True: "supported", False: "NOT studied in the retrieved sources",
-                       None: "no regimen asked"}[check.supported]
-            out += [f"## Regimen check (asked: {asked}; {verdict})", "",
+        if check.asked is not None and check.evidence:
+            verdict = {True: "studied in the retrieved sources",
+                       False: "NOT studied in the retrieved sources", None: "no verdict"}[check.supported]
+            out += [f"## Regimens in the evidence (asked: {check.asked_label}; {verdict})", "",
                     "| regimen | doses | routes | sources |", "|---|---|---|---|"]
             for e in check.evidence:
                 cites = ", ".join(f"[{n}]" for n in e.citations)
@@ -43,13 +65,12 @@ def to_markdown(answer: Answer) -> str:
             out += [f"## {section.heading}", ""]
             out += [f"- {_line(s)}" for s in section.statements]
             out.append("")
+        if answer.followups:
+            out += ["## Follow-up questions", ""]
+            out += [f"- {q}" for q in answer.followups]
+            out.append("")
         out += ["## References", ""]
-        for ref in answer.references:
-            authors = f"{', '.join(ref.authors[:3])}{' and others' if len(ref.authors) > 3 else ''}. " \
-                if ref.authors else ""
-            source = ", ".join(str(part) for part in (ref.publisher, ref.year) if part is not None)
-            out.append(f"{ref.n}. {authors}{ref.title}. {source} "
-                       f"({ref.doc_type.replace('_', ' ')}). `{ref.doc_id}`")
+        out += [f"{ref.n}. {reference_line(ref)}" for ref in answer.references]
         out.append("")
     out += [f"*{answer.disclaimer}*", "", f"Index {answer.index_version}, built {answer.index_built_at}."]
     return "\n".join(out)

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ragqa.answer.contract import Answer
-from ragqa.api.deps import AdminDep, EngineDep, StateDep
+from ragqa.answer.engine import AnswerEngine
+from ragqa.answer.followups import FollowUps
+from ragqa.answer.overview import corpus_overview
+from ragqa.answer.provenance import source_provenance
+from ragqa.answer.render import to_markdown
+from ragqa.api.deps import AdminDep, EngineDep, SettingsDep, StateDep
+from ragqa.api.feedback import FeedbackFullError, FeedbackLog
 from ragqa.api.schemas import (
     AskRequest,
+    CorpusOverviewView,
     DocumentDetail,
     DocumentPage,
     DocumentSummary,
     ErrorResponse,
+    FeedbackReceipt,
+    FeedbackRequest,
     Health,
     IndexManifest,
     Readiness,
@@ -40,6 +50,22 @@ router = APIRouter()
 # The routes that compute: each waits for a worker in the admission queue (ragqa.api.admission),
 # which is what bounds how many run at once.
 QUEUED_ROUTES = frozenset({("POST", "/v1/ask"), ("GET", "/v1/search")})
+# One follow-up finder per loaded engine (a reindex brings a new engine, and new follow-ups).
+_FOLLOWUPS: weakref.WeakKeyDictionary[AnswerEngine, FollowUps] = weakref.WeakKeyDictionary()
+_EXAMPLES: weakref.WeakKeyDictionary[AnswerEngine, list[str]] = weakref.WeakKeyDictionary()
+
+
+def followups_for(engine: AnswerEngine) -> FollowUps:
+    """The follow-up finder of an engine (made on first use)."""
+    finder = _FOLLOWUPS.get(engine)
+    if finder is None:
+        finder = _FOLLOWUPS[engine] = FollowUps(engine)
+    return finder
+
+
+def _answer(engine: AnswerEngine, question: str, top_k, filters, followups: bool) -> Answer:
+    answer = engine.ask(question, top_k, filters)
+    return followups_for(engine).attach(answer) if followups else answer
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -59,13 +85,24 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
     return Readiness(status="ready", index_version=engine.index.version, model=engine.embedder.name)
 
 
+MARKDOWN = "text/markdown"
+ABSTAINED_HEADER = "X-Ragqa-Abstained"
+
+
 @router.post("/v1/ask", response_model=Answer, tags=["answers"],
-             responses=_errors(400, 408, 413, 415, 422, 503))
-async def ask(request: AskRequest, engine: EngineDep) -> Answer:
+             responses={200: {"content": {MARKDOWN: {"schema": {"type": "string"}}},
+                              "description": f"The answer; as Markdown with `Accept: {MARKDOWN}` "
+                                             f"(then `{ABSTAINED_HEADER}` says whether it abstained)."},
+                        **_errors(400, 408, 413, 415, 422, 503)})
+async def ask(request: AskRequest, engine: EngineDep, http: Request) -> Answer | Response:
     """Answer a question with quoted, cited sentences (or abstain and say why)."""
     filters = request.filters.to_filters() if request.filters else None
-    work = partial(engine.ask, request.question, request.top_k, filters)
-    return await to_thread.run_sync(work)
+    work = partial(_answer, engine, request.question, request.top_k, filters, request.followups)
+    answer = await to_thread.run_sync(work)
+    if MARKDOWN in http.headers.get("accept", ""):
+        return PlainTextResponse(to_markdown(answer), media_type=MARKDOWN,
+                                 headers={ABSTAINED_HEADER: str(answer.abstained).lower()})
+    return answer
 
 
 @router.get("/v1/search", response_model=SearchResponse, tags=["answers"],
@@ -115,6 +152,34 @@ async def get_document(
     return DocumentDetail(**_summary(document).model_dump(), text=document.text)
 
 
+@router.get("/v1/corpus", response_model=CorpusOverviewView, tags=["documents"],
+            responses=_errors(503))
+async def corpus(engine: EngineDep) -> CorpusOverviewView:
+    """What the corpus covers (from the index), how new it is, and example questions it answers."""
+    overview = corpus_overview(engine.index)
+    examples = _EXAMPLES.get(engine)
+    if examples is None:
+        examples = await to_thread.run_sync(followups_for(engine).examples)
+        _EXAMPLES[engine] = examples
+    return CorpusOverviewView(
+        index_version=engine.index.version, documents=overview.documents,
+        newest_year=overview.newest_year, by_form=overview.by_form, by_type=overview.by_type,
+        subjects=list(overview.subjects), covers=overview.covers(), examples=examples,
+    )
+
+
+@router.post("/v1/feedback", response_model=FeedbackReceipt, tags=["answers"],
+             status_code=status.HTTP_201_CREATED, responses=_errors(413, 415, 422, 507))
+async def feedback(request: FeedbackRequest, settings: SettingsDep) -> FeedbackReceipt:
+    """Record a rating (and comment) of an answer in the local feedback file (JSON lines)."""
+    log = FeedbackLog(settings.feedback_file, settings.feedback_max_bytes)
+    try:
+        await to_thread.run_sync(log.append, request.model_dump())
+    except FeedbackFullError as exc:
+        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, str(exc)) from None
+    return FeedbackReceipt()
+
+
 @router.get("/v1/index", response_model=IndexManifest, tags=["index"], responses=_errors(503))
 async def index_manifest(engine: EngineDep) -> IndexManifest:
     """The manifest of the index being served: version, build date, model, parameters, counts."""
@@ -151,6 +216,7 @@ async def reindex_status(state: StateDep, job_id: Annotated[str, Path(max_length
 def _summary(document: Document) -> DocumentSummary:
     metadata = document.metadata()
     metadata.pop("source", None)
+    metadata["provenance"] = source_provenance(document)
     return DocumentSummary(**metadata)
 
 

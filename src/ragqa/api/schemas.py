@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ragqa.answer.contract import SourceProvenance
 from ragqa.answer.engine import MAX_QUESTION_CHARS
 from ragqa.ingest.documents import DocType
 from ragqa.retrieve import Filters, Mode
@@ -108,7 +109,8 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [
-            {"question": "Is microdosing of ketamine effective for treating psychological disorders?"},
+            {"question": "Is microdosing of ketamine effective for treating psychological disorders?",
+             "followups": True},
             {"question": "What dose of ketamine is used for suicidal ideation?", "top_k": 10,
              "filters": {"doc_type": ["rct", "meta_analysis"], "year_min": 2010}},
         ]},
@@ -121,6 +123,11 @@ class AskRequest(BaseModel):
         default=None, description="How many chunks to retrieve (the engine's default when omitted).",
     )
     filters: AskFilters | None = None
+    followups: bool = Field(
+        default=False, strict=True,
+        description="Also offer follow-up questions (`followups` in the answer): each is run "
+                    "through the engine to check that it answers, so this costs up to 8 more "
+                    "answers the first time a subject is asked (the web page and CLI ask for them).")
 
 
 class SearchParams(BaseModel):
@@ -172,6 +179,9 @@ class DocumentSummary(BaseModel):
     url: str | None = None
     doi: str | None = None
     pmid: str | None = None
+    provenance: SourceProvenance = Field(
+        description="Whose text the document is (the publication's own, or a summary written for "
+                    "ragqa) and what it was checked against, from its metadata.")
 
 
 class DocumentDetail(DocumentSummary):
@@ -187,6 +197,36 @@ class DocumentPage(BaseModel):
     offset: int
     limit: int
     items: list[DocumentSummary]
+
+
+class CorpusOverviewView(BaseModel):
+    """What the served corpus covers, from its index, and example questions it answers."""
+
+    index_version: str
+    documents: int
+    newest_year: int | None
+    by_form: dict[str, int]
+    by_type: dict[str, int]
+    subjects: list[str]
+    covers: str
+    examples: list[str] = Field(description="Questions drawn from the corpus, each checked to answer.")
+
+
+class FeedbackRequest(BaseModel):
+    """A rating of one answer, with an optional comment (no personal data, please)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: QuestionText
+    rating: Literal["helpful", "not_helpful"]
+    comment: str = Field(default="", max_length=1000)
+    index_version: str | None = Field(default=None, max_length=64)
+
+
+class FeedbackReceipt(BaseModel):
+    """Feedback was recorded."""
+
+    status: Literal["recorded"] = "recorded"
 
 
 class IndexManifest(BaseModel):

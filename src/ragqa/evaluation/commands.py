@@ -164,7 +164,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", help="--suites: comma-separated variants to compare "
                                            "(default: every registered one, "
                                            "ragqa.evaluation.suites.VARIANTS)")
-    parser.add_argument("--index-dir", default=str(get_settings().index_dir))
+    parser.add_argument("--index-dir", default=str(get_settings().index_dir),
+                        help="index directory (default: RAGQA_INDEX_DIR, else indexes/default)")
     parser.add_argument("--modes", default="hybrid",
                         help="comma-separated retrieval modes to compare: hybrid,bm25,dense")
     parser.add_argument("--backends",

@@ -96,6 +96,9 @@ class CaseResult:
     lead_rank_chunks: int | None = None
     lead_rank_sentences: int | None = None
     evidence: EvidenceScore | None = None
+    followups: tuple[str, ...] = ()  # the follow-up questions offered under the answer
+    followups_answered: int = 0  # of them, answered without abstaining when asked again
+    followups_repeating: int = 0  # of them, the asked question again
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,10 @@ class Aggregate:
     lead_rank_chunks_median: float | None = None
     lead_rank_sentences_median: float | None = None
     evidence: EvidenceAggregate | None = None
+    followups_offered: int = 0
+    followup_rate: float | None = None  # follow-ups that answer (no abstention) / offered
+    followups_repeating: int = 0
+    followups_per_answer: float | None = None
 
 
 @dataclass(frozen=True)
@@ -411,6 +418,11 @@ def aggregate(results: Sequence[CaseResult]) -> Aggregate:
         lead_rank_sentences_median=median_rank(
             [r.lead_rank_sentences for r in results if r.lead_hit is not None]),
         evidence=aggregate_evidence(results),
+        followups_offered=sum(len(r.followups) for r in results),
+        followup_rate=metrics.share(sum(r.followups_answered for r in results),
+                                    sum(len(r.followups) for r in results)),
+        followups_repeating=sum(r.followups_repeating for r in results),
+        followups_per_answer=metrics.mean(float(len(r.followups)) for r in answered),
     )
 
 
@@ -454,6 +466,18 @@ def with_evidence(result: CaseResult, case: Case, answer: Answer | None, mode: M
         return result
     ranking = list(ranker(case.question, mode)) if ranker is not None and case.docs else None
     return replace(result, evidence=score_evidence(case, answer, ranking, documents))
+
+
+def with_followups(result: CaseResult, answer: Answer, finder: Any, engine: Engine) -> CaseResult:
+    """The result with the follow-ups offered under the answer, each asked again to see that it
+    answers without abstaining, and counted when it repeats the question."""
+    from ragqa.answer.followups import same_question
+
+    offered = tuple(finder.suggest(answer))
+    answered = sum(not engine.ask(q).abstained for q in offered)
+    repeating = sum(same_question(q, answer.question) for q in offered)
+    return replace(result, followups=offered, followups_answered=answered,
+                   followups_repeating=repeating)
 
 
 def answer_engine_factory(index: HybridIndex, embedder: Embedder) -> EngineFactory:
@@ -539,6 +563,11 @@ def run_eval(
         labels.append(label)
         ranker = rankers[id(backend)]
         engine = on_backend(engine_factory(mode), backend)
+        finder = None
+        if getattr(engine, "index", None) is not None:  # an AnswerEngine: follow-ups measured too
+            from ragqa.answer.followups import FollowUps
+
+            finder = FollowUps(engine)  # type: ignore[arg-type]
         for case in cases[:warmup]:  # the first question pays for caches and lazy set-up
             try:
                 engine.ask(case.question, top_k=top_k)
@@ -559,6 +588,8 @@ def run_eval(
             latency = (time.perf_counter() - t0) * 1000
             ranks = lead_ranks(engine, index, case, mode)
             scored = score_case(case, label, answer, latency, documents, min_precision, ranks)
+            if finder is not None:
+                scored = with_followups(scored, answer, finder, engine)
             results.append(with_evidence(scored, case, answer, mode, ranker, documents))
         log.info("evaluated %d cases in mode %s", len(cases), label)
     mode_names = tuple(labels)

@@ -294,10 +294,9 @@ class OnnxEmbedder(Embedder):
                                  self.max_batch_tokens)
         bar = None
         if show_progress:
-            from tqdm import tqdm
+            from ragqa.index.progress import progress
 
-            bar = tqdm(total=len(texts), unit=" sentences", unit_scale=False, smoothing=0.05,
-                       desc=f"embedding (onnx {self.precision.value})")
+            bar = progress(len(texts), f"embedding (onnx {self.precision.value})", "sentences")
         def run(batch: np.ndarray) -> None:
             out[batch] = _run(self.session, [encodings[i] for i in batch], self.pad_id)
             if bar is not None:

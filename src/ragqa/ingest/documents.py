@@ -51,29 +51,46 @@ class CheckedAgainst(str, Enum):
     NOT_RECHECKED = "not_rechecked"  # nothing to compare with: not re-checked
 
 
+class SourceForm(str, Enum):
+    """Whose sentences a document holds: the publication's own, or a summary written for ragqa."""
+
+    PUBLICATION = "publication"  # the publication's own text (a guideline, a label, an abstract)
+    PROJECT_SUMMARY = "project_summary"  # a summary of the named publication written for this project
+
+
 @dataclass(frozen=True)
 class Provenance:
-    """What a document's summary was checked against, when, and the result."""
+    """What a document's text is (`form`), what it was checked against, when, and the result."""
 
     checked_against: tuple[CheckedAgainst, ...]
     checked_on: str
     note: str
+    form: SourceForm | None = None  # None: the document's metadata does not say
 
     def to_json(self) -> dict[str, Any]:
         """The provenance as JSON-ready values."""
-        return {"checked_against": [c.value for c in self.checked_against],
+        return {"form": self.form.value if self.form else None,
+                "checked_against": [c.value for c in self.checked_against],
                 "checked_on": self.checked_on, "note": self.note}
 
 
 def parse_provenance(value: Any, fail: Callable[[str, str], Exception]) -> Provenance:
-    """Validate a `provenance` mapping: checked_against (list), checked_on (date), note."""
+    """Validate a `provenance` mapping: form, checked_against (list), checked_on (date), note."""
     if isinstance(value, Provenance):
         return value
     if not isinstance(value, dict):
-        raise fail("provenance", "must be a mapping with checked_against, checked_on and note")
-    unknown = sorted(set(value) - {"checked_against", "checked_on", "note"})
+        raise fail("provenance", "must be a mapping with form, checked_against, checked_on and note")
+    unknown = sorted(set(value) - {"form", "checked_against", "checked_on", "note"})
     if unknown:
-        raise fail("provenance", f"unknown key {unknown[0]!r} (known: checked_against, checked_on, note)")
+        raise fail("provenance",
+                   f"unknown key {unknown[0]!r} (known: form, checked_against, checked_on, note)")
+    form = value.get("form")
+    if form is not None:
+        try:
+            form = SourceForm(form)
+        except ValueError:
+            forms = " | ".join(f.value for f in SourceForm)
+            raise fail("provenance", f"form must be one of {forms}, got {form!r}") from None
     kinds = value.get("checked_against")
     if isinstance(kinds, str):
         kinds = [kinds]
@@ -94,7 +111,7 @@ def parse_provenance(value: Any, fail: Callable[[str, str], Exception]) -> Prove
     note = value.get("note")
     if not isinstance(note, str) or not note.strip():
         raise fail("provenance", "note must say what was compared and the result")
-    return Provenance(checked_against, str(checked_on), " ".join(note.split()))
+    return Provenance(checked_against, str(checked_on), " ".join(note.split()), form)
 
 
 DOC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")

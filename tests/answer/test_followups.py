@@ -1,0 +1,49 @@
+"""Follow-up questions: on the answer's subject, never the asked question, each one answering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragqa.answer.followups import FollowUps, same_question
+from tests.conftest import PROJECT_CORPUS
+
+SUITE = PROJECT_CORPUS.parent / "eval" / "guidelines.jsonl"
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("What dose of ketamine is used?", "what dose of Ketamine is used", True),
+    ("What doses of ketamine are used?", "What dose of ketamine is used?", True),
+    ("What dose of esketamine is used?", "What dose of ketamine is used?", False),
+    ("How effective is ketamine?", "How quickly does ketamine work?", False),
+])
+def test_same_question_ignores_case_punctuation_and_plurals(a, b, same):
+    assert same_question(a, b) is same
+
+
+@pytest.mark.slow
+def test_every_follow_up_answers_and_none_repeats_the_question(default_engine):
+    cases = [json.loads(line) for line in SUITE.read_text().splitlines() if line.strip()][::6]
+    finder = FollowUps(default_engine)
+    offered = 0
+    for case in cases:
+        answer = finder.attach(default_engine.ask(case["question"]))
+        if not answer.abstained:
+            assert 2 <= len(answer.followups) <= 4, (case["question"], answer.followups)
+        for question in answer.followups:
+            offered += 1
+            assert not same_question(question, case["question"])
+            assert not default_engine.ask(question).abstained, question
+    assert offered >= len(cases)
+
+
+@pytest.mark.slow
+def test_an_abstention_offers_nearby_questions_and_says_the_corpus_is_english(default_engine):
+    finder = FollowUps(default_engine)
+    answer = finder.attach(default_engine.ask("¿Cuál es la dosis de ketamina para la depresión?"))
+    assert answer.abstained
+    assert "English" in answer.message and "corpus holds" in answer.message
+    assert 1 <= len(answer.followups) <= 3
+    for question in answer.followups:
+        assert not default_engine.ask(question).abstained
