@@ -201,3 +201,19 @@ def test_two_columns_of_prose_read_line_by_line_are_not_a_table():
     parsed = parse_lines(lines, pages=1, info={})
     assert parsed.report.tables == 0
     assert not any(kind is BlockKind.TABLE_ROW for _, kind in blocks(parsed))
+
+
+def test_a_chapters_running_head_is_furniture_where_the_other_furniture_sits():
+    placed = []
+    for page in range(1, 11):
+        chapter = "Chapter 1: Diagnosis" if page <= 3 else (
+            "Chapter 2: Treatment" if page <= 6 else "Chapter 3: Follow-up")
+        placed += [Placed(page, 780, "Guideline on light 2024", HEIGHT),
+                   Placed(page, 765, chapter, HEIGHT),
+                   Placed(page, 600, f"Body text {'abcdefghij'[page - 1]} one.", HEIGHT),
+                   Placed(page, 300, f"Body text {'abcdefghij'[page - 1]} two.", HEIGHT),
+                   Placed(page, 765 - 200, "Chapter 2: Treatment" if page == 9 else "x", HEIGHT)]
+    found = {(placed[i].page, placed[i].text) for i in find_furniture(placed, pages=10)}
+    assert {(page, "Guideline on light 2024") for page in range(1, 11)} <= found
+    assert (5, "Chapter 2: Treatment") in found and (8, "Chapter 3: Follow-up") in found
+    assert (9, "Chapter 2: Treatment") not in found  # the same words mid-page are text

@@ -3,8 +3,9 @@ download stamps, found by position and repetition across pages (as GROBID and py
 
 A line is furniture when it sits at a page's edge (one of the two topmost or two bottommost lines,
 or in the outer margin band when the page size is known) and the same text, digits ignored, sits at
-about the same height on many pages; or when it is set sideways in the left or right margin (a
-chapter tab, a vertical download stamp). Nothing here knows any document's words.
+about the same height on many pages; when the same text recurs on a few pages (a chapter's running
+head) exactly where the document's other furniture sits; or when it is set sideways in the left or
+right margin (a chapter tab, a vertical download stamp). Nothing here knows any document's words.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ _ROMAN = re.compile(r"\b(?=[ivxlc]+\b)c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})
 _SPACE = re.compile(r"\s+")
 EDGE_LINES = 2  # lines counted from each edge of a page
 MARGIN_BAND = 0.08  # fraction of the page height at the top and bottom that is margin
-MIN_SHARE = 0.3  # furniture recurs on at least this share of the pages (and on 3 or more)
+MIN_SHARE = 0.3  # furniture recurs on at least this share of the pages ...
+MIN_PAGES = 3  # ... and on 3 or more (a chapter's running head: 3 or more, where furniture sits)
 Y_TOLERANCE = 6.0  # points: how far the same furniture line may move from page to page
 
 
@@ -64,7 +66,7 @@ def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
     same height on at least 30% of 3 or more pages."""
     if pages < 3:
         return {i for i, line in enumerate(lines) if line.sideways_in_margin}
-    needed = max(3, MIN_SHARE * pages)
+    needed = max(MIN_PAGES, MIN_SHARE * pages)
     places: dict[str, list[int]] = {}
     for i in edge_indexes(lines):
         places.setdefault(furniture_key(lines[i].text), []).append(i)
@@ -75,5 +77,13 @@ def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
         middle = median(lines[i].y for i in indexes)
         placed = [i for i in indexes if abs(lines[i].y - middle) <= Y_TOLERANCE]
         if len({lines[i].page for i in placed}) >= needed:
+            furniture.update(placed)
+    # a chapter's running head (its title on its own pages only): fewer pages, but it sits where
+    # the document's furniture sits
+    slots = sorted({round(lines[i].y) for i in furniture if not lines[i].sideways_in_margin})
+    for indexes in places.values():
+        placed = [i for i in indexes if i not in furniture and any(
+            abs(lines[i].y - y) <= Y_TOLERANCE / 2 for y in slots)]
+        if len({lines[i].page for i in placed}) >= MIN_PAGES:
             furniture.update(placed)
     return furniture
