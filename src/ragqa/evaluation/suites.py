@@ -238,7 +238,7 @@ def suite_index(documents: list[Document], directory: Path, embedder: Embedder,
         if source is None or previous is not None:
             continue
         try:
-            previous = load_intact_index(source, verify=True, formats=REUSABLE_FORMATS)
+            previous = load_intact_index(source, formats=REUSABLE_FORMATS)
         except (OSError, ValueError, KeyError, RagqaError) as exc:
             log.info("no vectors to reuse at %s: %s", source, exc)
     index = build_index(documents, embedder, params, previous, progress=progress)
