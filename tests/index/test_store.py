@@ -56,7 +56,8 @@ def test_manifest_records_what_was_built(corpus, tmp_path, fake_embedder):
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == sorted([
         "manifest.json", "documents.jsonl", "chunks.jsonl", "sentences.jsonl",
         "chunk_vectors.npy", "sentence_vectors.npy", "faiss.index", "bm25_tokens.json",
-        "sentence_faiss.index", "sentence_bm25", "sentence_terms.json", "sentence_facts"])
+        "sentence_faiss.index", "sentence_bm25", "sentence_terms.json", "sentence_facts",
+        "embedding_keys.json"])
 
 
 def test_unchanged_corpus_is_not_rebuilt_unless_forced(corpus, tmp_path, fake_embedder):
