@@ -45,5 +45,8 @@ def test_an_abstention_offers_nearby_questions_and_says_the_corpus_is_english(de
     assert answer.abstained
     assert "English" in answer.message and "corpus holds" in answer.message
     assert 1 <= len(answer.followups) <= 3
+    scores = [p.score for p in answer.abstention.closest]
+    assert scores == sorted(scores, reverse=True)  # the closest passages, best first, once each
+    assert len({p.text for p in answer.abstention.closest}) == len(scores)
     for question in answer.followups:
         assert not default_engine.ask(question).abstained

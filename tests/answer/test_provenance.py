@@ -47,6 +47,7 @@ def test_provenance_in_plain_words():
     assert shown.form == "project_summary"
     assert shown.label == "a summary of the publication written for ragqa"
     assert "recollection" in shown.checked_words and shown.checked_on == "2026-11-26"
+    assert shown.short == "summary written for ragqa, checked against a reviewer's recollection only"
 
 
 def test_a_document_without_provenance_is_shown_as_such_never_given_one():

@@ -25,6 +25,7 @@ class SourceProvenance(BaseModel):
         description="What the document's sentences were last compared with (full_text, abstract, "
                     "label, secondary_source, reviewer_recall, not_rechecked).")
     checked_words: str = Field(description="checked_against in plain words.")
+    short: str = Field(default="", description="Form and check in a few words, for beside a citation.")
     checked_on: str | None = None
     note: str | None = Field(default=None, description="What was compared and the result.")
 

@@ -76,9 +76,10 @@ def corpus_overview(index: HybridIndex) -> CorpusOverview:
             if word.lower() in ignored or key in ignored or len(key) < 3:
                 continue
             seen.add(key)
-            shown.setdefault(key, word if word.isupper() else word.lower())
+            shown.setdefault(key, word if word.isupper() else word.lower())  # first spelling seen
         words.update(seen)
-    subjects = tuple(shown[w] for w, n in words.most_common(_settings()["subjects_shown"]) if n > 1)
+    ranked = sorted(((n, w) for w, n in words.items() if n > 2), key=lambda nw: (-nw[0], nw[1]))
+    subjects = tuple(shown[w] for _, w in ranked[:_settings()["subjects_shown"]])  # ties by word
     years = [d.year for d in docs if d.year]
     overview = CorpusOverview(
         documents=len(docs), newest_year=max(years) if years else None, by_form=dict(forms),

@@ -6,8 +6,6 @@ import re
 
 from ragqa.answer.contract import Answer, Reference, Statement
 
-FORM_SHORT = {"publication": "the publication's own text", "project_summary": "summary written for ragqa"}
-
 
 def _line(statement: Statement) -> str:
     if statement.kind == "system":
@@ -17,8 +15,8 @@ def _line(statement: Statement) -> str:
     if statement.page is not None:
         where = f"{where}, p. {statement.page}" if where else f"p. {statement.page}"
     notes = [where] if where else []
-    if statement.provenance is not None and statement.provenance.form in FORM_SHORT:
-        notes.append(FORM_SHORT[statement.provenance.form])
+    if statement.provenance is not None and statement.provenance.short:
+        notes.append(statement.provenance.short)
     return f"{statement.text} {cites}" + (f" *({'; '.join(notes)})*" if notes else "")
 
 

@@ -15,7 +15,6 @@ const DESIGN = {
   meta_analysis: "meta-analysis", rct: "RCT", label: "drug label", review: "review",
   secondary_summary: "secondary summary", other: "other",
 };
-const FORM = { publication: "the source's own text", project_summary: "summary written for ragqa" };
 
 function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
@@ -234,7 +233,7 @@ function citeMeta(n, statement) {
   const ref = references.get(n);
   if (!ref) return "";
   const provenance = (statement && statement.provenance) || ref.provenance;
-  const form = provenance && FORM[provenance.form] ? ` \u00b7 ${FORM[provenance.form]}` : "";
+  const form = provenance && provenance.short ? ` \u00b7 ${provenance.short}` : "";
   return el("span", { className: "cite-meta", text: `(${refLabel(ref)}${form})` });
 }
 
