@@ -33,7 +33,6 @@ class SelectionParams:
     off_aspect_margin: float = 0.03
     support_similarity: float = 0.15
     fill_similarity: float = 0.2
-    fill_margin: float = 0.2
     lead_similarity: float = 0.25
     lead_size: int = 2
     narrow_max: int = 6
@@ -183,7 +182,7 @@ class Selector:
         # support on the asked aspect is judged against the bottom line's statement
         near_aspect = pool[0].candidate.similarity - p.fill_similarity if analysis.aspects else near
         for s in pool:
-            if len(chosen) >= p.narrow_min or s.score < best - p.fill_margin:
+            if len(chosen) >= p.narrow_min:
                 break
             holds_anchor = not anchor or bool(self.facts[s.candidate.sentence_id].terms & anchor)
             fits = holds_anchor and (s.on_aspect if analysis.aspects else s.candidate.doc_id == source)

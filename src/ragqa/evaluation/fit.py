@@ -36,10 +36,10 @@ from ragqa.answer.learned import (
 from ragqa.config import PROJECT_ROOT
 from ragqa.evaluation.suite import Case
 
-# the relevance score's scales and the bottom line's margins tried; the training suites' pass
-# rate picks one pair
-SCALES = (0.02, 0.04, 0.08)
-LEAD_MARGINS = (0.1, 0.2, 0.4)
+# the score's scale (a factor of the one that matches the hand-set score's spread) and the bottom
+# line's margin tried; the training suites' mean pass rate picks the pair (ties: the first)
+SCALE_FACTORS = (0.6, 0.8, 1.0)
+LEAD_MARGINS = (0.1, 0.2)
 # the relevance fit's L2 penalty pulls towards the previous stage's hand-set weights times
 # PRIOR_SCALE (eval/hand_weights.json): what the labelled suites do not contradict stays as it was.
 # Chosen by held-out top-1 over the suites (docs/answer-stage.md: with no prior, the default corpus's
@@ -100,8 +100,7 @@ def collect_groups(groups: Sequence[Group]) -> dict[str, list[Labelled]]:
     return {g.name: collect(g.engine, g.cases, g.name) for g in groups}
 
 
-def fit_weights(groups: Sequence[Group], exclude: str | None = None,
-                scales: Sequence[float] = SCALES, note: Mapping[str, Any] | None = None,
+def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mapping[str, Any] | None = None,
                 collected: Mapping[str, list[Labelled]] | None = None) -> Weights:
     """Weights fitted on every group but `exclude` (and no case asking one of its questions)."""
     collected = collected if collected is not None else collect_groups(groups)
@@ -111,11 +110,13 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None,
     kept = {(g.name, c.id) for g in train for c in g.cases}
     data = [d for g in train for d in collected[g.name] if (g.name, d.case_id) in kept]
     relevance = fit_relevance(data, l2=RELEVANCE_L2, prior=prior_weights())
-    # answerability features hold the relevance score: recompute them with the fitted one
-    unit = Weights(tuple(relevance), 1.0, (0.0,) * len(ANSWERABLE_FEATURES), 0.0, 0.5)
+    # the selection's margins are in the units of the previous hand-set score: the fitted score is
+    # scaled to spread as that one did within a question (median over the training questions)
+    matched = matched_scale(data, relevance, prior_weights() / PRIOR_SCALE)
     best: tuple[float, float, Weights] | None = None
-    for scale in scales:
-        scaled = replace(unit, scale=scale)
+    for scale in (matched * f for f in SCALE_FACTORS):
+        scaled = Weights(tuple(relevance), scale, (0.0,) * len(ANSWERABLE_FEATURES), 0.0, 0.5)
+        # answerability features hold the relevance score: recompute them with the fitted one
         rows = [_rescored(d, scaled) for d in data]
         w, b = fit_answerable(rows)
         threshold = choose_threshold(rows, w, b)
@@ -137,6 +138,21 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None,
         **({k: v for k, v in note.items() if k != "command"} if note else {}),
     }
     return replace(weights, provenance=provenance)
+
+
+def matched_scale(data: Sequence[Labelled], fitted: np.ndarray, reference: np.ndarray,
+                  depth: int = 4) -> float:
+    """The factor that puts the fitted score's best candidates as far apart as the reference
+    score's: the median, over the questions, of the ratio of the two scores' distance from the best
+    candidate to the `depth`-th best. The selection's margins are distances below the best (a
+    narrow answer fills up to three statements within one), so they keep their meaning."""
+    def gap(scores: np.ndarray) -> float:
+        ordered = np.sort(scores)[::-1]
+        return float(ordered[0] - ordered[min(depth, len(ordered)) - 1])
+
+    ratios = [gap(d.rows @ reference) / g for d in data if len(d.rows) >= depth
+              and (g := gap(d.rows @ fitted)) > 0]
+    return float(np.median(ratios)) if ratios else 1.0
 
 
 def _rescored(d: Labelled, weights: Weights) -> Labelled:
