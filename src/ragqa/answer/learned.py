@@ -199,6 +199,7 @@ class CandidateFeatures:
         self._headings: dict[tuple[str, ...], frozenset[str]] = {}
         self._shape: dict[int, tuple[float, float, float, float, float]] = {}
         self._hub, self._centres, self._centre_of = _hubness(index)
+        self._prefix_cache: dict[int, frozenset[str]] = {}
 
     def rows(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
         """One row of FEATURES per candidate of the evidence, in candidate order."""
@@ -241,7 +242,7 @@ class CandidateFeatures:
             held = {t for t in weights if not terms.isdisjoint(families[t])
                     or (t in expansions and expansions[t] <= terms)}
             of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
-            prefixes = _prefixes(terms)
+            prefixes = self._prefixes_of(c.sentence_id, terms)
             heading = self._heading(c.section)
             fragment, table, length, asks, recommends = self._shape_of(c.sentence_id)
             out[i] = (
@@ -285,6 +286,12 @@ class CandidateFeatures:
         s_rest = s - np.sum(s * c, axis=1)[:, None] * c
         norms = np.linalg.norm(q_rest, axis=1) * np.linalg.norm(s_rest, axis=1)
         return np.sum(q_rest * s_rest, axis=1) / np.where(norms > 0, norms, 1.0)
+
+    def _prefixes_of(self, sid: int, terms: frozenset[str]) -> frozenset[str]:
+        found = self._prefix_cache.get(sid)
+        if found is None:
+            found = self._prefix_cache[sid] = frozenset(_prefixes(terms))
+        return found
 
     def _df(self, word: str) -> int:
         return self.analyzer.df.get(word, 0)
