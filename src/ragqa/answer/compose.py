@@ -114,7 +114,8 @@ class Composer:
         english = looks_english(analysis.text, self.index)
         covers = corpus_overview(self.index).covers()
         where = f" The nearest passages are in: {'; '.join(found_in)}." if found_in else ""
-        message = (f"{NOT_ENGLISH} " if not english else "") + f"{ABSTAIN_MESSAGE}{where} {covers}"
+        message = ((f"{NOT_ENGLISH} " if not english else "") + f"{ABSTAIN_MESSAGE}"
+                   f"{self._subject_note(coverage)}{where} {covers}")
         return Answer(
             question=analysis.text, abstained=True,
             message=message,
@@ -131,6 +132,18 @@ class Composer:
             retrieved_doc_ids=_doc_order(evidence), index_version=self.index.version,
             index_built_at=self.index.manifest.get("built_at"), timings_ms={},
         )
+
+    def _subject_note(self, coverage: Coverage) -> str:
+        """Where the corpus names the words of the question its evidence leaves out, by title:
+        " It names sertraline only in passing (in ...)." or " It never mentions sertraline." """
+        parts = []
+        for m in coverage.uncovered[:3]:
+            if m.sentences == 0:
+                parts.append(f"It never mentions {m.term}.")
+            else:
+                titles = "; ".join(_short_title(self.index.documents[d].title) for d in m.doc_ids[:2])
+                parts.append(f"It names {m.term} only in passing (in {titles}), not on what was asked.")
+        return (" " + " ".join(parts)) if parts else ""
 
     def _statement(self, item: Scored | _Segments, numbers: dict[str, int]) -> Statement:
         if isinstance(item, _Segments):
