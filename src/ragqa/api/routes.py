@@ -169,7 +169,7 @@ async def corpus(engine: EngineDep) -> CorpusOverviewView:
 
 
 @router.post("/v1/feedback", response_model=FeedbackReceipt, tags=["answers"],
-             status_code=status.HTTP_201_CREATED, responses=_errors(413, 415, 422, 507))
+             status_code=status.HTTP_201_CREATED, responses=_errors(400, 408, 413, 415, 422, 507))
 async def feedback(request: FeedbackRequest, settings: SettingsDep) -> FeedbackReceipt:
     """Record a rating (and comment) of an answer in the local feedback file (JSON lines)."""
     log = FeedbackLog(settings.feedback_file, settings.feedback_max_bytes)
