@@ -105,7 +105,7 @@ def test_every_suite_and_class_weighs_the_same():
     cells: dict[tuple[str, bool], float] = {}
     for g, p, x in zip(groups, positive.tolist(), w):
         cells[(g, p)] = cells.get((g, p), 0.0) + x
-    assert np.allclose(list(cells.values()), list(cells.values())[0])
+    assert np.allclose(list(cells.values()), next(iter(cells.values())))
     assert w.mean() == pytest.approx(1.0)
 
 

@@ -197,6 +197,11 @@ class QuestionAnalyzer:
                 found.append(other)
         return found
 
+    def subject_family(self, term: SubjectTerm) -> set[str]:
+        """The corpus words that count as a subject term: its own family and its clinical words'."""
+        return set(self.family(term.term) or [term.term]).union(
+            *(self.family(c) or [c] for c in term.clinical))
+
     def _subject_term(self, term: str, clinical: frozenset[str] = frozenset()) -> SubjectTerm:
         tokens = set(self.family(term)).union(*(self.family(c) for c in clinical))
         # an everyday wording weighs as rare as what the corpus calls it, not as its own words are

@@ -112,8 +112,8 @@ class AnswerEngine:
         timings.update(evidence.timings_ms)
         timings["gather"] = _ms(t0)
         t0 = time.perf_counter()
-        rows = self.ranker.features.rows(analysis, evidence)
-        scores = self.ranker.weights.score(rows)
+        rows = self.ranker.rows(analysis, evidence)
+        scores = self.ranker.scores(analysis, evidence, rows)
         coverage = self.coverage.check(analysis, evidence)
         judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores)
         if judged.answerable != coverage.answerable:

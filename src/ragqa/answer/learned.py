@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, SubjectTerm, spelled_out
+from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, spelled_out
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import content_terms
 from ragqa.index.store import HybridIndex
@@ -207,7 +207,7 @@ class CandidateFeatures:
         if not candidates:
             return np.zeros((0, len(FEATURES)))
         weights = {t.term: t.weight for t in analysis.subject}
-        families = {t.term: self._family(t) for t in analysis.subject}
+        families = {t.term: self.analyzer.subject_family(t) for t in analysis.subject}
         expansions = {t: words for t in weights if (words := spelled_out().get(t))}
         total = max(sum(weights.values()), 1.0) if weights else 0.0
         limits_asked = any(a.id == "limitations" for a in analysis.aspects)
@@ -304,10 +304,6 @@ class CandidateFeatures:
         picked = np.asarray(scores[ids], dtype=float)
         top = picked.max() if len(picked) else 0.0
         return picked / top if top > 0 else np.zeros(len(candidates))
-
-    def _family(self, term: SubjectTerm) -> set[str]:
-        return set(self.analyzer.family(term.term) or [term.term]).union(
-            *(self.analyzer.family(c) or [c] for c in term.clinical))
 
     def _heading(self, section: tuple[str, ...]) -> frozenset[str]:
         words = self._headings.get(section)
@@ -480,9 +476,14 @@ class Ranker:
         self.features = features
         self.weights = weights or default_weights()
 
-    def scores(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
-        """The relevance score of each candidate, in candidate order."""
-        return self.weights.score(self.features.rows(analysis, evidence))
+    def rows(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
+        """Each candidate's feature row, in candidate order."""
+        return self.features.rows(analysis, evidence)
+
+    def scores(self, analysis: QuestionAnalysis, evidence: Evidence,
+               rows: np.ndarray | None = None) -> np.ndarray:
+        """The relevance score of each candidate, in candidate order (from `rows` if given)."""
+        return self.weights.score(self.rows(analysis, evidence) if rows is None else rows)
 
     def answerability(self, analysis: QuestionAnalysis, evidence: Evidence, coverage: Any,
                       rows: np.ndarray, scores: np.ndarray) -> Answerability:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, SubjectTerm
+from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.learned import Ranker
 from ragqa.answer.scoring import Topic, mmr
@@ -300,18 +300,13 @@ class Selector:
         chosen.append(s)
         return True
 
-    def _family(self, term: SubjectTerm) -> set[str]:
-        """The corpus words that count as a subject term: its own family and its clinical words'."""
-        return set(self.analyzer.family(term.term) or [term.term]).union(
-            *(self.analyzer.family(c) or [c] for c in term.clinical))
-
     def _anchor(self, analysis: QuestionAnalysis, best: Scored) -> set[str]:
         """The corpus words of the question's rarest subject word that the best statement holds
         ('ECT' in "Is ketamine as good as ECT ...?"); empty when it holds none."""
         held = self.facts[best.candidate.sentence_id].terms
         # a word in no other sentence of the corpus cannot be shared by a supporting statement
         present = [(t.sentences, family) for t in analysis.subject
-                   if t.sentences > 1 and (family := self._family(t)) & held]
+                   if t.sentences > 1 and (family := self.analyzer.subject_family(t)) & held]
         return min(present, key=lambda p: p[0])[1] if present else set()
 
     def _studied_microdosing(self, verdict: RegimenVerdict) -> bool:

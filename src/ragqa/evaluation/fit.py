@@ -73,7 +73,7 @@ def collect(engine: Any, cases: Sequence[Case], group: str) -> list[Labelled]:
         vector = engine.embedder.embed([search])[0]
         analysis = engine.analyzer.analyze(question, vector, search)
         evidence = engine.gatherer.gather(analysis, engine.mode, engine.params.top_k, None)
-        rows = engine.ranker.features.rows(analysis, evidence)
+        rows = engine.ranker.rows(analysis, evidence)
         usable = np.array([engine.selector.quotable_alone(c.sentence_id) for c in evidence.candidates],
                           dtype=bool)
         texts = [engine.index.sentences[c.sentence_id].text for c in evidence.candidates]
@@ -81,7 +81,7 @@ def collect(engine: Any, cases: Sequence[Case], group: str) -> list[Labelled]:
         lead = np.array([bool(patterns) and all(p.search(t) for p in patterns) for t in texts],
                         dtype=bool)
         coverage = engine.coverage.check(analysis, evidence)
-        scores = engine.ranker.weights.score(rows)
+        scores = engine.ranker.scores(analysis, evidence, rows)
         answer_row = answerability_features(analysis, evidence, coverage, rows, scores)
         keep = usable if usable.any() else np.ones(len(rows), dtype=bool)
         out.append(Labelled(group, case.id, rows[keep], lead[keep], answer_row, answerable))
