@@ -34,7 +34,7 @@ class SelectionParams:
     support_similarity: float = 0.15
     fill_similarity: float = 0.2
     lead_similarity: float = 0.25
-    lead_size: int = 2
+    lead_size: int = 3
     narrow_max: int = 6
     narrow_min: int = 3
     duplicate: float = 0.95
