@@ -4,7 +4,6 @@ re-embedding at most what the damaged file held."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +37,6 @@ def flip_one_byte(path: Path, at: float = 0.5, bits: int = 0x01) -> None:
     data = bytearray(path.read_bytes())
     data[int(len(data) * at)] ^= bits
     path.write_bytes(bytes(data))
-
-
-@pytest.fixture
-def corpus(tmp_path, fixture_corpus) -> Path:
-    target = tmp_path / "corpus"
-    shutil.copytree(fixture_corpus, target)
-    return target
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -35,13 +33,6 @@ doc_type: meta_analysis
 
 Lithium reduced the risk of suicide in people with mood disorders compared with placebo.
 """
-
-
-@pytest.fixture
-def corpus(tmp_path, fixture_corpus) -> Path:
-    target = tmp_path / "corpus"
-    shutil.copytree(fixture_corpus, target)
-    return target
 
 
 def test_manifest_records_what_was_built(corpus, tmp_path, fake_embedder):

@@ -21,13 +21,6 @@ from tests.conftest import FakeEmbedder
 
 
 @pytest.fixture
-def corpus(tmp_path, fixture_corpus) -> Path:
-    target = tmp_path / "corpus"
-    shutil.copytree(fixture_corpus, target)
-    return target
-
-
-@pytest.fixture
 def index_dir(corpus, tmp_path, fake_embedder) -> Path:
     update_index(corpus, tmp_path / "idx", fake_embedder)
     return tmp_path / "idx"

@@ -4,7 +4,6 @@ no traceback, the old index intact (issue 23)."""
 from __future__ import annotations
 
 import errno
-import shutil
 import time
 
 import faiss
@@ -15,13 +14,6 @@ from ragqa import cli
 from ragqa.errors import IndexWriteError
 from ragqa.index.store import load_index, read_manifest, update_index
 from tests.conftest import FakeEmbedder
-
-
-@pytest.fixture
-def corpus(tmp_path, fixture_corpus):
-    target = tmp_path / "corpus"
-    shutil.copytree(fixture_corpus, target)
-    return target
 
 
 @pytest.fixture
