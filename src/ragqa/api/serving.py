@@ -273,17 +273,20 @@ class SkipAbandoned:
 def close_oldest_idle(newcomer: Doorway) -> bool:
     """Make room for `newcomer`: close the longest-open other connection on which nothing is
     being answered or, failing one, abort the one whose client has left the most of its answers
-    unread; False if every other connection is answering a client that reads.
+    unread, or, failing that, close the longest-open connection that has not sent anything yet;
+    False if every other connection is answering a client that reads.
 
     A connection already closing goes first, aborted: it would hold its place until its client
-    read what it still has to send."""
+    read what it still has to send. A connection that has not sent its first bytes yet goes last:
+    it was accepted a moment ago, and closing it for the next newcomer would turn a flood of
+    connections into a lottery in which a health check loses as often as a flooder."""
     others = [c for c in newcomer.connections
               if c is not newcomer and isinstance(c, (Doorway, BoundedH11Protocol))]
     closing = [c for c in others if c.transport.is_closing()]
     if closing:
         min(closing, key=lambda c: c.opened).transport.abort()
         return True
-    idle = [c for c in others if c.idle()]
+    idle = [c for c in others if isinstance(c, BoundedH11Protocol) and c.idle()]
     if idle:
         oldest = min(idle, key=lambda c: c.opened)
         if oldest.transport.get_write_buffer_size():
@@ -293,10 +296,14 @@ def close_oldest_idle(newcomer: Doorway) -> bool:
         return True
     unread = [(c.unread(), c.opened, c) for c in others]
     most = max(unread, default=None, key=lambda u: (u[0], -u[1]))
-    if most is None or most[0] == 0:
-        return False
-    most[2].transport.abort()
-    return True
+    if most is not None and most[0] > 0:
+        most[2].transport.abort()
+        return True
+    fresh = [c for c in others if isinstance(c, Doorway)]
+    if fresh:
+        min(fresh, key=lambda c: c.opened).transport.close()
+        return True
+    return False
 
 
 def peer_closed(fd: int) -> bool:
