@@ -340,21 +340,15 @@ class CandidateFeatures:
 
 def _hubness(index: HybridIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each sentence's cosine to its document's centre (the normalised mean of its sentence
-    vectors), the centres, and each sentence's centre row."""
+    vectors), the centres, and each sentence's centre row (one pass over the sentences)."""
     vectors = index.sentence_vectors
-    doc_of = np.array([s.doc_id for s in index.sentences])
-    docs = np.unique(doc_of)
-    hub = np.zeros(len(doc_of), dtype=np.float32)
-    centres = np.zeros((len(docs), vectors.shape[1]), dtype=np.float32)
-    centre_of = np.zeros(len(doc_of), dtype=np.int64)
-    for row, doc in enumerate(docs):
-        rows = np.flatnonzero(doc_of == doc)
-        centre = vectors[rows].mean(axis=0)
-        centre /= float(np.linalg.norm(centre)) or 1.0
-        centres[row] = centre
-        centre_of[rows] = row
-        hub[rows] = vectors[rows] @ centre
-    return hub, centres, centre_of
+    docs, centre_of = np.unique([s.doc_id for s in index.sentences], return_inverse=True)
+    sums = np.zeros((len(docs), vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, centre_of, vectors)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    centres = (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    hub = np.einsum("ij,ij->i", vectors, centres[centre_of]).astype(np.float32)
+    return hub, centres, centre_of.astype(np.int64)
 
 
 @dataclass(frozen=True)
