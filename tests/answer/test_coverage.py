@@ -7,9 +7,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ragqa.answer.analysis import QuestionAnalyzer
+from ragqa.answer.analysis import QuestionAnalyzer, spelled_out
 from ragqa.answer.aspects import AspectBook
 from ragqa.answer.coverage import CoverageCheck
+from ragqa.answer.defined import DefinedAbbreviations
 from ragqa.answer.evidence import Candidate, Evidence
 from ragqa.answer.scoring import content_terms
 
@@ -37,17 +38,23 @@ class Facts(dict):
     """Per-sentence facts as the coverage check reads them."""
 
     book = AspectBook.default()
+    defined = DefinedAbbreviations({})
 
     def speaks_to(self, sid, aspects):
         return not aspects or any(a.spoken_by(self[sid].text) for a in aspects)
 
+    def spelled_out(self, term):
+        return spelled_out().get(term) or self.defined.anywhere.get(term, frozenset())
+
 
 def check_over(texts: list[str], embedder=None) -> CoverageCheck:
-    terms = [frozenset(content_terms(t)) for t in texts]
+    defined = DefinedAbbreviations.of((f"d{i}", t) for i, t in enumerate(texts))
+    terms = [defined.expand(f"d{i}", frozenset(content_terms(t))) for i, t in enumerate(texts)]
     bm25 = SimpleNamespace(scores=lambda family: np.array([float(bool(set(family) & t)) for t in terms]))
     index = SimpleNamespace(sentences=[SimpleNamespace(text=t, doc_id=f"d{i}") for i, t in enumerate(texts)],
                             documents={}, sentence_bm25=bm25)
     facts = Facts({i: SimpleNamespace(text=t, terms=terms[i]) for i, t in enumerate(texts)})
+    facts.defined = defined
     return CoverageCheck(index, QuestionAnalyzer(DF, 1000), facts, embedder=embedder)
 
 
@@ -117,3 +124,18 @@ def test_an_abbreviation_is_covered_by_its_spelled_out_form():
     # below the strong-match similarity that lets a word the corpus never uses through
     assert not ask(check_over(["IV ketamine infusions gave short-term pain relief in fibromyalgia."]),
                    "Does ketamine relieve CRPS?", 1, similarity=0.6).answerable
+
+
+def test_a_short_form_its_document_defines_covers_the_long_one():
+    # "coeliac disease (CD)" defined, then "CD" written beside the dose: the dose is coeliac disease's
+    text = ("Adults with coeliac disease (CD) are followed up in a specialist clinic run by a "
+            "gastroenterologist and a dietitian. In CD, calcium intake should be 1000 mg a day.")
+    check = check_over([text])
+    coverage = ask(check, "What dose of calcium should people with coeliac disease take?", 1, 0.65)
+    assert coverage.answerable, coverage.reason
+
+
+def test_a_short_form_means_nothing_in_a_document_that_does_not_define_it():
+    check = check_over(["In CD, calcium intake should be 1000 mg a day."])
+    coverage = ask(check, "What dose of calcium should people with coeliac disease take?", 1, 0.65)
+    assert not coverage.answerable

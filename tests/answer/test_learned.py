@@ -123,3 +123,23 @@ def test_answerability_needs_both_classes():
     rng = np.random.default_rng(5)
     with pytest.raises(ValueError, match="both answerable and unanswerable"):
         fit_answerable([_question(rng, "a") for _ in range(5)])
+
+
+@pytest.mark.parametrize("text, kind, section, labels", [
+    ("Figure 2 Investigation of the patient with non-responsive disease.", "caption", ("Doc",), True),
+    ("No follow-up time is reported in these studies.", "table_note", ("Doc",), True),
+    ("Guideline for the treatment of hypertension in adults.", "prose", ("Doc",), True),   # the title again
+    ("Monitoring.", "prose", ("Doc", "Monitoring"), True),                                 # its heading again
+    ("Coeliac Disease Center at Columbia University, New York, New York, USA", "prose", ("Doc",), True),
+    ("Bone density should be measured after 1 year of diet.", "prose", ("Doc",), False),
+])
+def test_the_aside_feature_marks_what_labels_rather_than_states(text, kind, section, labels):
+    from types import SimpleNamespace
+
+    from ragqa.answer.learned import CandidateFeatures
+    from ragqa.ingest.layout import BlockKind
+
+    owner = SimpleNamespace(index=SimpleNamespace(documents={
+        "d": SimpleNamespace(title="Guideline for the treatment of hypertension in adults")}))
+    sentence = SimpleNamespace(doc_id="d", kind=BlockKind(kind), section=section)
+    assert CandidateFeatures._labels(owner, sentence, text) is labels

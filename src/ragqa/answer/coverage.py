@@ -21,7 +21,6 @@ from ragqa.answer.analysis import (
     QuestionAnalyzer,
     SubjectTerm,
     is_everyday,
-    spelled_out,
 )
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import content_terms
@@ -169,7 +168,11 @@ class CoverageCheck:
         text = self._without_populations(candidate.sentence_id)
         lowered = text.lower()
         stems = {f[:FAMILY_PREFIX] if len(f) >= FAMILY_PREFIX else f for f in family}
+        # and the short forms its document defines for the term ("CD" for coeliac disease)
+        shorts = [short for short, words in self.facts.defined.by_document.get(candidate.doc_id, {}).items()
+                  if not words.isdisjoint(family)]
         places = [m.start() for stem in stems for m in re.finditer(re.escape(stem), lowered)]
+        places += [m.start() for short in shorts for m in re.finditer(rf"\b{re.escape(short)}", lowered)]
         near = self.params.nearby
         return any(pattern.search(text[max(0, at - near):at + near])
                    for at in places for aspect in analysis.aspects for pattern in aspect.speaks)
@@ -188,7 +191,7 @@ class CoverageCheck:
         syndrome" for "CRPS"), or a specific word of a pool sentence whose embedding is within
         `synonym` of the subject word's ("telemedicine platforms" for "telehealth"). A near-synonym
         of a specific word is itself specific, so the sentence speaking to the aspect is enough."""
-        found = [t for t in missing if (words := spelled_out().get(t.term))
+        found = [t for t in missing if (words := self.facts.spelled_out(t.term))
                  and any(words <= self.facts[c.sentence_id].terms for c in pool)]
         missing = [t for t in missing if t not in found]
         if not missing or self.embedder is None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import numpy as np
 
-from ragqa.answer.analysis import QuestionAnalysis
+from ragqa.answer.analysis import QuestionAnalysis, spelled_out
 from ragqa.answer.aspects import Aspect, AspectBook
+from ragqa.answer.defined import DefinedAbbreviations
 from ragqa.answer.facts import AnswerData, SentenceFacts
 from ragqa.answer.regimen import RegimenTable
 from ragqa.answer.scoring import EVIDENCE_LEVEL, Topic
@@ -61,6 +62,14 @@ class FactBook:
         self._table = stored
         self._stored = stored.reader(self.data) if stored is not None else None
         self._facts: dict[int, SentenceFacts] = {}
+        # the abbreviations each document defines: a sentence writing "CD" also holds the words
+        # of "coeliac disease" when its document says so (answer/defined.py)
+        self.defined = DefinedAbbreviations.of((s.doc_id, s.text) for s in index.sentences)
+
+    def spelled_out(self, term: str) -> frozenset[str]:
+        """The words a several-word abbreviation stands for ('crp' -> complex regional pain
+        syndrome): from abbreviations.json, else as the corpus defines it (empty if neither)."""
+        return spelled_out().get(term) or self.defined.anywhere.get(term, frozenset())
 
     def speaking(self, aspects: tuple[Aspect, ...]) -> np.ndarray | None:
         """The ids of the sentences that speak to any of the aspects, from the stored table
@@ -76,6 +85,9 @@ class FactBook:
                 facts = self._stored(sid)
             else:
                 facts = self.data.facts(self.index.sentences[sid].text)
+            terms = self.defined.expand(self.index.sentences[sid].doc_id, facts.terms)
+            if terms is not facts.terms:
+                facts = replace(facts, terms=terms)
             self._facts[sid] = facts
         return facts
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer, spelled_out
+from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import content_terms
 from ragqa.index.store import HybridIndex
@@ -66,6 +66,8 @@ FEATURES = (
     "standing",        # its similarity in standard deviations above the candidates' mean
     "distinct",        # cosine of question and sentence once their document's common direction
                        # is taken out of both: nearness in what sets the sentence apart
+    "aside",           # it labels rather than states: a caption, a table's footnote, a heading or
+                       # the title repeated, a line in capitalised words (an affiliation, a name)
 )
 ANSWERABLE_FEATURES = (
     "best_similarity",   # the nearest candidate sentence's similarity
@@ -197,7 +199,7 @@ class CandidateFeatures:
         self._figures: dict[int, frozenset[float]] = {}
         self._subgroups: dict[int, frozenset[str]] = {}
         self._headings: dict[tuple[str, ...], frozenset[str]] = {}
-        self._shape: dict[int, tuple[float, float, float, float, float]] = {}
+        self._shape: dict[int, tuple[float, float, float, float, float, float]] = {}
         self._hub, self._centres, self._centre_of = _hubness(index)
         self._prefix_cache: dict[int, frozenset[str]] = {}
 
@@ -208,7 +210,7 @@ class CandidateFeatures:
             return np.zeros((0, len(FEATURES)))
         weights = {t.term: t.weight for t in analysis.subject}
         families = {t.term: self.analyzer.subject_family(t) for t in analysis.subject}
-        expansions = {t: words for t in weights if (words := spelled_out().get(t))}
+        expansions = {t: words for t in weights if (words := self.facts.spelled_out(t))}
         total = max(sum(weights.values()), 1.0) if weights else 0.0
         limits_asked = any(a.id == "limitations" for a in analysis.aspects)
         given_asked = any(a.id == "dose" for a in analysis.aspects) or any(
@@ -244,7 +246,7 @@ class CandidateFeatures:
             of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
             prefixes = self._prefixes_of(c.sentence_id, terms)
             heading = self._heading(c.section)
-            fragment, table, length, asks, recommends = self._shape_of(c.sentence_id)
+            fragment, table, length, asks, recommends, labels = self._shape_of(c.sentence_id)
             out[i] = (
                 c.similarity,
                 c.similarity - best,
@@ -272,6 +274,7 @@ class CandidateFeatures:
                 float(self._hub[c.sentence_id]),
                 (c.similarity - float(sims.mean())) / spread,
                 float(distinct[i]),
+                labels,
             )
         return out
 
@@ -325,7 +328,7 @@ class CandidateFeatures:
             words = self._subgroups[sid] = frozenset(content_terms(subgroup)) if subgroup else frozenset()
         return bool(words) and words.isdisjoint(asked_words)
 
-    def _shape_of(self, sid: int) -> tuple[float, float, float, float, float]:
+    def _shape_of(self, sid: int) -> tuple[float, float, float, float, float, float]:
         shape = self._shape.get(sid)
         if shape is None:
             sentence = self.index.sentences[sid]
@@ -334,8 +337,21 @@ class CandidateFeatures:
             table = float(sentence.kind in (BlockKind.TABLE_ROW, BlockKind.TABLE_HEADER))
             length = min(1.0, math.log1p(len(text)) / math.log1p(600))
             shape = self._shape[sid] = (fragment, table, length, float(text.endswith("?")),
-                                        float(bool(_RECOMMENDS.search(text))))
+                                        float(bool(_RECOMMENDS.search(text))),
+                                        float(self._labels(sentence, text)))
         return shape
+
+    def _labels(self, sentence: Any, text: str) -> bool:
+        """Whether the sentence labels rather than states (the "aside" feature)."""
+        if sentence.kind in (BlockKind.CAPTION, BlockKind.TABLE_NOTE):
+            return True
+        bare = text.rstrip(".:;").strip().lower()
+        document = self.index.documents.get(sentence.doc_id)
+        if bare and (bare in (h.strip().lower() for h in sentence.section)
+                     or document is not None and bare == (document.title or "").strip().lower()):
+            return True
+        words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text) if len(w) > 3]
+        return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
 
 
 def _hubness(index: HybridIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ suites (each with the index it is asked of) -> per case: candidate feature rows,
 may lead the answer (they match every `lead` regex), the answerability row and whether the case
 expects an answer -> relevance weights (a conditional logit), the answerability model and its
 threshold (answer/learned.py), then the relevance score's scale, chosen by the training suites'
-case pass rate.
+case pass rate and statement precision.
 
 Held out: `fit_weights(groups, exclude=name)` fits without the suite `name` (and without any case
 of another suite that asks the same question), which is how `ragqa eval --suites` scores each suite
@@ -113,7 +113,7 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mappi
     # the selection's margins are in the units of the previous hand-set score: the fitted score is
     # scaled to spread as that one did within a question (median over the training questions)
     matched = matched_scale(data, relevance, prior_weights() / PRIOR_SCALE)
-    best: tuple[float, float, Weights] | None = None
+    best: tuple[float, float, Weights, float, float] | None = None
     for scale in (matched * f for f in SCALE_FACTORS):
         scaled = Weights(tuple(relevance), scale, (0.0,) * len(ANSWERABLE_FEATURES), 0.0, 0.5)
         # answerability features hold the relevance score: recompute them with the fitted one
@@ -123,18 +123,22 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mappi
         for margin in LEAD_MARGINS:
             weights = replace(scaled, answerable=tuple(float(x) for x in w), answerable_bias=b,
                               threshold=threshold, lead_margin=margin)
-            rate = pass_rate(train, weights)
+            passed, precise = quality(train, weights)
+            # an answer is judged by both: a longer answer that passes one more case by recall is
+            # not better if what it adds is off the question
+            rate = (passed + precise) / 2
             if best is None or rate > best[0] + 1e-9:
-                best = (rate, scale, weights)
+                best = (rate, scale, weights, passed, precise)
     assert best is not None
-    rate, scale, weights = best
+    _, scale, weights, passed, precise = best
     provenance = {
         "command": "ragqa fit" if note is None else note.get("command", "ragqa fit"),
         "suites": {g.name: len(g.cases) for g in train},
         "excluded": exclude,
         "scale": scale,
         "lead_margin": weights.lead_margin,
-        "training_pass_rate": round(rate, 4),
+        "training_pass_rate": round(passed, 4),
+        "training_precision": round(precise, 4),
         **({k: v for k, v in note.items() if k != "command"} if note else {}),
     }
     return replace(weights, provenance=provenance)
@@ -182,16 +186,25 @@ def choose_threshold(data: Sequence[Labelled], w: np.ndarray, b: float) -> float
 def pass_rate(groups: Sequence[Group], weights: Weights) -> float:
     """The mean over the groups of each one's case pass rate with `weights` (every suite weighs
     the same, as in the fit)."""
+    return quality(groups, weights)[0]
+
+
+def quality(groups: Sequence[Group], weights: Weights) -> tuple[float, float]:
+    """The mean over the groups of each one's case pass rate and statement precision with
+    `weights` (every suite weighs the same, as in the fit)."""
     from ragqa.evaluation.runner import score_case
 
-    rates = []
+    rates, precisions = [], []
     for g in groups:
         engine = g.engine.with_weights(weights)
         documents = {d.id: d.text for d in engine.index.documents.values()}
-        passed = sum(score_case(case, "hybrid", engine.ask(case.question), 0.0, documents).passed
-                     for case in g.cases)
-        rates.append(passed / len(g.cases) if g.cases else 0.0)
-    return sum(rates) / len(rates) if rates else 0.0
+        results = [score_case(case, "hybrid", engine.ask(case.question), 0.0, documents) for case in g.cases]
+        rates.append(sum(r.passed for r in results) / len(results) if results else 0.0)
+        scored = [r.precision for r in results if r.precision is not None]
+        precisions.append(sum(scored) / len(scored) if scored else 1.0)
+    if not rates:
+        return 0.0, 0.0
+    return sum(rates) / len(rates), sum(precisions) / len(precisions)
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -221,7 +234,8 @@ def fit_command(args: argparse.Namespace) -> int:
     weights.save(args.out)
     shown = ", ".join(f"{n} {w:+.2f}" for n, w in zip(FEATURES, weights.relevance))
     print(f"fit: wrote {args.out} (scale {weights.scale}, threshold {weights.threshold:.3f}, "
-          f"training pass rate {weights.provenance['training_pass_rate']}): {shown}",
+          f"training pass rate {weights.provenance['training_pass_rate']}, precision "
+          f"{weights.provenance['training_precision']}): {shown}",
           file=sys.stderr)
     return 0
 
