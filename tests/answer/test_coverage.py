@@ -15,7 +15,7 @@ from ragqa.answer.evidence import Candidate, Evidence
 from ragqa.answer.scoring import content_terms
 
 DF = {"midazolam": 50, "ketamine": 400, "alcohol": 20, "dependence": 10, "abuse": 8,
-      "telehealth": 2, "telemedicine": 1, "compounded": 12, "sertraline": 1, "escitalopram": 17}
+      "teleconsultation": 2, "telemedicine": 1, "compounded": 12, "sertraline": 1, "escitalopram": 17}
 
 
 class WordVectors:
@@ -24,7 +24,7 @@ class WordVectors:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
         # every other word gets a direction of its own
-        self.directions = {"telehealth": 0, "telemedicine": 0, "sertraline": 1, "escitalopram": 2}
+        self.directions = {"teleconsultation": 0, "telemedicine": 0, "sertraline": 1, "escitalopram": 2}
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.calls.append(list(texts))
@@ -100,7 +100,8 @@ def test_independent_is_not_dependence():
 def test_a_subject_word_said_otherwise_is_covered():
     text = "Patients who obtain compounded ketamine from telemedicine platforms may not learn its risks."
     embedder = WordVectors()
-    question = "Is compounded ketamine from a telehealth company risky?"
+    # (not an everyday wording of lay_terms.json, which would cover it without the embedder)
+    question = "Is compounded ketamine from a teleconsultation company risky?"
     assert ask(check_over([text], embedder), question, 1).answerable
     assert not ask(check_over([text], None), question, 1).answerable  # no embedder, no synonyms
 

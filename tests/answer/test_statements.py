@@ -122,26 +122,26 @@ def _evidence(*candidates: Candidate) -> Evidence:
 def test_a_statement_word_is_covered_by_a_near_source_about_it(topic_check):
     analysis = analyse(topic_check.analyzer, "Foxk2 regulates autophagy genes.")
     evidence = _evidence(_candidate(0, "foxk-paper", 0.9))
-    assert topic_check._statement_topic("foxk", evidence, analysis)
+    assert topic_check._statement_topic(_term("foxk"), evidence, analysis)
 
 
 def test_a_word_named_in_passing_is_not_a_statement_topic(topic_check):
     statement = analyse(topic_check.analyzer, "Sertraline 25 mg is the starting dose.")
-    assert not topic_check._statement_topic("sertraline", _evidence(_candidate(1, "guideline", 0.9)),
+    assert not topic_check._statement_topic(_term("sertraline"), _evidence(_candidate(1, "guideline", 0.9)),
                                             statement)
     foxk = analyse(topic_check.analyzer, "Foxk2 regulates autophagy genes.")
-    assert not topic_check._statement_topic("foxk", _evidence(_candidate(2, "screen", 0.9)), foxk)
+    assert not topic_check._statement_topic(_term("foxk"), _evidence(_candidate(2, "screen", 0.9)), foxk)
 
 
 def test_a_source_about_the_word_but_far_from_the_statement_does_not_cover_it(topic_check):
     analysis = analyse(topic_check.analyzer, "Foxk2 regulates autophagy genes.")
     evidence = _evidence(_candidate(1, "guideline", 0.9), _candidate(0, "foxk-paper", 0.3))
-    assert not topic_check._statement_topic("foxk", evidence, analysis)
+    assert not topic_check._statement_topic(_term("foxk"), evidence, analysis)
 
 
 def test_a_question_keeps_the_aspect_check(topic_check):
     analysis = analyse(topic_check.analyzer, "Does Foxk2 regulate autophagy genes?")
-    assert not topic_check._statement_topic("foxk", _evidence(_candidate(0, "foxk-paper", 0.9)),
+    assert not topic_check._statement_topic(_term("foxk"), _evidence(_candidate(0, "foxk-paper", 0.9)),
                                             analysis)
 
 
@@ -179,3 +179,9 @@ def test_a_statement_is_answered_from_the_source_that_states_it(engine):
     assert quoted[0].doc_id == "low-dose-ketamine-trial"
     assert "Transient dissociation" in quoted[0].text
     assert_contract(answer, engine.index)
+
+
+def _term(word: str):
+    from ragqa.answer.analysis import SubjectTerm
+
+    return SubjectTerm(word, 1.0, 1, True)

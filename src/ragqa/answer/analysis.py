@@ -328,15 +328,18 @@ def spelled_out() -> dict[str, frozenset[str]]:
 
 @lru_cache(maxsize=1)
 def lay_terms() -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """The lay wordings of `answer/data/lay_terms.json` as one pattern, a group each, and the
-    clinical terms of each group in order."""
-    data = json.loads(resources.files("ragqa.answer").joinpath("data/lay_terms.json").read_text())
-    for lay in data["terms"]:
+    """The lay wordings of `answer/data/lay_terms.json` and the brand names of
+    `answer/data/brands.json` as one pattern, a group each, and the clinical terms (the generic
+    name, for a brand) of each group in order."""
+    data = resources.files("ragqa.answer").joinpath("data")
+    terms = dict(json.loads(data.joinpath("lay_terms.json").read_text())["terms"])
+    for lay in terms:
         if re.compile(lay).groups:  # each wording is one group of the joined pattern
             raise ValueError(f"lay_terms.json: use (?:...) instead of a capturing group in {lay!r}")
-    groups = "|".join(f"({lay})" for lay in data["terms"])
-    return (re.compile(rf"(?<![\w-])(?:{groups})(?![\w-])", re.IGNORECASE),
-            tuple(data["terms"].values()))
+    for generic, brands in json.loads(data.joinpath("brands.json").read_text())["generics"].items():
+        terms["|".join(re.escape(b) for b in brands)] = generic
+    groups = "|".join(f"({lay})" for lay in terms)
+    return (re.compile(rf"(?<![\w-])(?:{groups})(?![\w-])", re.IGNORECASE), tuple(terms.values()))
 
 
 @lru_cache(maxsize=4096)

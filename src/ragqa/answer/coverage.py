@@ -106,7 +106,7 @@ class CoverageCheck:
             return 1.0 if evidence.candidates else 0.0
         near = relevant(evidence, replace(analysis, aspects=()), self.facts, self.params.relative_floor)
         named = [t for t in subject if any(self.facts[c.sentence_id].terms
-                                           & set(self.analyzer.family(t.term) or [t.term]) for c in near)]
+                                           & self.analyzer.subject_family(t) for c in near)]
         return sum(t.weight for t in named) / total
 
     def _check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
@@ -129,8 +129,8 @@ class CoverageCheck:
             return Coverage(True, "the question asks about a dose regimen of a drug the regimen "
                                   "table knows: the regimen check answers it", 1.0)
         pool = relevant(evidence, analysis, self.facts, p.relative_floor)
-        covered = [t for t in subject if any(self._speaks_of(t.term, c, analysis) for c in pool)
-                   or self._statement_topic(t.term, evidence, analysis)]
+        covered = [t for t in subject if any(self._speaks_of(t, c, analysis) for c in pool)
+                   or self._statement_topic(t, evidence, analysis)]
         covered += self._said_otherwise([t for t in subject if t not in covered], pool, analysis)
         share = sum(t.weight for t in covered) / total
         if share >= p.min_coverage:
@@ -142,7 +142,7 @@ class CoverageCheck:
             # corpus does name, but only in passing, is never let through this way
             return Coverage(True, f"a sentence matches the question at "
                                   f"{evidence.best_similarity():.3f}", share)
-        mentions = tuple(self._mention(t.term) for t in missing)
+        mentions = tuple(self._mention(t) for t in missing)
         return Coverage(False, self._reason(analysis, mentions, share), share, mentions)
 
     @staticmethod
@@ -156,11 +156,13 @@ class CoverageCheck:
                                f"{probability:.2f})", coverage.coverage, coverage.uncovered,
                         coverage.named)
 
-    def _speaks_of(self, term: str, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
+    def _speaks_of(self, term: SubjectTerm, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names the term and, when an aspect is asked, speaks to it near the
         term (within `p.nearby` characters): "lithium or valproate" beside a ketamine dose does not
         speak of valproate's dose."""
-        family = set(self.analyzer.family(term) or [term])
+        # the term's word family, and the clinical words of an everyday wording or a brand name
+        # ("Remeron" is mirtazapine)
+        family = self.analyzer.subject_family(term)
         if not self.facts[candidate.sentence_id].terms & family:
             return False
         if not analysis.aspects or analysis.broad:
@@ -214,7 +216,7 @@ class CoverageCheck:
             self._word_vectors.update(zip(new, self.embedder.embed(new)))
         return {w: self._word_vectors[w] for w in words}
 
-    def _statement_topic(self, term: str, evidence: Evidence, analysis: QuestionAnalysis) -> bool:
+    def _statement_topic(self, term: SubjectTerm, evidence: Evidence, analysis: QuestionAnalysis) -> bool:
         """For a statement, whether a source near it is about the term: a sentence of it near the
         statement names the term, and so does the source's title.
 
@@ -228,7 +230,7 @@ class CoverageCheck:
         """
         if not analysis.statement or analysis.broad:
             return False
-        family = set(self.analyzer.family(term))
+        family = set(self.analyzer.family(term.term)).union(*(self.analyzer.family(c) for c in term.clinical))
         if not family:
             return False
         floor = self.params.relative_floor * evidence.best_similarity()
@@ -242,8 +244,10 @@ class CoverageCheck:
             terms = self._titles[doc_id] = frozenset(content_terms(self.index.documents[doc_id].title))
         return terms
 
-    def _mention(self, term: str) -> Mention:
-        family = self.analyzer.family(term)
+    def _mention(self, subject: SubjectTerm) -> Mention:
+        term = subject.term
+        family = sorted(set(self.analyzer.family(term)).union(
+            *(self.analyzer.family(c) for c in subject.clinical)))
         if not family:
             return Mention(term, 0, (), ())
         scores = self.index.sentence_bm25.scores(family)
