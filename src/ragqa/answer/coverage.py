@@ -65,6 +65,11 @@ class Coverage:
     uncovered: tuple[Mention, ...] = ()
     # share of the specific subject that near evidence names at all, whatever aspect it speaks to
     named: float = 0.0
+    # share of it that near evidence on the asked aspect names, anywhere in the sentence
+    on_aspect: float = 0.0
+    # answered whatever the answerability model says: the regimen check answers a question on a
+    # dose regimen of a drug the regimen table knows (studied or not, it says which)
+    settled: bool = False
 
 
 def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook,
@@ -96,15 +101,18 @@ class CoverageCheck:
     def check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
         """Answerable, or the reason not with the places the uncovered subject is mentioned."""
         coverage = self._check(analysis, evidence)
-        return replace(coverage, named=self._named_share(analysis, evidence))
+        return replace(coverage, named=self._named_share(analysis, evidence, on_aspect=False),
+                       on_aspect=self._named_share(analysis, evidence, on_aspect=True))
 
-    def _named_share(self, analysis: QuestionAnalysis, evidence: Evidence) -> float:
-        """The weighted share of the specific subject words that a near candidate names."""
+    def _named_share(self, analysis: QuestionAnalysis, evidence: Evidence, on_aspect: bool) -> float:
+        """The weighted share of the specific subject words that a near candidate names (one on
+        the asked aspect, if `on_aspect`), anywhere in it."""
         subject = [t for t in analysis.subject if t.specific and t.weight > 0]
         total = sum(t.weight for t in subject)
         if total == 0 or not evidence.candidates:
             return 1.0 if evidence.candidates else 0.0
-        near = relevant(evidence, replace(analysis, aspects=()), self.facts, self.params.relative_floor)
+        near = relevant(evidence, analysis if on_aspect else replace(analysis, aspects=()), self.facts,
+                        self.params.relative_floor)
         named = [t for t in subject if any(self.facts[c.sentence_id].terms
                                            & self.analyzer.subject_family(t) for c in near)]
         return sum(t.weight for t in named) / total
@@ -127,7 +135,7 @@ class CoverageCheck:
             return Coverage(True, "the question names no specific subject word", 1.0)
         if analysis.regimen is not None and analysis.regimen.drug is not None:
             return Coverage(True, "the question asks about a dose regimen of a drug the regimen "
-                                  "table knows: the regimen check answers it", 1.0)
+                                  "table knows: the regimen check answers it", 1.0, settled=True)
         pool = relevant(evidence, analysis, self.facts, p.relative_floor)
         covered = [t for t in subject if any(self._speaks_of(t, c, analysis) for c in pool)
                    or self._statement_topic(t, evidence, analysis)]
@@ -151,10 +159,10 @@ class CoverageCheck:
         if answerable:
             return Coverage(True, f"the evidence answers it (answerability {probability:.2f}; "
                                   f"the subject check alone said: {coverage.reason})", coverage.coverage,
-                            (), coverage.named)
+                            (), coverage.named, coverage.on_aspect)
         return Coverage(False, f"the closest evidence does not answer the question (answerability "
                                f"{probability:.2f})", coverage.coverage, coverage.uncovered,
-                        coverage.named)
+                        coverage.named, coverage.on_aspect)
 
     def _speaks_of(self, term: SubjectTerm, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names the term and, when an aspect is asked, speaks to it near the

@@ -116,7 +116,7 @@ class AnswerEngine:
         scores = self.ranker.scores(analysis, evidence, rows)
         coverage = self.coverage.check(analysis, evidence)
         judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores)
-        if judged.answerable != coverage.answerable:
+        if judged.answerable != coverage.answerable and not coverage.settled:
             coverage = self.coverage.overruled(coverage, judged.answerable, judged.probability)
         if not coverage.answerable:
             searched = (f"{self.mode.value} retrieval of the top {len(evidence.chunks.hits)} chunks and "

@@ -74,7 +74,7 @@ ANSWERABLE_FEATURES = (
     "best_chunk",        # the nearest retrieved chunk's similarity
     "covered",           # share of the question's specific subject the evidence speaks of
     "named",             # share of it that near evidence names at all, on whatever aspect
-    "coverage_says",     # the coverage check's own verdict (1 answerable)
+    "on_aspect",         # share of it that near evidence on the asked aspect names, anywhere in it
     "best_score",        # the best candidate's relevance score
     "best_coverage",     # the most of the question's words one near candidate holds
     "unknown_word",      # a specific subject word the corpus never uses
@@ -380,7 +380,7 @@ class Labelled:
     answerable: bool
 
 
-def answerability_row(evidence: Evidence, coverage_share: float, named: float, coverage_says: bool,
+def answerability_row(evidence: Evidence, coverage_share: float, named: float, on_aspect: float,
                       unknown_word: bool, in_passing: float, rows: np.ndarray,
                       scores: np.ndarray) -> np.ndarray:
     """The answerability features of one question."""
@@ -388,8 +388,8 @@ def answerability_row(evidence: Evidence, coverage_share: float, named: float, c
     near = rows[:, FEATURES.index("gap")] >= -0.1 if len(rows) else np.zeros(0, dtype=bool)
     best_coverage = float(rows[near, FEATURES.index("coverage")].max()) if near.any() else 0.0
     return np.array([
-        evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share, named,
-        float(coverage_says), best_score, best_coverage, float(unknown_word), in_passing,
+        evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share, named, on_aspect,
+        best_score, best_coverage, float(unknown_word), in_passing,
     ])
 
 
@@ -512,5 +512,5 @@ def answerability_features(analysis: QuestionAnalysis, evidence: Evidence, cover
     # corpus does not treat; one it names in hundreds of sentences does not
     in_passing = max((1.0 / math.log2(2 + m.sentences) for m in coverage.uncovered if m.sentences),
                      default=0.0)
-    return answerability_row(evidence, coverage.coverage, coverage.named, coverage.answerable, unknown,
+    return answerability_row(evidence, coverage.coverage, coverage.named, coverage.on_aspect, unknown,
                              in_passing, rows, scores)
