@@ -328,17 +328,20 @@ def suites_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if getattr(args, "out", None) else EVAL_OUT / "suites"
     written = write_suites_report(report, out, command)
     results = getattr(args, "results", None)
+    name = getattr(args, "name", None)
+    section = f"eval {name}" if name else "eval suites"
+    text = suites_section(report, command, name or "guideline suites", args.suites)
     if results:
-        update_results(Path(results), "eval suites", suites_section(report, command))
+        update_results(Path(results), section, text)
     if getattr(args, "json", False):
         from ragqa.evaluation.report import suites_json
 
         print(json.dumps(suites_json(report), indent=2))
     else:
-        print(suites_section(report, command))
+        print(text)
         print(f"\nwrote {', '.join(str(p) for p in written)}")
         if results:
-            print(f"updated section 'eval suites' of {results}")
+            print(f"updated section '{section}' of {results}")
     return 0
 
 

@@ -471,11 +471,12 @@ def suites_failures(report: SuitesReport, variant: str, limit: int = 40) -> str:
     return "\n".join(lines[:limit] + more)
 
 
-def suites_section(report: SuitesReport, command: str) -> str:
+def suites_section(report: SuitesReport, command: str, name: str = "guideline suites",
+                   pattern: str = "eval/suites/*.jsonl") -> str:
     """The RESULTS.md section of a benchmark run: command, run, variants, one table per metric."""
     before, after = report.load_average
     parts = [
-        "## Eval: guideline suites (`eval/suites/*.jsonl`)",
+        f"## Eval: {name} (`{pattern}`)",
         "",
         f"Command: `{command}`  ",
         (f"Run: {report.started_at} ({report.seconds:.0f} s), suites "

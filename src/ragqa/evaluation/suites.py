@@ -87,6 +87,18 @@ def hand_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
     return AnswerEngine(index, embedder, mode=Mode.HYBRID).with_weights(weights)
 
 
+def similarity_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
+    """The answer engine as it ships, but scoring candidates by their similarity alone (the
+    fitted weight of similarity, no other relevance feature): what the other features add."""
+    from ragqa.answer.engine import AnswerEngine
+    from ragqa.answer.learned import FEATURES
+
+    engine = AnswerEngine(index, embedder, mode=Mode.HYBRID)
+    weights = engine.ranker.weights
+    relevance = tuple(w if name == "similarity" else 0.0 for name, w in zip(FEATURES, weights.relevance))
+    return engine.with_weights(replace(weights, relevance=relevance))
+
+
 def naive_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
     """The two quotable sentences hybrid sentence retrieval ranks first, quoted as the bottom line;
     never abstains."""
@@ -101,6 +113,7 @@ VARIANTS: dict[str, VariantFactory] = {
     "engine (held out)": held_out_variant,
     "engine (in sample)": engine_variant,
     "hand weights": hand_variant,
+    "similarity only": similarity_variant,
     BASELINE: naive_variant,
 }
 
