@@ -142,3 +142,19 @@ def test_the_aside_feature_marks_what_labels_rather_than_states(text, kind, sect
         "d": SimpleNamespace(title="Guideline for the treatment of hypertension in adults")}))
     sentence = SimpleNamespace(doc_id="d", kind=BlockKind(kind), section=section)
     assert CandidateFeatures._labels(owner, sentence, text) is labels
+
+
+def test_the_before_weights_let_the_coverage_check_decide(tmp_path):
+    from ragqa.answer.learned import load_weights
+    from ragqa.config import PROJECT_ROOT
+
+    before = load_weights(PROJECT_ROOT / "eval" / "hand_weights.json")
+    assert before.by_coverage
+    path = tmp_path / "w.json"
+    before.save(path)
+    assert load_weights(path).by_coverage
+    data = json.loads(path.read_text())
+    data["answerability"] = "vibes"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="field 'answerability'"):
+        load_weights(path)

@@ -249,13 +249,14 @@ def quotable_sentences(doc_id: str, entries) -> list[str]:
     return [s.text for s in sentences if s.quotable]
 
 
-SUITE_FILES = sorted(SUITES.glob("*.jsonl"))
+# the fit set's suites, and the fresh patient-language cases over the same guidelines
+SUITE_FILES = sorted(SUITES.glob("*.jsonl")) + sorted((PROJECT_ROOT / "eval" / "lay").glob("*.jsonl"))
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is missing (the shared guidelines)")
 @pytest.mark.skipif(not SUITE_FILES, reason="no eval/suites/*.jsonl yet")
-@pytest.mark.parametrize("path", SUITE_FILES, ids=[p.stem for p in SUITE_FILES])
+@pytest.mark.parametrize("path", SUITE_FILES, ids=[f"{p.parent.name}/{p.stem}" for p in SUITE_FILES])
 def test_every_lead_and_fact_matches_a_quotable_sentence_of_its_guideline(path):
     entries = load_suite_documents(SUITES / "documents.json")
     doc_id = entries[path.stem].doc_id

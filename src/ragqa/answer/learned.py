@@ -114,6 +114,9 @@ class Weights:
     # how far below the best score a second sentence may be and still join the bottom line
     lead_margin: float = 0.1
     provenance: dict[str, Any] = field(default_factory=dict)
+    # the coverage check's verdict decides answerability, not the model (the previous stage, kept
+    # as the 'before' of `ragqa eval --suites`; "answerability": "coverage" in the file)
+    by_coverage: bool = False
 
     def __post_init__(self) -> None:
         if len(self.relevance) != len(FEATURES):
@@ -143,6 +146,7 @@ class Weights:
             "answerable_bias": _round(self.answerable_bias),
             "threshold": _round(self.threshold),
             "lead_margin": _round(self.lead_margin),
+            **({"answerability": "coverage"} if self.by_coverage else {}),
             "provenance": self.provenance,
         }
 
@@ -165,6 +169,7 @@ class Weights:
             threshold=float(data["threshold"]),
             lead_margin=float(data.get("lead_margin", 0.1)),
             provenance=dict(data.get("provenance") or {}),
+            by_coverage=_answerability_by(data.get("answerability", "model"), where),
         )
 
     def save(self, path: Path) -> None:
@@ -172,6 +177,13 @@ class Weights:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
+
+
+def _answerability_by(value: Any, where: str) -> bool:
+    """Whether a weights file's "answerability" field says the coverage check decides."""
+    if value not in ("model", "coverage"):
+        raise ValueError(f"{where}: field 'answerability': expected 'model' or 'coverage', got {value!r}")
+    return value == "coverage"
 
 
 def _round(x: float) -> float:
@@ -499,6 +511,8 @@ class Ranker:
                       rows: np.ndarray, scores: np.ndarray) -> Answerability:
         """P(answerable) from the evidence, the coverage check's findings and the candidates' rows
         and scores."""
+        if self.weights.by_coverage:
+            return Answerability(coverage.answerable, float(coverage.answerable))
         row = answerability_features(analysis, evidence, coverage, rows, scores)
         p = self.weights.answerability(row)
         return Answerability(p >= self.weights.threshold, p)
