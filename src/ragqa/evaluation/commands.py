@@ -256,8 +256,8 @@ def eval_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if getattr(args, "out", None) else EVAL_OUT / name
     written = write_report(report, out)
     results = getattr(args, "results", None)
+    section = f"eval {name}" + (" held out" if getattr(args, "held_out", False) else "")
     if results:
-        section = f"eval {name}" + (" held out" if getattr(args, "held_out", False) else "")
         update_results(Path(results), section, results_section(report, command_line()))
     if getattr(args, "json", False):
         print(json.dumps(report_json(report), indent=2))
@@ -265,7 +265,7 @@ def eval_command(args: argparse.Namespace) -> int:
         print(summary_table(report))
         print(f"\nwrote {', '.join(str(p) for p in written)}")
         if results:
-            print(f"updated section 'eval {name}' of {results}")
+            print(f"updated section '{section}' of {results}")
     first = report.aggregates[report.modes[0]].overall
     if min_pass_rate is not None and (first.pass_rate or 0.0) < min_pass_rate:
         print(f"ragqa eval: case pass rate {fmt(first.pass_rate)} ({report.modes[0]}) is below "
