@@ -140,3 +140,17 @@ def test_a_short_form_means_nothing_in_a_document_that_does_not_define_it():
     check = check_over(["In CD, calcium intake should be 1000 mg a day."])
     coverage = ask(check, "What dose of calcium should people with coeliac disease take?", 1, 0.65)
     assert not coverage.answerable
+
+
+def test_a_brand_name_is_covered_by_its_generic():
+    # brands.json: Zoloft is sertraline; the question's own word is not what the corpus writes
+    check = check_over(["Sertraline commonly causes nausea and sexual side effects."])
+    coverage = ask(check, "What side effects does Zoloft have?", 1, 0.65)
+    assert coverage.answerable, coverage.reason
+
+
+def test_an_uncovered_brand_name_says_what_the_corpus_calls_it():
+    check = check_over(["Sertraline 50 mg was the comparator dose in one trial."])
+    coverage = ask(check, "What side effects does Zoloft have?", 1, 0.65)
+    assert not coverage.answerable
+    assert [(m.term, m.clinical) for m in coverage.uncovered] == [("zoloft", ("sertraline",))]

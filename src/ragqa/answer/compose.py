@@ -138,11 +138,12 @@ class Composer:
         " It names sertraline only in passing (in ...)." or " It never mentions sertraline." """
         parts = []
         for m in coverage.uncovered[:3]:
+            term = f"{m.term} ({', '.join(m.clinical)})" if m.clinical else m.term
             if m.sentences == 0:
-                parts.append(f"It never mentions {m.term}.")
+                parts.append(f"It never mentions {term}.")
             else:
                 titles = "; ".join(_short_title(self.index.documents[d].title) for d in m.doc_ids[:2])
-                parts.append(f"It names {m.term} only in passing (in {titles}), not on what was asked.")
+                parts.append(f"It names {term} only in passing (in {titles}), not on what was asked.")
         return (" " + " ".join(parts)) if parts else ""
 
     def _statement(self, item: Scored | _Segments, numbers: dict[str, int]) -> Statement:

@@ -53,6 +53,8 @@ class Mention:
     sentences: int
     doc_ids: tuple[str, ...]
     sentence_ids: tuple[int, ...]
+    # what the corpus calls it, for an everyday wording or a brand name ("amlodipine" for "istin")
+    clinical: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,8 @@ class CoverageCheck:
         scores = self.index.sentence_bm25.scores(family)
         ids = [int(i) for i in scores.nonzero()[0]]
         docs = tuple(dict.fromkeys(self.index.sentences[i].doc_id for i in ids))
-        return Mention(term, len(ids), docs, tuple(ids[: self.params.mentions_shown]))
+        return Mention(term, len(ids), docs, tuple(ids[: self.params.mentions_shown]),
+                       tuple(sorted(subject.clinical)))
 
     def _reason(self, analysis: QuestionAnalysis, mentions: tuple[Mention, ...], share: float) -> str:
         aspect = " and ".join(a.heading.lower() for a in analysis.aspects) or "this question"

@@ -82,8 +82,11 @@ class FollowUps:
         if self.offered == 0:
             return []
         subjects = self.subjects(answer)
-        if not subjects:  # nothing to go on: what the corpus answers best
-            return self.examples(self.nearby) if answer.abstained else []
+        if not subjects:  # nothing to go on: what the nearest documents answer best
+            if not answer.abstained:
+                return []
+            near = {p.doc_id for p in answer.abstention.closest} if answer.abstention else set()
+            return self.examples(self.nearby, near)
         limit = self.nearby if answer.abstained else self.offered
         texts = [s.text for s in answer.statements()]
         chosen: list[str] = []
@@ -171,10 +174,12 @@ class FollowUps:
             out.append(match.group(0) if match else drug)
         return out
 
-    def examples(self, count: int = 4) -> list[str]:
-        """Example questions drawn from the corpus: its most named drugs, one aspect each, checked."""
+    def examples(self, count: int = 4, doc_ids: set[str] | None = None) -> list[str]:
+        """Example questions drawn from the corpus (or from the documents `doc_ids`, when given:
+        none when their titles name no drug, rather than questions on another subject): its most
+        named drugs, one aspect each, checked."""
         index = self.engine.index
-        named = Counter(drug for doc in index.documents.values()
+        named = Counter(drug for doc in index.documents.values() if doc_ids is None or doc.id in doc_ids
                         for drug in {d for _, d in self.table.drugs_in(doc.title)}
                         if drug not in self.not_subjects)
         out: list[str] = []
