@@ -70,7 +70,8 @@ class Coverage:
     # share of it that near evidence on the asked aspect names, anywhere in the sentence
     on_aspect: float = 0.0
     # answered whatever the answerability model says: the regimen check answers a question on a
-    # dose regimen of a drug the regimen table knows (studied or not, it says which)
+    # dose regimen of a drug the regimen table knows (studied or not, it says which), and a
+    # question naming a source is answered from it
     settled: bool = False
 
 
@@ -103,6 +104,10 @@ class CoverageCheck:
     def check(self, analysis: QuestionAnalysis, evidence: Evidence) -> Coverage:
         """Answerable, or the reason not with the places the uncovered subject is mentioned."""
         coverage = self._check(analysis, evidence)
+        if analysis.sources and coverage.answerable:
+            # a question naming a source the corpus holds ("What did the Goodwin trial find?") is
+            # answered from it when the check finds its subject there
+            coverage = replace(coverage, settled=True)
         return replace(coverage, named=self._named_share(analysis, evidence, on_aspect=False),
                        on_aspect=self._named_share(analysis, evidence, on_aspect=True))
 
