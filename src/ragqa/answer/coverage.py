@@ -245,7 +245,7 @@ class CoverageCheck:
         """
         if not analysis.statement or analysis.broad:
             return False
-        family = set(self.analyzer.family(term.term)).union(*(self.analyzer.family(c) for c in term.clinical))
+        family = self._corpus_words(term)
         if not family:
             return False
         floor = self.params.relative_floor * evidence.best_similarity()
@@ -259,10 +259,15 @@ class CoverageCheck:
             terms = self._titles[doc_id] = frozenset(content_terms(self.index.documents[doc_id].title))
         return terms
 
+    def _corpus_words(self, subject: SubjectTerm) -> set[str]:
+        """The corpus tokens that count as the subject term or its clinical words (empty when the
+        corpus writes none of them; `QuestionAnalyzer.subject_family` keeps the words instead)."""
+        return set(self.analyzer.family(subject.term)).union(
+            *(self.analyzer.family(c) for c in subject.clinical))
+
     def _mention(self, subject: SubjectTerm) -> Mention:
         term = subject.term
-        family = sorted(set(self.analyzer.family(term)).union(
-            *(self.analyzer.family(c) for c in subject.clinical)))
+        family = sorted(self._corpus_words(subject))
         if not family:
             return Mention(term, 0, (), ())
         scores = self.index.sentence_bm25.scores(family)

@@ -171,12 +171,6 @@ def _rescored(d: Labelled, weights: Weights) -> Labelled:
     return replace(d, answer_row=row)
 
 
-def pass_rate(groups: Sequence[Group], weights: Weights) -> float:
-    """The mean over the groups of each one's case pass rate with `weights` (every suite weighs
-    the same, as in the fit)."""
-    return quality(groups, weights)[0]
-
-
 def quality(groups: Sequence[Group], weights: Weights) -> tuple[float, float]:
     """The mean over the groups of each one's case pass rate and statement precision with
     `weights` (every suite weighs the same, as in the fit)."""
