@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,13 +12,16 @@ from ragqa.answer.learned import (
     ANSWERABLE_FEATURES,
     FEATURES,
     WEIGHTS_FILE,
+    Adapter,
     Labelled,
     Weights,
     balanced_weights,
     default_weights,
+    fit_adapter,
     fit_answerable,
     fit_relevance,
     load_weights,
+    readapted,
 )
 
 
@@ -158,3 +162,97 @@ def test_the_before_weights_let_the_coverage_check_decide(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="field 'answerability'"):
         load_weights(path)
+
+
+# -- the query adapter ----------------------------------------------------------------------------
+
+DIM = 8
+# the answers are phrased differently from their questions: the leading sentence lies along a fixed
+# permutation of the question's vector, while its distractors share the question's own direction
+PHRASING = np.eye(DIM)[np.roll(np.arange(DIM), 3)]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _asked(rng: np.random.Generator, group: str) -> Labelled:
+    q = _unit(rng.normal(size=DIM))
+    distractors = _unit(q + 0.8 * rng.normal(size=(7, DIM)))
+    sentences = np.vstack([_unit(PHRASING @ q + 0.1 * rng.normal(size=DIM)), distractors])
+    lead = np.zeros(8, dtype=bool)
+    lead[0] = True
+    rows = np.zeros((8, len(FEATURES)))
+    return readapted(Labelled(group, f"{group}-{rng.integers(1 << 30)}", rows, lead,
+                              np.zeros(len(ANSWERABLE_FEATURES)), True, q, sentences), None)
+
+
+def _top1(cases: list[Labelled], adapter: Adapter | None) -> float:
+    similarity = FEATURES.index("similarity")
+    return float(np.mean([readapted(d, adapter).rows[:, similarity].argmax() == 0 for d in cases]))
+
+
+def test_the_adapter_learns_how_answers_are_phrased_and_holds_on_new_questions():
+    rng = np.random.default_rng(5)
+    train = [_asked(rng, g) for g in ("a", "b") for _ in range(40)]
+    unseen = [_asked(rng, "c") for _ in range(40)]
+    adapter = fit_adapter(train, "model-x", l2=0.001)
+    assert _top1(unseen, None) < 0.5
+    assert _top1(unseen, adapter) >= 0.9
+
+
+def test_the_adapter_fit_is_deterministic():
+    rng = np.random.default_rng(6)
+    train = [_asked(rng, "a") for _ in range(30)]
+    assert fit_adapter(train, "m") == fit_adapter(train, "m")
+
+
+def test_readapting_without_an_adapter_gives_the_plain_similarity_features():
+    rng = np.random.default_rng(7)
+    d = _asked(rng, "a")
+    sims = d.sentences @ d.vector
+    assert np.allclose(d.rows[:, FEATURES.index("similarity")], sims)
+    assert np.allclose(d.rows[:, FEATURES.index("gap")], sims - sims.max())
+
+
+def test_weights_and_their_adapter_round_trip_through_their_files(tmp_path):
+    rng = np.random.default_rng(8)
+    adapter = Adapter.fitted(rng.normal(size=(DIM, DIM)) * 0.1, "model-x")
+    weights = Weights(tuple(float(i) for i in range(len(FEATURES))), 0.5,
+                      tuple(i / 4 for i in range(len(ANSWERABLE_FEATURES))), -1.0, 0.4, 0.2,
+                      {"command": "ragqa fit"}, adapter=adapter)
+    weights.save(tmp_path / "w.json")
+    assert (tmp_path / "w.adapter.npy").is_file()
+    assert load_weights(tmp_path / "w.json") == weights
+
+
+def test_an_adapter_file_that_changed_or_names_a_path_is_refused(tmp_path):
+    weights = Weights(tuple(0.0 for _ in FEATURES), 0.5, tuple(0.0 for _ in ANSWERABLE_FEATURES),
+                      0.0, 0.5, adapter=Adapter.fitted(np.eye(DIM) * 0.1, "model-x"))
+    weights.save(tmp_path / "w.json")
+    matrix = np.load(tmp_path / "w.adapter.npy", allow_pickle=False)
+    np.save(tmp_path / "w.adapter.npy", matrix * 2, allow_pickle=False)
+    with pytest.raises(ValueError, match=r"field 'adapter': w.adapter.npy does not match its recorded SHA-256"):
+        load_weights(tmp_path / "w.json")
+    data = json.loads((tmp_path / "w.json").read_text(encoding="utf-8"))
+    data["adapter"]["file"] = "../elsewhere.npy"
+    (tmp_path / "w.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"field 'adapter': file must be a .npy name beside the weights"):
+        load_weights(tmp_path / "w.json")
+
+
+def test_an_adapter_is_used_only_with_the_model_it_was_fitted_for():
+    adapter = Adapter.fitted(np.zeros((DIM, DIM)), "model-x")
+    index = SimpleNamespace(manifest={"model": {"name": "model-x", "dim": DIM}},
+                            sentence_vectors=np.zeros((3, DIM), dtype=np.float32))
+    assert adapter.fits(index)
+    assert not adapter.fits(SimpleNamespace(manifest={"model": {"name": "model-y", "dim": DIM}},
+                                            sentence_vectors=index.sentence_vectors))
+    assert not adapter.fits(SimpleNamespace(manifest=index.manifest,
+                                            sentence_vectors=np.zeros((3, 4), dtype=np.float32)))
+
+
+def test_the_shipped_adapter_is_fitted_for_the_default_model():
+    adapter = default_weights().adapter
+    assert adapter is not None
+    assert adapter.model == "sentence-transformers/all-MiniLM-L6-v2" and adapter.dim == 384

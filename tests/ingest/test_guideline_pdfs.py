@@ -139,6 +139,18 @@ def test_sentences_are_not_cut_at_column_and_page_breaks(read, canmat_pdf):
         assert len(halves) <= 0.04 * len(prose), (path.name, len(halves), halves[:10])
 
 
+def test_a_table_cells_wrapped_lines_stay_in_its_row(read):
+    """A cell that wraps over several lines is one cell of one row, not a row per line ("is not
+    approved for" / "obesity management.")."""
+    for path in DEV_PDFS:
+        sentences, _ = Chunker().run([read(path)])
+        rows = [s.text for s in sentences if s.kind in (BlockKind.TABLE_ROW, BlockKind.TABLE_NOTE)]
+        halves = [text for text in rows if text[:1].islower()]
+        assert rows and len(halves) <= 0.1 * len(rows), (path.name, len(halves), len(rows), halves[:10])
+    obesity = " ".join(quotable_sentences(read(DEV_PDFS[2])))
+    assert "However oral semaglutide is not approved for obesity management." in obesity
+
+
 def test_superscript_citations_are_not_glued_to_words(read):
     doc = read(COELIAC)
     assert "the NIH consensus on CD in 2005" in doc.text

@@ -1,6 +1,7 @@
 """The answer stage's fitted choices: what a candidate sentence looks like to the stage, the weights
 that turn that into a score, and the fit that learns those weights from labelled suites.
 
+    question vector                      -> its adapted form: q + Mq, unit length   (Adapter)
     QuestionAnalysis + Evidence          -> one feature row per candidate  (CandidateFeatures)
     feature rows                         -> relevance score = w . x          (Weights.score)
     QuestionAnalysis + Evidence + Coverage + scores -> P(answerable)        (Weights.answerable)
@@ -11,15 +12,23 @@ heading is on the question ...), never a word of one guideline. The weights are 
 hand: `ragqa fit` reads suites whose cases label the sentence that must lead the answer (`lead`) and
 whether the corpus answers at all (`abstain`), and writes `weights.json` beside this module with the
 command and suites that produced it. Fitting is deterministic (L-BFGS from zeros).
+
+The similarity features (similarity, gap, standing) compare a candidate with the question's vector
+moved by a fitted linear map (the query adapter, `weights.adapter.npy`): the embedding model places
+a question near sentences that share its words and subject; the map, fitted on which sentence
+answered each labelled question, moves it towards how answers are phrased (a question on "how
+often" towards sentences that state an interval). It is tied to the embedding model it was fitted
+for; with another model the plain vector is used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,7 +47,7 @@ WEIGHTS_VERSION = 1
 
 # A candidate's features, each in [0, 1] (or a small signed range), in this order.
 FEATURES = (
-    "similarity",      # cosine of the sentence's vector to the question's
+    "similarity",      # cosine of the sentence's vector to the question's (adapted, see Adapter)
     "gap",             # similarity minus the best candidate's (<= 0)
     "rank",            # the fused retrieval rank as 1 / (1 + 0.25 (rank - 1))
     "bm25",            # the sentence's BM25 for the question's words, over the best candidate's
@@ -101,6 +110,68 @@ def _prefixes(words: Iterable[str]) -> set[str]:
     return {w[:_PREFIX] for w in words if w.isalpha() or len(w) > 2}
 
 
+@dataclass(frozen=True, eq=False)
+class Adapter:
+    """The query adapter: a square matrix M for the embedding model `model`; a question vector q
+    becomes (q + Mq) / |q + Mq| for the similarity features."""
+
+    matrix: np.ndarray
+    model: str
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Adapter) and self.model == other.model
+                and np.array_equal(self.matrix, other.matrix))
+
+    def __hash__(self) -> int:
+        return hash((self.model, self.matrix.shape))
+
+    @classmethod
+    def fitted(cls, matrix: np.ndarray, model: str) -> Adapter:
+        """An adapter as it will be stored (float16), so a saved and reloaded one is the same."""
+        return cls(np.asarray(matrix).astype(np.float16).astype(np.float32), model)
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[0])
+
+    def fits(self, index: HybridIndex) -> bool:
+        """Whether it was fitted for the model that made the index's vectors."""
+        model = (index.manifest or {}).get("model") or {}
+        return model.get("name") == self.model and int(index.sentence_vectors.shape[1]) == self.dim
+
+    def adapt(self, vector: np.ndarray) -> np.ndarray:
+        """The adapted question vector, unit length."""
+        q = np.asarray(vector, dtype=np.float32)
+        moved = q + self.matrix @ q
+        norm = float(np.linalg.norm(moved))
+        return moved / norm if norm > 0 else q
+
+    def save(self, path: Path) -> str:
+        """Write the matrix (float16 .npy, aside then renamed); its SHA-256."""
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with tmp.open("wb") as handle:
+            np.save(handle, self.matrix.astype(np.float16), allow_pickle=False)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        tmp.replace(path)
+        return digest
+
+    @classmethod
+    def load(cls, path: Path, model: str, sha256: str, where: str) -> Adapter:
+        """The matrix of a .npy file, checked against the SHA-256 its weights file records."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{where}: field 'adapter': cannot read {path.name} ({exc.strerror})") from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ValueError(f"{where}: field 'adapter': {path.name} does not match its recorded SHA-256")
+        import io
+
+        matrix = np.load(io.BytesIO(data), allow_pickle=False)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"{where}: field 'adapter': {path.name} is not a square matrix")
+        return cls(matrix.astype(np.float32), model)
+
+
 @dataclass(frozen=True)
 class Weights:
     """The fitted weights: a linear relevance score over FEATURES and a logistic answerability
@@ -117,6 +188,8 @@ class Weights:
     # the coverage check's verdict decides answerability, not the model (the previous stage, kept
     # as the 'before' of `ragqa eval --suites`; "answerability": "coverage" in the file)
     by_coverage: bool = False
+    # the query adapter of the similarity features (None: the question's own vector)
+    adapter: Adapter | None = None
 
     def __post_init__(self) -> None:
         if len(self.relevance) != len(FEATURES):
@@ -150,8 +223,13 @@ class Weights:
             "provenance": self.provenance,
         }
 
+    def adapter_file(self, path: Path) -> Path:
+        """Where the adapter of the weights file `path` lives: beside it."""
+        return path.with_name(path.stem + ".adapter.npy")
+
     @classmethod
-    def from_json(cls, data: dict[str, Any], where: str = "weights") -> Weights:
+    def from_json(cls, data: dict[str, Any], where: str = "weights",
+                  directory: Path | None = None) -> Weights:
         """Weights from their JSON form; a missing or unknown feature is refused by name."""
         if data.get("version") != WEIGHTS_VERSION:
             raise ValueError(f"{where}: field 'version': expected {WEIGHTS_VERSION}, "
@@ -170,13 +248,38 @@ class Weights:
             lead_margin=float(data.get("lead_margin", 0.1)),
             provenance=dict(data.get("provenance") or {}),
             by_coverage=_answerability_by(data.get("answerability", "model"), where),
+            adapter=_adapter_of(data.get("adapter"), where, directory),
         )
 
     def save(self, path: Path) -> None:
-        """Write the weights as JSON (aside, then renamed into place)."""
+        """Write the weights as JSON, and the adapter beside them (each aside, then renamed into
+        place; the JSON records the adapter's file and SHA-256)."""
+        data = self.to_json()
+        if self.adapter is not None:
+            target = self.adapter_file(path)
+            data["adapter"] = {"file": target.name, "model": self.adapter.model,
+                               "dim": self.adapter.dim, "sha256": self.adapter.save(target)}
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
+
+
+def _adapter_of(value: Any, where: str, directory: Path | None) -> Adapter | None:
+    """The adapter a weights file names (its "adapter" field), read from beside the file."""
+    if value is None:
+        return None
+    if directory is None:
+        raise ValueError(f"{where}: field 'adapter': names a file, but the weights were not read from one")
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("file", "model", "sha256")):
+        raise ValueError(f"{where}: field 'adapter': expected {{file, model, dim, sha256}}, got {value!r}")
+    name = value["file"]
+    # the file is a plain name beside the weights file, never a path
+    if Path(name).name != name or not name.endswith(".npy"):
+        raise ValueError(f"{where}: field 'adapter': file must be a .npy name beside the weights, got {name!r}")
+    adapter = Adapter.load(directory / name, value["model"], value["sha256"], where)
+    if value.get("dim") != adapter.dim:
+        raise ValueError(f"{where}: field 'adapter': dim {value.get('dim')!r} but the file holds {adapter.dim}")
+    return adapter
 
 
 def _answerability_by(value: Any, where: str) -> bool:
@@ -198,7 +301,7 @@ def default_weights() -> Weights:
 
 def load_weights(path: Path) -> Weights:
     """Weights from a JSON file."""
-    return Weights.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+    return Weights.from_json(json.loads(path.read_text(encoding="utf-8")), str(path), path.parent)
 
 
 class CandidateFeatures:
@@ -215,8 +318,10 @@ class CandidateFeatures:
         self._hub, self._centres, self._centre_of = _hubness(index)
         self._prefix_cache: dict[int, frozenset[str]] = {}
 
-    def rows(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
-        """One row of FEATURES per candidate of the evidence, in candidate order."""
+    def rows(self, analysis: QuestionAnalysis, evidence: Evidence,
+             adapter: Adapter | None = None) -> np.ndarray:
+        """One row of FEATURES per candidate of the evidence, in candidate order; the similarity
+        features with the question's vector moved by `adapter` (one fitted for the index's model)."""
         candidates = evidence.candidates
         if not candidates:
             return np.zeros((0, len(FEATURES)))
@@ -240,13 +345,16 @@ class CandidateFeatures:
         word_total = sum(idf.values()) or 1.0
         word_prefix = {w: w[:_PREFIX] for w in words}
         bm25 = self._bm25(words, candidates)
-        best = max(c.similarity for c in candidates)
         top_doc = evidence.chunks.hits[0].doc_id if evidence.chunks.hits else None
         qv = analysis.vector
         chunk_sims = self.index.chunk_vectors[[c.chunk_index for c in candidates]] @ qv
         vectors = self.index.sentence_vectors
         asks_amount = bool(_ASKS_AMOUNT.search(analysis.text))
-        sims = np.array([c.similarity for c in candidates])
+        if adapter is not None and adapter.fits(self.index):
+            sims = vectors[[c.sentence_id for c in candidates]] @ adapter.adapt(qv)
+        else:
+            sims = np.array([c.similarity for c in candidates])
+        best = float(sims.max())
         spread = float(sims.std()) or 1.0
         distinct = self._distinct(qv, candidates)
         out = np.zeros((len(candidates), len(FEATURES)))
@@ -260,8 +368,8 @@ class CandidateFeatures:
             heading = self._heading(c.section)
             fragment, table, length, asks, recommends, labels = self._shape_of(c.sentence_id)
             out[i] = (
-                c.similarity,
-                c.similarity - best,
+                sims[i],
+                sims[i] - best,
                 rank_score(c.rank),
                 bm25[i],
                 sum(idf[w] for w in words if word_prefix[w] in prefixes) / word_total,
@@ -284,7 +392,7 @@ class CandidateFeatures:
                 float(asks_amount and bool(self._figures_of(c.sentence_id))),
                 recommends,
                 float(self._hub[c.sentence_id]),
-                (c.similarity - float(sims.mean())) / spread,
+                (sims[i] - float(sims.mean())) / spread,
                 float(distinct[i]),
                 labels,
             )
@@ -390,6 +498,16 @@ class Labelled:
     lead: np.ndarray  # bool per row
     answer_row: np.ndarray
     answerable: bool
+    # the question's vector, every candidate's sentence vector and which candidates are the rows:
+    # what the query adapter is fitted on (the similarity features are relative to all candidates)
+    vector: np.ndarray | None = None
+    sentences: np.ndarray | None = None
+    kept: np.ndarray | None = None
+
+    def row_vectors(self) -> np.ndarray:
+        """The sentence vectors of the rows."""
+        assert self.sentences is not None
+        return self.sentences if self.kept is None else self.sentences[self.kept]
 
 
 def answerability_row(evidence: Evidence, coverage_share: float, named: float, on_aspect: float,
@@ -450,6 +568,67 @@ def fit_relevance(data: Sequence[Labelled], l2: float = 0.001,
     return np.asarray(result.x)
 
 
+def fit_adapter(data: Sequence[Labelled], model: str, l2: float = 2.5,
+                temperature: float = 20.0) -> Adapter:
+    """The query adapter: the matrix M for which, per question, a softmax over its candidates'
+    similarity to q + Mq puts its mass on the candidates that may lead the answer (as the relevance
+    fit does, every suite weighing the same), with an L2 penalty on M of `l2` per question (fewer
+    labelled questions, a smaller move). The loss is convex in M; L-BFGS from zeros makes it
+    deterministic."""
+    used = [d for d in data if d.answerable and d.vector is not None and d.sentences is not None
+            and d.lead.any() and not d.lead.all()]
+    if not used:
+        raise ValueError("no labelled question with vectors has both a leading and a non-leading candidate")
+    dim = len(used[0].vector)
+    width = max(len(d.rows) for d in used)
+    sentences = np.zeros((len(used), width, dim))
+    lead = np.zeros((len(used), width), dtype=bool)
+    present = np.zeros((len(used), width), dtype=bool)
+    for i, d in enumerate(used):
+        sentences[i, :len(d.rows)] = d.row_vectors()
+        lead[i, :len(d.lead)] = d.lead
+        present[i, :len(d.lead)] = True
+    questions = np.stack([d.vector for d in used]).astype(float)
+    sizes: dict[str, int] = {}
+    for d in used:
+        sizes[d.group] = sizes.get(d.group, 0) + 1
+    share = np.array([1.0 / (len(sizes) * sizes[d.group]) for d in used])
+    penalty = l2 / len(used)
+
+    def loss(m: np.ndarray) -> tuple[float, np.ndarray]:
+        matrix = m.reshape(dim, dim)
+        moved = questions + questions @ matrix.T
+        z = temperature * np.einsum("bnd,bd->bn", sentences, moved)
+        z = np.where(present, z, -1e9)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        mass = (p * lead).sum(axis=1)
+        value = -float(share @ np.log(np.maximum(mass, 1e-12))) + penalty * float((matrix * matrix).sum())
+        q = np.where(lead, p / np.maximum(mass, 1e-12)[:, None], 0.0)
+        pull = np.einsum("bn,bnd->bd", (p - q) * share[:, None], sentences)
+        grad = temperature * pull.T @ questions + 2 * penalty * matrix
+        return value, grad.ravel()
+
+    result = minimize(loss, np.zeros(dim * dim), jac=True, method="L-BFGS-B", options={"maxiter": 300})
+    return Adapter.fitted(result.x.reshape(dim, dim), model)
+
+
+def readapted(d: Labelled, adapter: Adapter | None) -> Labelled:
+    """The case with its similarity features recomputed for `adapter` (as CandidateFeatures.rows
+    computes them)."""
+    if d.vector is None or d.sentences is None or not len(d.rows):
+        return d
+    q = adapter.adapt(d.vector) if adapter is not None else d.vector
+    sims = d.sentences @ q
+    kept = d.kept if d.kept is not None else np.ones(len(sims), dtype=bool)
+    rows = d.rows.copy()
+    rows[:, FEATURES.index("similarity")] = sims[kept]
+    rows[:, FEATURES.index("gap")] = sims[kept] - sims.max()
+    rows[:, FEATURES.index("standing")] = (sims[kept] - sims.mean()) / (float(sims.std()) or 1.0)
+    return replace(d, rows=rows)
+
+
 def fit_answerable(data: Sequence[Labelled], l2: float = 0.1) -> tuple[np.ndarray, float]:
     """Logistic regression of answerability; within each suite the two classes weigh equally, and
     every suite weighs the same (a large suite does not set what counts as answerable elsewhere)."""
@@ -500,7 +679,7 @@ class Ranker:
 
     def rows(self, analysis: QuestionAnalysis, evidence: Evidence) -> np.ndarray:
         """Each candidate's feature row, in candidate order."""
-        return self.features.rows(analysis, evidence)
+        return self.features.rows(analysis, evidence, self.weights.adapter)
 
     def scores(self, analysis: QuestionAnalysis, evidence: Evidence,
                rows: np.ndarray | None = None) -> np.ndarray:

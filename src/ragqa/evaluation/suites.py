@@ -65,16 +65,22 @@ def engine_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine
 _HELD_OUT: dict[int, Any] = {}
 
 
-def held_out_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
-    """The answer engine with weights fitted without this suite (`ragqa fit --exclude <suite>`):
-    the figure that tells how the engine does on a guideline it never saw."""
-    from ragqa.answer.engine import AnswerEngine
+def _held_out_weights(suite: str, embedder: Embedder) -> Any:
+    """The weights fitted without `suite` (fitted once per run)."""
     from ragqa.evaluation.fit import HeldOut
 
     held = _HELD_OUT.get(id(embedder))
     if held is None:
         held = _HELD_OUT[id(embedder)] = HeldOut.default(embedder)
-    return AnswerEngine(index, embedder, mode=Mode.HYBRID).with_weights(held.without(suite))
+    return held.without(suite)
+
+
+def held_out_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
+    """The answer engine with weights fitted without this suite (`ragqa fit --exclude <suite>`):
+    the figure that tells how the engine does on a guideline it never saw."""
+    from ragqa.answer.engine import AnswerEngine
+
+    return AnswerEngine(index, embedder, mode=Mode.HYBRID).with_weights(_held_out_weights(suite, embedder))
 
 
 def hand_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
@@ -88,13 +94,14 @@ def hand_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
 
 
 def similarity_variant(suite: str, index: HybridIndex, embedder: Embedder) -> Engine:
-    """The answer engine as it ships, but scoring candidates by their similarity alone (the
-    fitted weight of similarity, no other relevance feature): what the other features add."""
+    """The held-out engine (fitted without this suite), but scoring candidates by their similarity
+    alone (its fitted weight of similarity and its query adapter, no other relevance feature): what
+    the other features add."""
     from ragqa.answer.engine import AnswerEngine
     from ragqa.answer.learned import FEATURES
 
     engine = AnswerEngine(index, embedder, mode=Mode.HYBRID)
-    weights = engine.ranker.weights
+    weights = _held_out_weights(suite, embedder)
     relevance = tuple(w if name == "similarity" else 0.0 for name, w in zip(FEATURES, weights.relevance))
     return engine.with_weights(replace(weights, relevance=relevance))
 

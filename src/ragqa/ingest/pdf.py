@@ -20,7 +20,9 @@ The reading, in the order it is done:
 4. lines grouped into paragraphs by line spacing, indentation and list marks;
 5. the reference list (by its heading, or by runs of numbered citation-like entries) read as one
    entry per reference; a captioned table's smaller-type lines, and runs of cells side by side,
-   read as rows (labelled by a bold header row); contents lines marked;
+   read as rows (labelled by a bold header row), a cell's wrapped lines joined to it (a baseline
+   with nothing in the first column, or going on in lower case, continues the row above);
+   contents lines marked;
 6. a paragraph cut at a column or page break joined to its continuation, past captions, boxes,
    tables and footnotes;
 7. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
@@ -764,22 +766,60 @@ def _continues_cell(para: _Para, row: list[Line]) -> bool:
 
 
 def _rows(cells: list[Line]) -> list[_Para]:
-    """Lines grouped by baseline into rows (page by page, top to bottom), cells left to right;
-    one-cell rows after the last many-cell row are the table's notes."""
+    """Lines grouped by baseline into rows (page by page, top to bottom), cells left to right; a
+    cell's wrapped lines join it (see `_wrapped`); one-cell rows after the last many-cell row are
+    the table's notes."""
     rows: list[list[Line]] = []
     for line in sorted(cells, key=lambda ln: (ln.page, -ln.y, ln.x0)):
         if rows and rows[-1][0].page == line.page and abs(rows[-1][0].y - line.y) < 0.4 * line.size:
             rows[-1].append(line)
         else:
             rows.append([line])
-    last_many = max((k for k, row in enumerate(rows) if len(row) > 1), default=-1)
-    out: list[_Para] = []
-    for k, row in enumerate(rows):
+    for row in rows:
         row.sort(key=lambda ln: ln.x0)
+    left = min((ln.x0 for ln in cells), default=0.0)
+    joined: list[list[Line]] = []
+    for row in rows:
+        if joined and _wrapped(row, joined[-1], left):
+            joined[-1] = _with_wrapped(joined[-1], row)
+        else:
+            joined.append(row)
+    last_many = max((k for k, row in enumerate(joined) if len(row) > 1), default=-1)
+    out: list[_Para] = []
+    for k, row in enumerate(joined):
         text = " | ".join(ln.text for ln in row)
         role = Role.ROW if k <= last_many else Role.NOTE
         out.append(_Para([replace(row[0], text=text)], role))
     return out
+
+
+def _wrapped(row: list[Line], above: list[Line], left: float) -> bool:
+    """Whether a baseline's lines are the wrapped lines of the row above's cells rather than a row
+    of their own: just below it, and either nothing in the table's first column (a row starts with
+    its first cell) or every line going on in lower case."""
+    first = row[0]
+    lowest = min(ln.y for ln in above)
+    if first.page != above[0].page or not 0 < lowest - first.y < 2.0 * first.size:
+        return False
+    return first.x0 > left + first.size or all(ln.text[:1].islower() for ln in row)
+
+
+def _with_wrapped(above: list[Line], row: list[Line]) -> list[Line]:
+    """The row above with each wrapped line joined to the cell whose column it starts in (a line
+    left of every cell, or past the last one, starts a cell of its own); a cell's baseline becomes
+    its last line's."""
+    cells = list(above)
+    for line in row:
+        inside = [k for k, cell in enumerate(cells) if cell.x0 - line.size <= line.x0 <= max(cell.x1, cell.x0 + line.size)]
+        if inside:
+            k = min(inside, key=lambda k: abs(cells[k].x0 - line.x0))
+            cell = cells[k]
+            cells[k] = replace(cell, text=_join([cell.text, line.text]), x1=max(cell.x1, line.x1),
+                               y=line.y)
+        else:
+            cells.append(line)
+            cells.sort(key=lambda ln: ln.x0)
+    return cells
 
 
 def _join_cut_paragraphs(paras: list[_Para]) -> list[_Para]:
