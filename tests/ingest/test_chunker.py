@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ragqa.errors import InvalidQueryError
 from ragqa.ingest.chunker import Chunker, ChunkingParams, approx_token_count
 from ragqa.ingest.documents import DocType, Document, read_corpus
-from ragqa.ingest.sentences import paragraphs
+from ragqa.ingest.sentences import Span, paragraphs, split_sentences
 
 TEXT = (
     "# Dosing\n\nKetamine 0.5 mg/kg IV over 40 minutes. A second sentence follows here.\n"
@@ -100,3 +100,20 @@ def test_fixture_corpus_chunks_cleanly(fixture_corpus):
     by_id = {d.id: d for d in docs}
     assert all(by_id[c.doc_id].text[c.char_start:c.char_end] == c.text for c in chunks)
     assert len(sentences) >= 12
+
+
+def _split(text: str) -> list[str]:
+    return [text[s.start:s.end] for s in split_sentences(text, Span(0, len(text)))]
+
+
+def test_a_grade_after_a_recommendation_is_quoted_with_it():
+    text = ("Diagnosis requires biopsy on a gluten-containing diet. (Grade B) Follow-up should aim at "
+            "strict adherence. (Grade C)")
+    assert _split(text) == ["Diagnosis requires biopsy on a gluten-containing diet. (Grade B)",
+                            "Follow-up should aim at strict adherence. (Grade C)"]
+
+
+def test_a_numbered_item_or_a_sentence_in_brackets_is_not_a_remark():
+    text = "Three classes are used. (2) Thiazides are one. The dose is low (see text). Then more."
+    assert _split(text) == ["Three classes are used.", "(2) Thiazides are one.",
+                            "The dose is low (see text).", "Then more."]

@@ -129,9 +129,11 @@ def _code_hash() -> str:
     from ragqa import __version__
     from ragqa.answer import regimen
     from ragqa.index import tokenize as tokenizer
+    from ragqa.ingest import sentences
 
     try:
         parts = [inspect.getsource(part) for part in (
+            sentences,  # the whole module: where sentences part (a fact belongs to its sentence)
             AnswerData.facts, content_terms, specificity, strongest_topic, Aspect.spoken_by,
             framing,  # the whole module: its reading of answer/data/framing.json
             tokenizer.tokenize, tokenizer.s_stem,

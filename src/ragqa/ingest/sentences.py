@@ -15,6 +15,11 @@ import blingfire
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
+# a bracketed remark in words standing alone after a sentence ("(Grade B)", "[Level 1]", "(Strong
+# recommendation)"): it qualifies the sentence before it and is quoted with it (a bare number,
+# "(2)" or "[12]", opens an item or cites: it stays where it is)
+_REMARK = re.compile(r"[(\[](?=[^()\[\]]*[A-Za-z]{2})[^()\[\]]{1,60}[)\]]\.?")
+_REMARK_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ def _block(text: str, start: int, end: int, path: list[tuple[int, str]]) -> Bloc
 
 
 def split_sentences(text: str, span: Span) -> list[Span]:
-    """The sentences of text[span.start:span.end], as spans into `text`."""
+    """The sentences of text[span.start:span.end], as spans into `text`; a bracketed remark
+    standing alone after a sentence ("... on a gluten-containing diet. (Grade B)") stays with it."""
     piece = text[span.start:span.end]
     if not piece.strip():
         return []
@@ -82,6 +88,18 @@ def split_sentences(text: str, span: Span) -> list[Span]:
             start += 1
         while end > start and piece[end - 1].isspace():
             end -= 1
-        if end > start:
-            spans.append(Span(span.start + start, span.start + end))
+        if end <= start:
+            continue
+        remark = _REMARK.match(piece, start, end)
+        if spans and remark and len(remark.group(0).split()) <= _REMARK_WORDS \
+                and text[spans[-1].end - 1] in ".!?":
+            # the remark closes the sentence before (the splitter may have put it at the start of
+            # the next one)
+            spans[-1] = Span(spans[-1].start, span.start + remark.end())
+            start = remark.end()
+            while start < end and piece[start].isspace():
+                start += 1
+            if start >= end:
+                continue
+        spans.append(Span(span.start + start, span.start + end))
     return spans
