@@ -24,6 +24,7 @@ for; with another model the plain vector is used.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import re
@@ -164,8 +165,6 @@ class Adapter:
             raise ValueError(f"{where}: field 'adapter': cannot read {path.name} ({exc.strerror})") from None
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"{where}: field 'adapter': {path.name} does not match its recorded SHA-256")
-        import io
-
         matrix = np.load(io.BytesIO(data), allow_pickle=False)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"{where}: field 'adapter': {path.name} is not a square matrix")
@@ -304,6 +303,13 @@ def load_weights(path: Path) -> Weights:
     return Weights.from_json(json.loads(path.read_text(encoding="utf-8")), str(path), path.parent)
 
 
+def similarity_features(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three FEATURES read from the candidates' similarities alone, per candidate: the
+    similarity, its gap to the best one and its standing in standard deviations above the mean."""
+    best, mean, spread = float(sims.max()), float(sims.mean()), float(sims.std()) or 1.0
+    return sims, sims - best, (sims - mean) / spread
+
+
 class CandidateFeatures:
     """Computes each candidate's feature row for an analysed question."""
 
@@ -354,8 +360,7 @@ class CandidateFeatures:
             sims = vectors[[c.sentence_id for c in candidates]] @ adapter.adapt(qv)
         else:
             sims = np.array([c.similarity for c in candidates])
-        best = float(sims.max())
-        spread = float(sims.std()) or 1.0
+        similarity, gap, standing = similarity_features(sims)
         distinct = self._distinct(qv, candidates)
         out = np.zeros((len(candidates), len(FEATURES)))
         for i, c in enumerate(candidates):
@@ -368,8 +373,8 @@ class CandidateFeatures:
             heading = self._heading(c.section)
             fragment, table, length, asks, recommends, labels = self._shape_of(c.sentence_id)
             out[i] = (
-                sims[i],
-                sims[i] - best,
+                similarity[i],
+                gap[i],
                 rank_score(c.rank),
                 bm25[i],
                 sum(idf[w] for w in words if word_prefix[w] in prefixes) / word_total,
@@ -392,7 +397,7 @@ class CandidateFeatures:
                 float(asks_amount and bool(self._figures_of(c.sentence_id))),
                 recommends,
                 float(self._hub[c.sentence_id]),
-                (sims[i] - float(sims.mean())) / spread,
+                standing[i],
                 float(distinct[i]),
                 labels,
             )
@@ -620,12 +625,10 @@ def readapted(d: Labelled, adapter: Adapter | None) -> Labelled:
     if d.vector is None or d.sentences is None or not len(d.rows):
         return d
     q = adapter.adapt(d.vector) if adapter is not None else d.vector
-    sims = d.sentences @ q
-    kept = d.kept if d.kept is not None else np.ones(len(sims), dtype=bool)
+    kept = d.kept if d.kept is not None else np.ones(len(d.sentences), dtype=bool)
     rows = d.rows.copy()
-    rows[:, FEATURES.index("similarity")] = sims[kept]
-    rows[:, FEATURES.index("gap")] = sims[kept] - sims.max()
-    rows[:, FEATURES.index("standing")] = (sims[kept] - sims.mean()) / (float(sims.std()) or 1.0)
+    for name, column in zip(("similarity", "gap", "standing"), similarity_features(d.sentences @ q)):
+        rows[:, FEATURES.index(name)] = column[kept]
     return replace(d, rows=rows)
 
 

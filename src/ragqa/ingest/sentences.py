@@ -84,10 +84,7 @@ def split_sentences(text: str, span: Span) -> list[Span]:
     _, offsets = blingfire.text_to_sentences_and_offsets(piece)
     spans = []
     for start, end in offsets:
-        while start < end and piece[start].isspace():
-            start += 1
-        while end > start and piece[end - 1].isspace():
-            end -= 1
+        start, end = _trimmed(piece, start, end)
         if end <= start:
             continue
         remark = _REMARK.match(piece, start, end)
@@ -96,10 +93,17 @@ def split_sentences(text: str, span: Span) -> list[Span]:
             # the remark closes the sentence before (the splitter may have put it at the start of
             # the next one)
             spans[-1] = Span(spans[-1].start, span.start + remark.end())
-            start = remark.end()
-            while start < end and piece[start].isspace():
-                start += 1
-            if start >= end:
+            start, end = _trimmed(piece, remark.end(), end)
+            if end <= start:
                 continue
         spans.append(Span(span.start + start, span.start + end))
     return spans
+
+
+def _trimmed(piece: str, start: int, end: int) -> tuple[int, int]:
+    """piece[start:end] without its leading and trailing white space, as (start, end)."""
+    while start < end and piece[start].isspace():
+        start += 1
+    while end > start and piece[end - 1].isspace():
+        end -= 1
+    return start, end
