@@ -65,8 +65,6 @@ class Coverage:
     reason: str
     coverage: float
     uncovered: tuple[Mention, ...] = ()
-    # share of the specific subject that near evidence names at all, whatever aspect it speaks to
-    named: float = 0.0
     # share of it that near evidence on the asked aspect names, anywhere in the sentence
     on_aspect: float = 0.0
     # answered whatever the answerability model says: the regimen check answers a question on a
@@ -108,18 +106,16 @@ class CoverageCheck:
             # a question naming a source the corpus holds ("What did the Goodwin trial find?") is
             # answered from it when the check finds its subject there
             coverage = replace(coverage, settled=True)
-        return replace(coverage, named=self._named_share(analysis, evidence, on_aspect=False),
-                       on_aspect=self._named_share(analysis, evidence, on_aspect=True))
+        return replace(coverage, on_aspect=self._named_share(analysis, evidence))
 
-    def _named_share(self, analysis: QuestionAnalysis, evidence: Evidence, on_aspect: bool) -> float:
-        """The weighted share of the specific subject words that a near candidate names (one on
-        the asked aspect, if `on_aspect`), anywhere in it."""
+    def _named_share(self, analysis: QuestionAnalysis, evidence: Evidence) -> float:
+        """The weighted share of the specific subject words that a near candidate on the asked
+        aspect names, anywhere in it."""
         subject = [t for t in analysis.subject if t.specific and t.weight > 0]
         total = sum(t.weight for t in subject)
         if total == 0 or not evidence.candidates:
             return 1.0 if evidence.candidates else 0.0
-        near = relevant(evidence, analysis if on_aspect else replace(analysis, aspects=()), self.facts,
-                        self.params.relative_floor)
+        near = relevant(evidence, analysis, self.facts, self.params.relative_floor)
         named = [t for t in subject if any(self.facts[c.sentence_id].terms
                                            & self.analyzer.subject_family(t) for c in near)]
         return sum(t.weight for t in named) / total
@@ -166,10 +162,10 @@ class CoverageCheck:
         if answerable:
             return Coverage(True, f"the evidence answers it (answerability {probability:.2f}; "
                                   f"the subject check alone said: {coverage.reason})", coverage.coverage,
-                            (), coverage.named, coverage.on_aspect)
+                            (), coverage.on_aspect)
         return Coverage(False, f"the closest evidence does not answer the question (answerability "
                                f"{probability:.2f})", coverage.coverage, coverage.uncovered,
-                        coverage.named, coverage.on_aspect)
+                        coverage.on_aspect)
 
     def _speaks_of(self, term: SubjectTerm, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names the term and, when an aspect is asked, speaks to it near the
