@@ -134,3 +134,33 @@ def test_every_backend_round_trips(corpus, tmp_path, fake_embedder, backend, kin
     best = index.chunks[int(scores.argmax())]
     assert "esketamine" in best.text.lower()
     assert index.faiss_index.ntotal == len(index.chunks)
+
+
+ABBREVIATED_DOC = """---
+id: coeliac-fixture
+title: "Fixture: coeliac follow-up"
+publisher: "Test Journal"
+year: 2014
+doc_type: guideline
+---
+
+# Follow-up
+
+Adults with coeliac disease (CD) should be reviewed once a year. A diagnosis of CD has implications for family members.
+"""
+
+
+def test_a_sentence_is_embedded_with_its_documents_short_forms_spelled_out(corpus, tmp_path):
+    embedder = FakeEmbedder()
+    (corpus / "coeliac.md").write_text(ABBREVIATED_DOC)
+    update_index(corpus, tmp_path / "idx", embedder)
+    index = load_index(tmp_path / "idx", embedder)
+    sid = next(i for i, s in enumerate(index.sentences) if s.text.startswith("A diagnosis of CD"))
+    # quoted as written, embedded as read
+    assert index.sentences[sid].text == "A diagnosis of CD has implications for family members."
+    read = embedder.embed(["A diagnosis of coeliac disease has implications for family members."])[0]
+    assert float(index.sentence_vectors[sid] @ read) == pytest.approx(1.0, abs=1e-5)
+    assert read_manifest(tmp_path / "idx")["params"]["embedding_text"] == "defined abbreviations spelled out"
+    # an index built with another reading is stale
+    assert staleness(tmp_path / "idx", read_corpus(corpus),
+                     IndexParams(embedding_text="as written"), embedder.name) == "index parameters changed"

@@ -72,6 +72,7 @@ from ragqa.errors import (
 from ragqa.index.bm25 import BM25Backend, BM25Scorer, build_scorer, load_scorer
 from ragqa.index.embed import Embedder, EmbedderRecord, incompatibility
 from ragqa.index.tokenize import TOKENIZER_VERSION, tokenize
+from ragqa.ingest.abbreviations import document_abbreviations, spelled_out
 from ragqa.ingest.chunker import Chunk, Chunker, ChunkingParams, Sentence
 from ragqa.ingest.documents import DocType, Document, corpus_fingerprint
 from ragqa.ingest.layout import BlockKind
@@ -80,6 +81,8 @@ log = logging.getLogger(__name__)
 
 # 4: sentence_facts/ (per-sentence facts of the answer stage, derived at build time)
 FORMAT_VERSION = 4
+# what the embedder reads (IndexParams.embedding_text): a change re-embeds what it changes
+EMBEDDING_TEXT = "defined abbreviations spelled out"
 # formats a rebuild may take unchanged texts' vectors from (3 lacks only sentence_facts/)
 REUSABLE_FORMATS = (3, FORMAT_VERSION)
 MANIFEST = "manifest.json"
@@ -119,11 +122,14 @@ class IndexParams:
     faiss: FaissKind = FaissKind.FLAT
     bm25: BM25Backend = BM25Backend.RANK_BM25
     tokenizer: str = TOKENIZER_VERSION
+    # what the embedder reads of a sentence or passage (`embedding_texts`)
+    embedding_text: str = EMBEDDING_TEXT
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form, as stored in the manifest."""
         return {"chunking": asdict(self.chunking), "faiss": self.faiss.value,
-                "bm25": self.bm25.value, "tokenizer": self.tokenizer}
+                "bm25": self.bm25.value, "tokenizer": self.tokenizer,
+                "embedding_text": self.embedding_text}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexParams:
@@ -133,6 +139,7 @@ class IndexParams:
             faiss=FaissKind.parse(data["faiss"]),
             bm25=BM25Backend.parse(data["bm25"]),
             tokenizer=data.get("tokenizer", "unknown"),
+            embedding_text=data.get("embedding_text", "as written"),
         )
 
 
@@ -200,8 +207,9 @@ def build_index(
     sentences, chunks = chunker.run(documents)
     by_id = {doc.id: doc for doc in documents}
     chunk_texts = [chunk.embed_text(by_id[chunk.doc_id].title) for chunk in chunks]
-    chunk_keys = [_key(text) for text in chunk_texts]
-    sentence_keys = [_key(s.text) for s in sentences]
+    chunk_reads, sentence_reads = embedding_texts(by_id, chunks, chunk_texts, sentences)
+    chunk_keys = [_key(text) for text in chunk_reads]
+    sentence_keys = [_key(text) for text in sentence_reads]
 
     cache = dict(cache or {})
     if (previous is not None and previous.manifest["model"]["name"] == embedder.name
@@ -211,7 +219,7 @@ def build_index(
     # chunks and sentences in one pass: a text both are gets embedded once, and the embedder can
     # sort every text by length into full batches
     vectors, chunk_new, sentence_new = _embed_cached(
-        embedder, [chunk_texts, [s.text for s in sentences]], [chunk_keys, sentence_keys], cache,
+        embedder, [chunk_reads, sentence_reads], [chunk_keys, sentence_keys], cache,
         progress, EmbeddingCheckpoint(checkpoint, embedder) if checkpoint else None)
     chunk_vectors, sentence_vectors = vectors
 
@@ -244,6 +252,17 @@ def build_index(
     return HybridIndex(None, manifest, by_id, chunks, sentences, chunk_vectors, sentence_vectors,
                        faiss_index, bm25, chunk_keys, sentence_keys, sentence_faiss, sentence_bm25,
                        sentence_df, facts, document_hashes={d.id: d.content_hash for d in documents})
+
+
+def embedding_texts(documents: dict[str, Document], chunks: list[Chunk], chunk_texts: list[str],
+                    sentences: list[Sentence]) -> tuple[list[str], list[str]]:
+    """What the embedder reads of each passage (its title, section and text) and each sentence:
+    the text with the short forms its document defines spelled out ("A diagnosis of CD ..." is
+    read as "A diagnosis of coeliac disease ..."), since the model cannot know what this document
+    means by "CD". BM25 and every quote keep the source's own words."""
+    defined = {doc_id: document_abbreviations(doc.text) for doc_id, doc in documents.items()}
+    return ([spelled_out(text, defined[chunk.doc_id]) for chunk, text in zip(chunks, chunk_texts)],
+            [spelled_out(s.text, defined[s.doc_id]) for s in sentences])
 
 
 def sentence_tokens(sentences: list[Sentence]) -> list[list[str]]:
