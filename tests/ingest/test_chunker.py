@@ -117,3 +117,13 @@ def test_a_numbered_item_or_a_sentence_in_brackets_is_not_a_remark():
     text = "Three classes are used. (2) Thiazides are one. The dose is low (see text). Then more."
     assert _split(text) == ["Three classes are used.", "(2) Thiazides are one.",
                             "The dose is low (see text).", "Then more."]
+
+
+def test_a_numbered_recommendation_after_a_sentence_starts_its_own():
+    text = ("Body fat should be measured in patients seeking obesity management. 4.2 We recommend "
+            "more comprehensive tools. 4.3(L) Waist circumference may be used. The dose was 2.5 mg. "
+            "3.5 mg was also tried.")
+    assert _split(text) == ["Body fat should be measured in patients seeking obesity management.",
+                            "4.2 We recommend more comprehensive tools.",
+                            "4.3(L) Waist circumference may be used.",
+                            "The dose was 2.5 mg. 3.5 mg was also tried."]

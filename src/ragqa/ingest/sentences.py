@@ -20,6 +20,10 @@ _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 # "(2)" or "[12]", opens an item or cites: it stays where it is)
 _REMARK = re.compile(r"[(\[](?=[^()\[\]]*[A-Za-z]{2})[^()\[\]]{1,60}[)\]]\.?")
 _REMARK_WORDS = 6
+# a numbered recommendation or item after a sentence's end ("... of patients. 4.2 We recommend",
+# "... weight gain. 7.3(L) Offer ..."): a new sentence, which the splitter keeps with the one
+# before it when the number follows the full stop
+_NUMBERED = re.compile(r"(?<=[.!?;])\s+(?=\d{1,2}(?:\.\d{1,2}){1,2}(?:\s?\([A-Z]\))?\s+[A-Z][a-z])")
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def split_sentences(text: str, span: Span) -> list[Span]:
         return []
     _, offsets = blingfire.text_to_sentences_and_offsets(piece)
     spans = []
-    for start, end in offsets:
+    for start, end in _numbered(piece, offsets):
         start, end = _trimmed(piece, start, end)
         if end <= start:
             continue
@@ -98,6 +102,17 @@ def split_sentences(text: str, span: Span) -> list[Span]:
                 continue
         spans.append(Span(span.start + start, span.start + end))
     return spans
+
+
+def _numbered(piece: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The splitter's sentences, each cut again before a numbered item that follows its end."""
+    out = []
+    for start, end in offsets:
+        for m in _NUMBERED.finditer(piece, start, end):
+            out.append((start, m.start()))
+            start = m.end()
+        out.append((start, end))
+    return out
 
 
 def _trimmed(piece: str, start: int, end: int) -> tuple[int, int]:
