@@ -61,3 +61,12 @@ def test_a_title_ending_in_a_question_mark_takes_no_full_stop():
                                      doc_type="review", authors=["Andrade C", "and others"])]
     line = next(x for x in to_markdown(answered).splitlines() if x.startswith("1. "))
     assert line.startswith("1. Andrade C and others. At What Frequency? (review)")
+
+
+def test_an_abstention_names_the_questions_own_word_not_its_token():
+    from ragqa.answer.compose import as_written
+
+    question = "What is the dose of dapsone for dermatitis herpetiformis on Zestril?"
+    assert as_written("herpetiformi", question) == "herpetiformis"
+    assert as_written("zestril", question) == "Zestril"
+    assert as_written("sertraline", question) == "sertraline"  # not in the question: the term

@@ -27,6 +27,7 @@ from ragqa.answer.provenance import RAGQA_OWN, source_provenance
 from ragqa.answer.selection import Scored, Selection, Selector
 from ragqa.answer.verdict import RegimenJudge, RegimenVerdict, distinct_doses, note
 from ragqa.index.store import HybridIndex
+from ragqa.index.tokenize import tokenize
 from ragqa.ingest.context import quote_span
 
 ABSTAIN_MESSAGE = "The corpus does not answer this question, so ragqa gives no clinical answer."
@@ -115,7 +116,7 @@ class Composer:
         covers = corpus_overview(self.index).covers()
         where = f" The nearest passages are in: {'; '.join(found_in)}." if found_in else ""
         message = ((f"{NOT_ENGLISH} " if not english else "") + f"{ABSTAIN_MESSAGE}"
-                   f"{self._subject_note(coverage)}{where} {covers}")
+                   f"{self._subject_note(coverage, analysis.text)}{where} {covers}")
         return Answer(
             question=analysis.text, abstained=True,
             message=message,
@@ -133,12 +134,13 @@ class Composer:
             index_built_at=self.index.manifest.get("built_at"), timings_ms={},
         )
 
-    def _subject_note(self, coverage: Coverage) -> str:
+    def _subject_note(self, coverage: Coverage, question: str) -> str:
         """Where the corpus names the words of the question its evidence leaves out, by title:
         " It names sertraline only in passing (in ...)." or " It never mentions sertraline." """
         parts = []
         for m in coverage.uncovered[:3]:
-            term = f"{m.term} ({', '.join(m.clinical)})" if m.clinical else m.term
+            written = as_written(m.term, question)
+            term = f"{written} ({', '.join(m.clinical)})" if m.clinical else written
             if m.sentences == 0:
                 parts.append(f"It never mentions {term}.")
             else:
@@ -185,6 +187,15 @@ def _doc_ids(item: Scored | _Segments) -> list[str]:
     if isinstance(item, _Segments):
         return [d for _, docs in item.parts for d in docs]
     return [item.candidate.doc_id]
+
+
+def as_written(term: str, question: str) -> str:
+    """The question's own word for a subject term (its token may be cut: "herpetiformi" for
+    "herpetiformis"); the term itself when no single word of the question gives it."""
+    for word in re.findall(r"[\w'\u2019-]+", question):
+        if tokenize(word) == [term]:
+            return word
+    return term
 
 
 def _short_title(title: str, most: int = 160) -> str:
