@@ -19,6 +19,7 @@ from ragqa.answer.learned import (
     default_weights,
     fit_adapter,
     fit_answerable,
+    fit_leading,
     fit_relevance,
     load_weights,
     readapted,
@@ -48,7 +49,8 @@ def test_the_shipped_weights_name_every_feature_and_say_how_they_were_fitted():
 def test_weights_round_trip_through_their_file(tmp_path):
     weights = Weights(tuple(float(i) for i in range(len(FEATURES))), 0.5,
                       tuple(i / 4 for i in range(len(ANSWERABLE_FEATURES))), -1.0, 0.4, 0.2,
-                      {"command": "ragqa fit"})
+                      {"command": "ragqa fit"}, leading=tuple(-i / 8 for i in range(len(FEATURES))),
+                      leading_bias=0.75)
     weights.save(tmp_path / "w.json")
     assert load_weights(tmp_path / "w.json") == weights
 
@@ -120,6 +122,32 @@ def test_answerability_separates_both_classes_at_even_odds():
     p = np.array([1 / (1 + np.exp(-(d.answer_row @ w + b))) for d in data])
     y = np.array([d.answerable for d in data])
     assert (p[y] >= threshold).mean() > 0.9 and (p[~y] < threshold).mean() > 0.9
+
+
+def test_the_leading_model_tells_an_answering_candidate_from_none_across_questions():
+    # within a question the relevance score ignores what all candidates share; the leading model
+    # sees it: a question whose candidates all score low on the informative feature has no answer
+    rng = np.random.default_rng(6)
+    informative = FEATURES.index("similarity")
+
+    def question(answerable: bool) -> Labelled:
+        q = _question(rng, "a", answerable=answerable, informative=informative)
+        rows = q.rows.copy()
+        rows[:, informative] *= 1.0 if answerable else 0.5
+        return Labelled("a", q.case_id, rows, q.lead if answerable else np.zeros(12, dtype=bool),
+                        q.answer_row, answerable)
+
+    data = [question(bool(i % 3)) for i in range(300)]
+    w, b = fit_leading(data)
+    assert int(np.argmax(w)) == informative
+    weights = Weights(tuple(0.0 for _ in FEATURES), 1.0, tuple(0.0 for _ in ANSWERABLE_FEATURES),
+                      0.0, 0.5, leading=tuple(w), leading_bias=b)
+    held = [question(bool(i % 2)) for i in range(60)]
+    best = np.array([weights.best_lead(d.rows) for d in held])
+    answerable = np.array([d.answerable for d in held])
+    assert best[answerable].mean() > best[~answerable].mean() + 0.2
+    assert np.array_equal(fit_leading(data)[0], w)  # deterministic
+    assert weights.best_lead(np.zeros((0, len(FEATURES)))) == 0.0
 
 
 def test_answerability_needs_both_classes():

@@ -115,7 +115,8 @@ class AnswerEngine:
         rows = self.ranker.rows(analysis, evidence)
         scores = self.ranker.scores(analysis, evidence, rows)
         coverage = self.coverage.check(analysis, evidence)
-        judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores)
+        judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores,
+                                           self.selector.quotable(evidence.candidates))
         if judged.answerable != coverage.answerable and not coverage.settled:
             coverage = self.coverage.overruled(coverage, judged.answerable, judged.probability)
         if not coverage.answerable:

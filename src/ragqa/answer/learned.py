@@ -87,6 +87,8 @@ ANSWERABLE_FEATURES = (
     "best_score",        # the best candidate's relevance score
     "best_coverage",     # the most of the question's words one near candidate holds
     "in_passing",        # the evidence leaves out a subject word the corpus names only in passing
+    "best_lead",         # the highest probability, by the fitted leading model, that a quotable
+                         # candidate states the answer (see Weights.leading)
 )
 
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
@@ -187,10 +189,18 @@ class Weights:
     by_coverage: bool = False
     # the query adapter of the similarity features (None: the question's own vector)
     adapter: Adapter | None = None
+    # the leading model: a logistic regression over FEATURES giving, for one candidate row on its
+    # own, P(it states the answer). The relevance score only orders one question's candidates
+    # (what they share moves none of them); this one is comparable across questions, so its best
+    # value tells the answerability model whether any candidate answers at all
+    leading: tuple[float, ...] = (0.0,) * len(FEATURES)
+    leading_bias: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.relevance) != len(FEATURES):
             raise ValueError(f"relevance weights: expected {len(FEATURES)}, got {len(self.relevance)}")
+        if len(self.leading) != len(FEATURES):
+            raise ValueError(f"leading weights: expected {len(FEATURES)}, got {len(self.leading)}")
         if len(self.answerable) != len(ANSWERABLE_FEATURES):
             raise ValueError(f"answerable weights: expected {len(ANSWERABLE_FEATURES)}, "
                              f"got {len(self.answerable)}")
@@ -200,6 +210,13 @@ class Weights:
         if not len(rows):
             return np.zeros(0)
         return self.scale * (rows @ np.asarray(self.relevance))
+
+    def best_lead(self, rows: np.ndarray) -> float:
+        """The highest P(states the answer) of the leading model over candidate rows (0 for none)."""
+        if not len(rows):
+            return 0.0
+        z = np.clip(rows @ np.asarray(self.leading) + self.leading_bias, -30.0, 30.0)
+        return float((1.0 / (1.0 + np.exp(-z))).max())
 
     def answerability(self, row: np.ndarray) -> float:
         """P(the evidence answers the question) for one question's answerability row."""
@@ -214,6 +231,8 @@ class Weights:
             "scale": _round(self.scale),
             "answerable": dict(zip(ANSWERABLE_FEATURES, map(_round, self.answerable))),
             "answerable_bias": _round(self.answerable_bias),
+            "leading": dict(zip(FEATURES, map(_round, self.leading))),
+            "leading_bias": _round(self.leading_bias),
             "threshold": _round(self.threshold),
             "lead_margin": _round(self.lead_margin),
             **({"answerability": "coverage"} if self.by_coverage else {}),
@@ -231,7 +250,8 @@ class Weights:
         if data.get("version") != WEIGHTS_VERSION:
             raise ValueError(f"{where}: field 'version': expected {WEIGHTS_VERSION}, "
                              f"got {data.get('version')!r}")
-        for key, names in (("relevance", FEATURES), ("answerable", ANSWERABLE_FEATURES)):
+        for key, names in (("relevance", FEATURES), ("answerable", ANSWERABLE_FEATURES),
+                           ("leading", FEATURES)):
             got = set(data.get(key) or {})
             if got != set(names):
                 bad = sorted(got ^ set(names))
@@ -241,6 +261,8 @@ class Weights:
             scale=float(data["scale"]),
             answerable=tuple(float(data["answerable"][n]) for n in ANSWERABLE_FEATURES),
             answerable_bias=float(data["answerable_bias"]),
+            leading=tuple(float(data["leading"][n]) for n in FEATURES),
+            leading_bias=float(data.get("leading_bias", 0.0)),
             threshold=float(data["threshold"]),
             lead_margin=float(data.get("lead_margin", 0.1)),
             provenance=dict(data.get("provenance") or {}),
@@ -514,14 +536,15 @@ class Labelled:
 
 
 def answerability_row(evidence: Evidence, coverage_share: float, on_aspect: float,
-                      in_passing: float, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+                      in_passing: float, rows: np.ndarray, scores: np.ndarray,
+                      best_lead: float) -> np.ndarray:
     """The answerability features of one question."""
     best_score = float(scores.max()) if len(scores) else 0.0
     near = rows[:, FEATURES.index("gap")] >= -0.1 if len(rows) else np.zeros(0, dtype=bool)
     best_coverage = float(rows[near, FEATURES.index("coverage")].max()) if near.any() else 0.0
     return np.array([
         evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share, on_aspect,
-        best_score, best_coverage, in_passing,
+        best_score, best_coverage, in_passing, best_lead,
     ])
 
 
@@ -568,6 +591,33 @@ def fit_relevance(data: Sequence[Labelled], l2: float = 0.001,
 
     result = minimize(loss, centre.copy(), jac=True, method="L-BFGS-B")
     return np.asarray(result.x)
+
+
+def fit_leading(data: Sequence[Labelled], l2: float = 0.0003) -> tuple[np.ndarray, float]:
+    """The leading model: a logistic regression of "this candidate may lead the answer" over each
+    candidate row on its own, every candidate of an unanswerable question a negative. Every
+    question weighs the same (its rows share its weight) and the leading and the other rows weigh
+    the same in total; L2 on the weights, not the bias. Convex; L-BFGS from zeros, deterministic."""
+    used = [d for d in data if len(d.rows)]
+    if not used:
+        raise ValueError("the leading model needs labelled questions with candidates")
+    x = np.vstack([d.rows for d in used])
+    y = np.concatenate([d.lead if d.answerable else np.zeros(len(d.rows), dtype=bool)
+                        for d in used]).astype(float)
+    if y.all() or not y.any():
+        raise ValueError("the leading model needs both leading and other candidates")
+    weight = np.concatenate([np.full(len(d.rows), 1.0 / len(d.rows)) for d in used])
+    weight = np.where(y == 1, weight / weight[y == 1].sum(), weight / weight[y == 0].sum()) / 2
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = params[:-1], params[-1]
+        p = 1 / (1 + np.exp(-np.clip(x @ w + b, -30, 30)))
+        value = -float(weight @ (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
+        g = weight * (p - y)
+        return value + l2 * float(w @ w), np.concatenate([x.T @ g + 2 * l2 * w, [g.sum()]])
+
+    result = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B")
+    return np.asarray(result.x[:-1]), float(result.x[-1])
 
 
 def fit_adapter(data: Sequence[Labelled], model: str, l2: float = 2.5,
@@ -687,18 +737,20 @@ class Ranker:
         return self.weights.score(self.rows(analysis, evidence) if rows is None else rows)
 
     def answerability(self, analysis: QuestionAnalysis, evidence: Evidence, coverage: Any,
-                      rows: np.ndarray, scores: np.ndarray) -> Answerability:
+                      rows: np.ndarray, scores: np.ndarray,
+                      quotable: np.ndarray | None = None) -> Answerability:
         """P(answerable) from the evidence, the coverage check's findings and the candidates' rows
-        and scores."""
+        and scores (`quotable`: which candidates an answer may quote; None: all)."""
         if self.weights.by_coverage:
             return Answerability(coverage.answerable, float(coverage.answerable))
-        row = answerability_features(analysis, evidence, coverage, rows, scores)
+        own = rows[quotable] if quotable is not None and quotable.any() else rows
+        row = answerability_features(analysis, evidence, coverage, rows, scores, self.weights.best_lead(own))
         p = self.weights.answerability(row)
         return Answerability(p >= self.weights.threshold, p)
 
 
 def answerability_features(analysis: QuestionAnalysis, evidence: Evidence, coverage: Any,
-                           rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+                           rows: np.ndarray, scores: np.ndarray, best_lead: float) -> np.ndarray:
     """The answerability row of one question from its coverage check (a `Coverage`). A subject
     word the corpus never uses is not a feature: held out it refused lay questions (a word of
     everyday speech, a brand) and no more traps."""
@@ -706,4 +758,5 @@ def answerability_features(analysis: QuestionAnalysis, evidence: Evidence, cover
     # corpus does not treat; one it names in hundreds of sentences does not
     in_passing = max((1.0 / math.log2(2 + m.sentences) for m in coverage.uncovered if m.sentences),
                      default=0.0)
-    return answerability_row(evidence, coverage.coverage, coverage.on_aspect, in_passing, rows, scores)
+    return answerability_row(evidence, coverage.coverage, coverage.on_aspect, in_passing, rows, scores,
+                             best_lead)

@@ -260,6 +260,10 @@ class Selector:
     def _quotable_alone(self, s: Scored) -> bool:
         return self.quotable_alone(s.candidate.sentence_id)
 
+    def quotable(self, candidates: tuple[Candidate, ...]) -> np.ndarray:
+        """Per candidate, whether an answer may quote it (`quotable_alone`)."""
+        return np.array([self.quotable_alone(c.sentence_id) for c in candidates], dtype=bool)
+
     def quotable_alone(self, sid: int) -> bool:
         """Whether the sentence may be quoted: it does not lean on one its quote cannot include."""
         alone = self._alone.get(sid)
