@@ -82,7 +82,6 @@ FEATURES = (
 ANSWERABLE_FEATURES = (
     "best_similarity",   # the nearest candidate sentence's similarity
     "best_chunk",        # the nearest retrieved chunk's similarity
-    "covered",           # share of the question's specific subject the evidence speaks of
     "on_aspect",         # share of it that near evidence on the asked aspect names, anywhere in it
     "best_score",        # the best candidate's relevance score
     "best_coverage",     # the most of the question's words one near candidate holds
@@ -535,15 +534,14 @@ class Labelled:
         return self.sentences if self.kept is None else self.sentences[self.kept]
 
 
-def answerability_row(evidence: Evidence, coverage_share: float, on_aspect: float,
-                      in_passing: float, rows: np.ndarray, scores: np.ndarray,
-                      best_lead: float) -> np.ndarray:
+def answerability_row(evidence: Evidence, on_aspect: float, in_passing: float, rows: np.ndarray,
+                      scores: np.ndarray, best_lead: float) -> np.ndarray:
     """The answerability features of one question."""
     best_score = float(scores.max()) if len(scores) else 0.0
     near = rows[:, FEATURES.index("gap")] >= -0.1 if len(rows) else np.zeros(0, dtype=bool)
     best_coverage = float(rows[near, FEATURES.index("coverage")].max()) if near.any() else 0.0
     return np.array([
-        evidence.best_similarity(), evidence.best_chunk_similarity, coverage_share, on_aspect,
+        evidence.best_similarity(), evidence.best_chunk_similarity, on_aspect,
         best_score, best_coverage, in_passing, best_lead,
     ])
 
@@ -751,12 +749,13 @@ class Ranker:
 
 def answerability_features(analysis: QuestionAnalysis, evidence: Evidence, coverage: Any,
                            rows: np.ndarray, scores: np.ndarray, best_lead: float) -> np.ndarray:
-    """The answerability row of one question from its coverage check (a `Coverage`). A subject
-    word the corpus never uses is not a feature: held out it refused lay questions (a word of
-    everyday speech, a brand) and no more traps."""
+    """The answerability row of one question from its coverage check (a `Coverage`). Neither a
+    subject word the corpus never uses nor the check's strict share (the subject words the
+    evidence speaks of near a cue of the asked aspect) is a feature: held out, each refused
+    answerable questions of the new guidelines and their lay questions and no more traps
+    (docs/answer-stage.md)."""
     # a word the corpus names in a sentence or two, left out by the evidence, marks a subject the
     # corpus does not treat; one it names in hundreds of sentences does not
     in_passing = max((1.0 / math.log2(2 + m.sentences) for m in coverage.uncovered if m.sentences),
                      default=0.0)
-    return answerability_row(evidence, coverage.coverage, coverage.on_aspect, in_passing, rows, scores,
-                             best_lead)
+    return answerability_row(evidence, coverage.on_aspect, in_passing, rows, scores, best_lead)
