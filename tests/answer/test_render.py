@@ -64,7 +64,7 @@ def test_a_title_ending_in_a_question_mark_takes_no_full_stop():
 
 
 def test_an_abstention_names_the_questions_own_word_not_its_token():
-    from ragqa.answer.compose import as_written
+    from ragqa.answer.analysis import as_written
 
     question = "What is the dose of dapsone for dermatitis herpetiformis on Zestril?"
     assert as_written("herpetiformi", question) == "herpetiformis"

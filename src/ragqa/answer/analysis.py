@@ -363,3 +363,12 @@ def warm_up() -> threading.Thread:
                               name="ragqa-wordfreq")
     thread.start()
     return thread
+
+
+def as_written(term: str, question: str) -> str:
+    """The question's own word for a subject term (its token may be cut: "herpetiformi" for
+    "herpetiformis"); the term itself when no single word of the question gives it."""
+    for word in re.findall(r"[\w'\u2019-]+", question):
+        if tokenize(word) == [term]:
+            return word
+    return term

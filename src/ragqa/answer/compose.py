@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ragqa.answer.analysis import QuestionAnalysis
+from ragqa.answer.analysis import QuestionAnalysis, as_written
 from ragqa.answer.contract import (
     AbstentionRecord,
     Answer,
@@ -27,7 +27,6 @@ from ragqa.answer.provenance import RAGQA_OWN, source_provenance
 from ragqa.answer.selection import Scored, Selection, Selector
 from ragqa.answer.verdict import RegimenJudge, RegimenVerdict, distinct_doses, note
 from ragqa.index.store import HybridIndex
-from ragqa.index.tokenize import tokenize
 from ragqa.ingest.context import quote_span
 
 ABSTAIN_MESSAGE = "The corpus does not answer this question, so ragqa gives no clinical answer."
@@ -187,15 +186,6 @@ def _doc_ids(item: Scored | _Segments) -> list[str]:
     if isinstance(item, _Segments):
         return [d for _, docs in item.parts for d in docs]
     return [item.candidate.doc_id]
-
-
-def as_written(term: str, question: str) -> str:
-    """The question's own word for a subject term (its token may be cut: "herpetiformi" for
-    "herpetiformis"); the term itself when no single word of the question gives it."""
-    for word in re.findall(r"[\w'\u2019-]+", question):
-        if tokenize(word) == [term]:
-            return word
-    return term
 
 
 def _short_title(title: str, most: int = 160) -> str:

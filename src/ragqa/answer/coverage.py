@@ -20,6 +20,7 @@ from ragqa.answer.analysis import (
     QuestionAnalysis,
     QuestionAnalyzer,
     SubjectTerm,
+    as_written,
     is_everyday,
 )
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
@@ -279,10 +280,11 @@ class CoverageCheck:
             aspect += f" ({', '.join(cues)})"
         parts = []
         for m in mentions:
+            word = as_written(m.term, analysis.text)
             if m.sentences == 0:
-                parts.append(f"the corpus never mentions '{m.term}'")
+                parts.append(f"the corpus never mentions '{word}'")
             else:
                 times = "once" if m.sentences == 1 else f"in {m.sentences} sentences"
-                parts.append(f"the corpus mentions '{m.term}' {times} (in {', '.join(m.doc_ids[:3])}), "
+                parts.append(f"the corpus mentions '{word}' {times} (in {', '.join(m.doc_ids[:3])}), "
                              f"but none of the evidence on {aspect} is about it")
         return "; ".join(parts) + f" (subject coverage {share:.2f})"
