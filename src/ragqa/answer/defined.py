@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from ragqa.answer.scoring import content_terms
 from ragqa.index.tokenize import tokenize
-from ragqa.ingest.abbreviations import definitions
+from ragqa.ingest.abbreviations import document_abbreviations
 
 
 class DefinedAbbreviations:
@@ -48,12 +48,8 @@ class DefinedAbbreviations:
         by_document: dict[str, dict[str, frozenset[str]]] = {}
         for doc_id, text in texts:
             defined = by_document.setdefault(doc_id, {})
-            for short, long in definitions(text):
-                tokens = tokenize(short)
-                expansion = frozenset(content_terms(long))
-                if len(tokens) != 1 or len(expansion) < 2 or tokens[0] in expansion:
-                    continue
-                defined.setdefault(tokens[0], expansion)
+            for short, long in document_abbreviations(text, content_terms).items():
+                defined.setdefault(tokenize(short)[0], frozenset(content_terms(long)))
         return cls({d: v for d, v in by_document.items() if v})
 
     def expansion(self, doc_id: str, token: str) -> frozenset[str]:

@@ -546,6 +546,12 @@ def answerability_row(evidence: Evidence, on_aspect: float, in_passing: float, r
     ])
 
 
+def kept_rows(quotable: np.ndarray) -> np.ndarray:
+    """Which candidates the fit and the leading model see: the quotable ones, or all when none is
+    (the fit's rows and the answer-time best leading probability use the same)."""
+    return quotable if quotable.any() else np.ones(len(quotable), dtype=bool)
+
+
 def balanced_weights(groups: Sequence[str], positive: np.ndarray) -> np.ndarray:
     """Per-row weights that give every (group, class) cell the same total, averaging 1."""
     keys = list(zip(groups, positive.tolist()))
@@ -741,7 +747,7 @@ class Ranker:
         and scores (`quotable`: which candidates an answer may quote; None: all)."""
         if self.weights.by_coverage:
             return Answerability(coverage.answerable, float(coverage.answerable))
-        own = rows[quotable] if quotable is not None and quotable.any() else rows
+        own = rows if quotable is None else rows[kept_rows(quotable)]
         row = answerability_features(analysis, evidence, coverage, rows, scores, self.weights.best_lead(own))
         p = self.weights.answerability(row)
         return Answerability(p >= self.weights.threshold, p)

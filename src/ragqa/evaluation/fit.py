@@ -35,6 +35,7 @@ from ragqa.answer.learned import (
     fit_answerable,
     fit_leading,
     fit_relevance,
+    kept_rows,
     readapted,
 )
 from ragqa.config import PROJECT_ROOT
@@ -102,7 +103,7 @@ def collect(engine: Any, cases: Sequence[Case], group: str) -> list[Labelled]:
         scores = engine.ranker.scores(analysis, evidence, rows)
         # the leading model's best probability is filled in once it is fitted (_rescored)
         answer_row = answerability_features(analysis, evidence, coverage, rows, scores, 0.0)
-        keep = usable if usable.any() else np.ones(len(rows), dtype=bool)
+        keep = kept_rows(usable)
         sentences = engine.index.sentence_vectors[[c.sentence_id for c in evidence.candidates]]
         out.append(Labelled(group, case.id, rows[keep], lead[keep], answer_row, answerable,
                             np.asarray(vector, dtype=np.float32), np.asarray(sentences, dtype=np.float32),

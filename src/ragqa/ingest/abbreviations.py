@@ -16,6 +16,7 @@ an expansion's words to a sentence that writes the short form (answer/defined.py
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 from ragqa.index.tokenize import tokenize
 
@@ -66,13 +67,14 @@ def definitions(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def document_abbreviations(text: str) -> dict[str, str]:
+def document_abbreviations(text: str,
+                           words: Callable[[str], Iterable[str]] = tokenize) -> dict[str, str]:
     """A document's short forms -> their long forms (its first definition of each holds), for
-    one-word short forms whose long form has two words or more besides the short form itself."""
+    one-word short forms whose long form has two `words` or more besides the short form itself."""
     defined: dict[str, str] = {}
     for short, long in definitions(text):
         tokens = tokenize(short)
-        expansion = set(tokenize(long))
+        expansion = set(words(long))
         if len(tokens) != 1 or len(expansion) < 2 or tokens[0] in expansion:
             continue
         defined.setdefault(short, long)
