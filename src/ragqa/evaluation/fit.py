@@ -322,10 +322,19 @@ class HeldOut:
                                suites_index or PROJECT_ROOT / "indexes" / "suites",
                                default_index or settings.index_dir, embedder))
 
+    def collected(self) -> dict[str, list[Labelled]]:
+        """Every group's labelled cases (collected once, then kept)."""
+        if self._collected is None:
+            self._collected = collect_groups(self.groups)
+        return self._collected
+
     def without(self, name: str) -> Weights:
         """The weights fitted on every suite but `name` (fitted once, then kept)."""
         if name not in self._fitted:
-            if self._collected is None:
-                self._collected = collect_groups(self.groups)
-            self._fitted[name] = fit_weights(self.groups, exclude=name, collected=self._collected)
+            self._fitted[name] = fit_weights(self.groups, exclude=name, collected=self.collected())
         return self._fitted[name]
+
+    def forget(self) -> None:
+        """Drop the fitted weights and keep the collected cases: for fitting again after the
+        engines' selection bounds changed (the fit's grid judges whole answers)."""
+        self._fitted = {}
