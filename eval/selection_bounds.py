@@ -30,24 +30,24 @@ from ragqa.evaluation.commands import load_embedder
 from ragqa.evaluation.fit import HeldOut, fit_weights
 from ragqa.evaluation.runner import score_case
 from ragqa.evaluation.suite import load_suite
+from ragqa.evaluation.suites import suite_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def scored(engine: Any, cases: Any) -> dict[str, float]:
-    """Pass count, mean statement precision, statements and bottom-line statements per narrow
-    answer, false abstentions and abstained traps of one suite."""
+    """One suite's benchmark figures (`suite_scores`), with the statements and bottom-line
+    statements per narrow answer."""
     documents = {d.id: d.text for d in engine.index.documents.values()}
     answers = [engine.ask(c.question) for c in cases]
     results = [score_case(c, "hybrid", a, 0.0, documents) for c, a in zip(cases, answers)]
+    pooled = suite_scores(results)
     narrow = [(r, a) for r, a, c in zip(results, answers, cases) if not r.abstained and "broad" not in c.tags]
-    precision = [r.precision for r in results if r.precision is not None]
-    return {"passed": sum(r.passed for r in results), "cases": len(results),
-            "precision": float(np.mean(precision)) if precision else 1.0,
+    return {"passed": pooled.passed, "cases": pooled.cases,
+            "precision": pooled.statement_precision if pooled.statement_precision is not None else 1.0,
             "statements": float(np.mean([r.extract_statements for r, _ in narrow])) if narrow else 0.0,
             "bottom_line": float(np.mean([len(a.bottom_line) for _, a in narrow])) if narrow else 0.0,
-            "false_abstentions": sum(r.abstained and not r.abstain_expected for r in results),
-            "traps_abstained": sum(r.abstained and bool(r.abstain_expected) for r in results)}
+            "false_abstentions": pooled.false_abstentions, "traps_abstained": pooled.trap_abstentions}
 
 
 class Bounds:
