@@ -105,6 +105,21 @@ def test_a_sentence_cut_by_a_page_break_footer_and_caption_is_one_sentence():
     assert parsed.report.chrome_skipped == 6
 
 
+def test_a_line_of_prose_that_names_a_table_is_prose_and_a_caption_is_a_caption():
+    lines = [line("Surgery may be offered to adolescents when the criteria in", 740, 1),
+             line("Table 18 must also be met. A team follows them up for years.", 728, 1),
+             line("Table 4 lists the screening criteria, and most are met.", 700, 1),
+             line("Table 5 Novel treatments in coeliac disease", 660, 1, size=8),
+             line("Table 6: estimated costs", 640, 1, size=8)]
+    found = blocks(parse_lines(lines, pages=1, info={}))
+    prose = [text for text, kind in found if kind is BlockKind.PROSE]
+    assert prose == ["Surgery may be offered to adolescents when the criteria in Table 18 must also be "
+                     "met. A team follows them up for years.",
+                     "Table 4 lists the screening criteria, and most are met."]
+    assert ("Table 5 Novel treatments in coeliac disease", BlockKind.CAPTION) in found
+    assert ("Table 6: estimated costs", BlockKind.CAPTION) in found
+
+
 def test_references_under_their_heading_are_one_entry_each_and_not_quotable():
     lines = [line("Discussion", 760, 1, size=14), line("CD is common.", 740, 1),
              line("References", 700, 1, size=14),

@@ -75,6 +75,7 @@ _LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,
 # a list's or reference list's label standing apart from its text ("(12)", "[3]", "4.", "•")
 _LABEL_ONLY = re.compile(r"\(?\[?\d{1,4}[.)\]]?|[▸►•●▪◦■□✓➢\-–*]|\(?[a-zA-Z][.)]")
 _BULLET = re.compile(r"^[▸►•●▪◦■□✓➢–-]\s+(?=\S)")  # a list item's bullet, not quoted with it
+_RUNS_ON = re.compile(r"\s*[a-z]")  # a lower-case word: the sentence goes on
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
 _PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
@@ -121,7 +122,10 @@ class PdfRules:
         None."""
         for kind, labels in (("table", self.table_labels), ("figure", self.figure_labels)):
             for label in labels:
-                if re.match(rf"{re.escape(label)}\s?[A-Z]?\d+(?:\.\d+)*[a-z]?\b[.:]?", text):
+                found = re.match(rf"{re.escape(label)}\s?[A-Z]?\d+(?:\.\d+)*[a-z]?\b[.:]?", text)
+                # a line of prose that names a table ("Table 4 lists ...", "... the criteria in" /
+                # "Table 18 must also be met") goes on in lower case; a caption's title does not
+                if found and (found.group().endswith((".", ":")) or not _RUNS_ON.match(text, found.end())):
                     return kind
         return None
 
