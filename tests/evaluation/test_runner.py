@@ -11,7 +11,7 @@ import pytest
 from ragqa.answer.contract import Answer, Reference, RegimenCheck, Statement
 from ragqa.evaluation import commands
 from ragqa.evaluation.report import RESULTS_HEADER, _build_rate, replace_section
-from ragqa.evaluation.runner import run_eval, score_case
+from ragqa.evaluation.runner import aggregate, run_eval, score_case
 from ragqa.evaluation.suite import Case, EvidenceSpan, SuiteError, load_suite
 from ragqa.index.store import build_index, save_index
 from ragqa.ingest.documents import read_corpus
@@ -67,6 +67,21 @@ def test_score_case_passes_a_faithful_cited_answer(fixture_index):
     assert result.passed, result.failures
     assert (result.faithful_statements, result.extract_statements) == (1, 1)
     assert (result.recall_at_1, result.recall_at_5, result.mrr_at_10) == (0.0, 1.0, 0.5)
+
+
+def test_score_case_tells_a_lead_first_from_a_lead_anywhere_in_the_bottom_line(fixture_index):
+    documents = {d: doc.text for d, doc in fixture_index.documents.items()}
+    answer = quoted_answer(fixture_index, "low-dose-ketamine-trial", SENTENCE)
+    case = Case("c", "q", lead=(r"0\.5 ?mg/kg",))
+    first = score_case(case, "hybrid", answer, 1.0, documents)
+    assert (first.lead_hit, first.lead_first, first.bottom_line_statements) == (True, True, 1)
+    other = Case("c", "q", lead=(r"^(?!.*0\.5).*$",))
+    second = answer.model_copy(update={"bottom_line": [*answer.bottom_line, answer.bottom_line[0].model_copy(
+        update={"text": "x"})]})
+    # the second statement (text "x") alone states this lead: anywhere, not first
+    assert score_case(other, "hybrid", second, 1.0, documents).lead_first is False
+    assert score_case(other, "hybrid", second, 1.0, documents).lead_hit is True
+    assert aggregate([first]).lead_first_rate == 1.0 and aggregate([first]).bottom_line_mean == 1.0
 
 
 def test_score_case_checks_the_span_against_the_document_not_the_answer(fixture_index):

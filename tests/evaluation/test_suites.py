@@ -15,7 +15,7 @@ from ragqa.config import PROJECT_ROOT
 from ragqa.errors import SuiteError
 from ragqa.evaluation import commands, metrics
 from ragqa.evaluation.baseline import TopSentences
-from ragqa.evaluation.report import suites_section
+from ragqa.evaluation.report import SUITE_METRICS, suites_section
 from ragqa.evaluation.runner import error_result
 from ragqa.evaluation.suite import Case, load_suite, parse_suite
 from ragqa.evaluation.suites import (
@@ -184,7 +184,7 @@ def test_section_has_a_table_per_metric_with_overall_and_the_difference(small_in
     report = run_suites({"bp": cases}, small_index, fake_embedder,
                         {"engine": VARIANTS[BASELINE], BASELINE: VARIANTS[BASELINE]})
     text = suites_section(report, "ragqa eval --suites x")
-    assert text.count("| suite | cases | engine | naive top-2 | engine − naive top-2 |") == 6
+    assert text.count("| suite | cases | engine | naive top-2 | engine − naive top-2 |") == len(SUITE_METRICS)
     assert "| **overall** | 2 | 0.500 (1/2) | 0.500 (1/2) | +0.000 |" in text
     assert "0.000 (0/1)" in text  # the trap was answered: trap abstention 0 of 1
     assert "load average" in text and "`ragqa eval --suites x`" in text

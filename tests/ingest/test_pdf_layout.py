@@ -113,11 +113,31 @@ def test_a_line_of_prose_that_names_a_table_is_prose_and_a_caption_is_a_caption(
              line("Table 6: estimated costs", 640, 1, size=8)]
     found = blocks(parse_lines(lines, pages=1, info={}))
     prose = [text for text, kind in found if kind is BlockKind.PROSE]
-    assert prose == ["Surgery may be offered to adolescents when the criteria in Table 18 must also be "
-                     "met. A team follows them up for years.",
+    assert prose == [("Surgery may be offered to adolescents when the criteria in Table 18 must also "
+                      "be met. A team follows them up for years."),
                      "Table 4 lists the screening criteria, and most are met."]
     assert ("Table 5 Novel treatments in coeliac disease", BlockKind.CAPTION) in found
     assert ("Table 6: estimated costs", BlockKind.CAPTION) in found
+
+
+def test_a_grade_on_its_own_line_closes_its_item_and_a_bullet_opens_the_next():
+    def item(text: str, y: float, first: bool = False, x1: float = 540) -> Line:
+        return line(text, y, 1, x0=313 if first else 326, x1=x1)
+
+    lines = [item("▸ The diagnosis of CD requires duodenal biopsy and for the vast", 752, True),
+             item("majority of adult patients also positive serology. (Grade B)", 740, x1=537),
+             item("▸ Duodenal biopsy should be retained as the mainstay for the", 728, True),
+             item("diagnosis of adult CD and cannot be replaced by serology.", 716, x1=538),
+             item("(Grade B)", 704, x1=360),
+             item("▸ At endoscopy, at least four biopsy specimens should be", 692, True),
+             item("obtained. (Grade C)", 680, x1=420)]
+    texts = [text for text, _ in blocks(parse_lines(lines, pages=1, info={}))]
+    assert texts == [
+        ("The diagnosis of CD requires duodenal biopsy and for the vast majority of adult patients "
+         "also positive serology. (Grade B)"),
+        ("Duodenal biopsy should be retained as the mainstay for the diagnosis of adult CD and "
+         "cannot be replaced by serology. (Grade B)"),
+        "At endoscopy, at least four biopsy specimens should be obtained. (Grade C)"]
 
 
 def test_references_under_their_heading_are_one_entry_each_and_not_quotable():

@@ -91,6 +91,9 @@ class CaseResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     statements: tuple[str, ...] = ()
     lead_hit: bool | None = None
+    # the bottom line's first quoted statement alone states the lead: what a clinician reads first
+    lead_first: bool | None = None
+    bottom_line_statements: int = 0
     precision: float | None = None
     words: int = 0
     lead_rank_chunks: int | None = None
@@ -148,9 +151,11 @@ class Aggregate:
     errors: int
     lead_cases: int = 0
     lead_hit_rate: float | None = None
+    lead_first_rate: float | None = None
     precision_cases: int = 0
     statement_precision: float | None = None
     statements_mean: float | None = None
+    bottom_line_mean: float | None = None
     statements_p90: float | None = None
     words_mean: float | None = None
     words_p90: float | None = None
@@ -201,6 +206,7 @@ def score_case(case: Case, mode: str, answer: Answer, latency_ms: float,
     extract_texts = [s.text for s in statements if s.kind == "extract"]
     lead_texts = [s.text for s in answer.bottom_line if s.kind == "extract"]
     lead = metrics.lead_hit(case.lead, lead_texts) if not answer.abstained else None
+    first = metrics.lead_hit(case.lead, lead_texts[:1]) if not answer.abstained else None
     precision = metrics.statement_precision(case.relevant, extract_texts)
     hits = tuple(metrics.fact_hits(case.facts, texts))
     forbid_hits = metrics.fact_hits(case.forbid, texts)
@@ -250,7 +256,8 @@ def score_case(case: Case, mode: str, answer: Answer, latency_ms: float,
         recall_at_10=recall[10], mrr_at_10=mrr, ndcg_at_10=ndcg,
         latency_ms=round(latency_ms, 3),
         timings_ms={k: float(v) for k, v in answer.timings_ms.items()},
-        statements=tuple(texts), lead_hit=lead, precision=precision,
+        statements=tuple(texts), lead_hit=lead, lead_first=first,
+        bottom_line_statements=len(lead_texts), precision=precision,
         words=metrics.word_count(extract_texts),
         lead_rank_chunks=lead_ranks[0], lead_rank_sentences=lead_ranks[1],
     )
@@ -408,9 +415,11 @@ def aggregate(results: Sequence[CaseResult]) -> Aggregate:
         errors=sum(r.error is not None for r in results),
         lead_cases=len(led),
         lead_hit_rate=metrics.share(sum(bool(r.lead_hit) for r in led), len(led)),
+        lead_first_rate=metrics.share(sum(bool(r.lead_first) for r in led), len(led)),
         precision_cases=len(precise),
         statement_precision=metrics.mean(r.precision for r in precise),
         statements_mean=metrics.mean(counts),
+        bottom_line_mean=metrics.mean(float(r.bottom_line_statements) for r in answered),
         statements_p90=metrics.percentile(counts, 90) if counts else None,
         words_mean=metrics.mean(words),
         words_p90=metrics.percentile(words, 90) if words else None,

@@ -282,9 +282,11 @@ class SuiteScores:
     pass_rate: float | None
     lead_cases: int
     lead_hit_rate: float | None
+    lead_first_rate: float | None
     precision_cases: int
     statement_precision: float | None
     statements_mean: float | None
+    bottom_line_mean: float | None
     answerable: int
     false_abstentions: int
     false_abstention: float | None
@@ -310,8 +312,9 @@ def suite_scores(results: Sequence[CaseResult]) -> SuiteScores:
     return SuiteScores(
         cases=len(results), passed=pooled.passed, pass_rate=pooled.pass_rate,
         lead_cases=pooled.lead_cases, lead_hit_rate=pooled.lead_hit_rate,
+        lead_first_rate=pooled.lead_first_rate,
         precision_cases=pooled.precision_cases, statement_precision=pooled.statement_precision,
-        statements_mean=pooled.statements_mean,
+        statements_mean=pooled.statements_mean, bottom_line_mean=pooled.bottom_line_mean,
         answerable=len(answerable), false_abstentions=false_abstentions,
         false_abstention=share(false_abstentions, len(answerable)),
         traps=len(traps), trap_abstentions=trap_abstentions,

@@ -15,9 +15,11 @@ The reading, in the order it is done:
    `SOFT_HYPHEN`;
 2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
    position and repetition (`furniture.py`);
-3. each line classed: contents entry (dot leaders), caption, heading (type size, weight, capitals,
+3. each line classed: contents entry (dot leaders), caption ("Table 2 Histological ...", not a
+   line of prose naming a table: "Table 4 lists ..."), heading (type size, weight, capitals,
    numbering; numbered headings nest under their parent number), or body;
-4. lines grouped into paragraphs by line spacing, indentation and list marks;
+4. lines grouped into paragraphs by line spacing, indentation and list marks (a bullet always
+   opens an item; a line that is one short parenthesis, "(Grade B)", closes the one above);
 5. the reference list (by its heading, or by runs of numbered citation-like entries) read as one
    entry per reference; a captioned table's smaller-type lines, and runs of cells side by side,
    read as rows (labelled by a bold header row), a cell's wrapped lines joined to it (a baseline
@@ -76,6 +78,8 @@ _LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,
 _LABEL_ONLY = re.compile(r"\(?\[?\d{1,4}[.)\]]?|[▸►•●▪◦■□✓➢\-–*]|\(?[a-zA-Z][.)]")
 _BULLET = re.compile(r"^[▸►•●▪◦■□✓➢–-]\s+(?=\S)")  # a list item's bullet, not quoted with it
 _RUNS_ON = re.compile(r"\s*[a-z]")  # a lower-case word: the sentence goes on
+_BULLET_GLYPH = re.compile(r"^[▸►•●▪◦■□✓➢]\s")  # a bullet that no wrapped sentence starts with
+_PARENTHETICAL = re.compile(r"^\([^()]{1,60}\)[.;]?$")  # a line that is one short parenthesis
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
 _PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
@@ -568,6 +572,10 @@ def _breaks(para: _Para, previous: Line, line: Line, steps: dict[float, float]) 
     if line.x0 > previous.x1 or line.x1 < para.lines[0].x0 or line.x0 < min(
             p.x0 for p in para.lines) - 2 * size:
         return True  # side by side, or another column: a table's cells or a box
+    if _BULLET_GLYPH.match(line.text):
+        return True  # a bullet opens an item, however full the line before it
+    if _PARENTHETICAL.match(line.text):
+        return False  # "(Grade B)" on its own line closes the statement above it
     if para.role == Role.CAPTION:
         return False
     left = min(p.x0 for p in para.lines[1:]) if len(para.lines) > 1 else para.lines[0].x0
