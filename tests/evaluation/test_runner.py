@@ -270,6 +270,8 @@ def test_evidence_table_puts_published_figures_beside_the_modes(fixture_index):
     assert "| abstract nDCG@10 (retriever ranking) | 1.000 | 1.000 | 0.665 |" in table
     assert "| quote F1 | 0.000 | 0.000 |  |" in table
     assert "Missed gold sentences (hybrid, first five)" in results_section(report, "ragqa eval")
+    assert results_section(report, "ragqa eval", "scifact held out").startswith(
+        f"## Eval: scifact held out (`{report.suite}`)")
 
 
 def test_index_line_gives_the_build_rate_only_for_a_full_build():

@@ -127,3 +127,13 @@ def test_a_numbered_recommendation_after_a_sentence_starts_its_own():
                             "4.2 We recommend more comprehensive tools.",
                             "4.3(L) Waist circumference may be used.",
                             "The dose was 2.5 mg. 3.5 mg was also tried."]
+
+
+def test_the_next_numbered_recommendation_starts_its_own_sentence_without_a_full_stop():
+    text = ("3.2 The cardiometabolic risk with normal weight obesity is like that of overt obesity "
+            "3.3 Emerging literature suggests a slow response to lifestyle change. Lowered by 3.24 "
+            "mmHg and 1.5 DBP, both significant.")
+    assert _split(text) == [
+        "3.2 The cardiometabolic risk with normal weight obesity is like that of overt obesity",
+        "3.3 Emerging literature suggests a slow response to lifestyle change.",
+        "Lowered by 3.24 mmHg and 1.5 DBP, both significant."]

@@ -8,7 +8,7 @@ import pytest
 from ragqa.ingest.furniture import Placed, find_furniture
 from ragqa.ingest.hyphens import SOFT_HYPHEN, dehyphenate, vocabulary
 from ragqa.ingest.layout import BlockKind
-from ragqa.ingest.pdf import Line, _Char, _make_line, parse_lines
+from ragqa.ingest.pdf import Line, _Char, _make_line, _parts, parse_lines
 
 HEIGHT = 800.0
 
@@ -138,6 +138,34 @@ def test_a_grade_on_its_own_line_closes_its_item_and_a_bullet_opens_the_next():
         ("Duodenal biopsy should be retained as the mainstay for the diagnosis of adult CD and "
          "cannot be replaced by serology. (Grade B)"),
         "At endoscopy, at least four biopsy specimens should be obtained. (Grade C)"]
+
+
+def test_word_bullets_sibling_dashes_and_the_text_after_a_list_are_each_their_own_block():
+    lines = [line("Offer treatment to adults who have any of the following:", 700, 1, x0=72, x1=430),
+             line("\uf0b7 target organ damage", 686, 1, x0=90, x1=210),
+             line("\uf0b7 diabetes, or", 672, 1, x0=90, x1=160),
+             line("o for people with type 1 diabetes, see the other guideline", 658, 1, x0=108, x1=400),
+             line("\uf0b7 consider referral, especially when:", 644, 1, x0=90, x1=300),
+             line("– the person is aged over 80 years, or", 630, 1, x0=108, x1=330),
+             line("– the person has a history of falls.", 616, 1, x0=108, x1=320),
+             line("Review treatment annually.", 602, 1, x0=72, x1=200),
+             line("[2004, amended 2019]", 576, 1, x0=72, x1=180, bold=True)]
+    found = blocks(parse_lines(lines, pages=1, info={}))
+    assert found == [("Offer treatment to adults who have any of the following:", BlockKind.PROSE),
+                     ("target organ damage", BlockKind.LIST_ITEM),
+                     ("diabetes, or", BlockKind.LIST_ITEM),
+                     ("for people with type 1 diabetes, see the other guideline", BlockKind.LIST_ITEM),
+                     ("consider referral, especially when:", BlockKind.LIST_ITEM),
+                     ("the person is aged over 80 years, or", BlockKind.LIST_ITEM),
+                     ("the person has a history of falls.", BlockKind.LIST_ITEM),
+                     ("Review treatment annually. [2004, amended 2019]", BlockKind.PROSE)]
+
+
+def test_a_recommendation_number_hanging_in_the_margin_stays_with_its_text_a_cell_does_not():
+    text = chars("Offer", 10.0, 100.0, 102.4)[0]
+    assert not _parts(chars("1.1.1", 10.0, 100.0, 57.0), text)
+    assert not _parts(chars("(12)", 10.0, 100.0, 57.0), text)
+    assert _parts(chars("Influenza", 10.0, 100.0, 40.0), text)  # two table cells
 
 
 def test_references_under_their_heading_are_one_entry_each_and_not_quotable():

@@ -258,7 +258,8 @@ def eval_command(args: argparse.Namespace) -> int:
     results = getattr(args, "results", None)
     section = f"eval {name}" + (" held out" if getattr(args, "held_out", False) else "")
     if results:
-        update_results(Path(results), section, results_section(report, command_line()))
+        update_results(Path(results), section,
+                       results_section(report, command_line(), section.removeprefix("eval ")))
     if getattr(args, "json", False):
         print(json.dumps(report_json(report), indent=2))
     else:

@@ -360,11 +360,12 @@ def write_report(report: EvalReport, out: Path) -> list[Path]:
             plot_modes(report, out / "modes.png")]
 
 
-def results_section(report: EvalReport, command: str) -> str:
-    """The RESULTS.md section of an eval run: command, date, summary, tags and failing cases."""
+def results_section(report: EvalReport, command: str, name: str | None = None) -> str:
+    """The RESULTS.md section of an eval run: command, date, summary, tags and failing cases;
+    `name` (its section's, "guidelines held out") heads it, so two runs of one suite differ."""
     first = report.modes[0]
     return "\n".join([
-        f"## Eval: `{report.suite}`",
+        f"## Eval: {name} (`{report.suite}`)" if name else f"## Eval: `{report.suite}`",
         "",
         f"Command: `{command}`  ",
         (f"Run: {report.started_at} ({report.seconds:.0f} s), {report.cases} cases; "

@@ -9,7 +9,8 @@ layout analysis below needs, and it works offline under a permissive licence (Ap
 
 The reading, in the order it is done:
 1. lines (`_page_lines`): pdfium's lines in its reading order, parted where pdfium ran two printed
-   lines together or where a gap wider than any word space parts two table cells; the type size
+   lines together or where a gap wider than any word space parts two table cells (not a label:
+   a recommendation's number hanging in the margin stays with its text); the type size
    as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
    exponent after a unit kept; pieces on one baseline merged; a word broken at a line end marked
    `SOFT_HYPHEN`;
@@ -18,8 +19,10 @@ The reading, in the order it is done:
 3. each line classed: contents entry (dot leaders), caption ("Table 2 Histological ...", not a
    line of prose naming a table: "Table 4 lists ..."), heading (type size, weight, capitals,
    numbering; numbered headings nest under their parent number), or body;
-4. lines grouped into paragraphs by line spacing, indentation and list marks (a bullet always
-   opens an item; a line that is one short parenthesis, "(Grade B)", closes the one above);
+4. lines grouped into paragraphs by line spacing, indentation and list marks: a bullet (Word's
+   Symbol and Wingdings bullets too) always opens an item, so does the next mark of the same list
+   at the same indent, and text set out to the left of a list ends it; a remark in brackets on a
+   line of its own ("(Grade B)", "[2004, amended 2019]") closes the paragraph above;
 5. the reference list (by its heading, or by runs of numbered citation-like entries) read as one
    entry per reference; a captioned table's smaller-type lines, and runs of cells side by side,
    read as rows (labelled by a bold header row), a cell's wrapped lines joined to it (a baseline
@@ -73,13 +76,18 @@ _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a 
 _SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+|[a-h]")
 # numbered headings: "3", "3.2", "3.2.1.", "3a." (a letter after the number is one level deeper)
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4}(?:[a-z](?=[.)\s]))?)[.)]?\s+[A-Z(]")
-_LIST_MARK = re.compile(r"^(?:[▸►•●▪◦■□✓➢\-–*]|\(?[0-9]{1,2}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s")
-# a list's or reference list's label standing apart from its text ("(12)", "[3]", "4.", "•")
-_LABEL_ONLY = re.compile(r"\(?\[?\d{1,4}[.)\]]?|[▸►•●▪◦■□✓➢\-–*]|\(?[a-zA-Z][.)]")
-_BULLET = re.compile(r"^[▸►•●▪◦■□✓➢–-]\s+(?=\S)")  # a list item's bullet, not quoted with it
+# bullets as printed: typographic ones, and those of Word's Symbol and Wingdings fonts (private use)
+_BULLETS = "▸►•●▪◦■□✓➢◆➤\uf0b7\uf0a7\uf0d8\uf076\uf0fco"  # "o": Word's second level
+_LIST_MARK = re.compile(rf"^(?:[{_BULLETS}\-–*]|\(?[0-9]{{1,2}}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{{1,4}}[.)])\s")
+# a list's or reference list's label standing apart from its text ("(12)", "[3]", "4.", "•"), or
+# a recommendation's number hanging in the margin ("1.1.1" beside "Offer ...")
+_LABEL_ONLY = re.compile(rf"\(?\[?\d{{1,4}}[.)\]]?|\d{{1,2}}(?:\.\d{{1,2}}){{1,3}}\.?|[{_BULLETS}\-–*]|\(?[a-zA-Z][.)]")
+_BULLET = re.compile(rf"^[{_BULLETS}–-]\s+(?=\S)")  # a list item's bullet, not quoted with it
 _RUNS_ON = re.compile(r"\s*[a-z]")  # a lower-case word: the sentence goes on
-_BULLET_GLYPH = re.compile(r"^[▸►•●▪◦■□✓➢]\s")  # a bullet that no wrapped sentence starts with
-_PARENTHETICAL = re.compile(r"^\([^()]{1,60}\)[.;]?$")  # a line that is one short parenthesis
+_BULLET_GLYPH = re.compile(rf"^[{_BULLETS}]\s")  # a bullet that no wrapped sentence starts with
+# a line that is one short remark in brackets: "(Grade B)", "[2019]", "[2004, amended 2011]"; not
+# a list's or a citation's label ("(2)", "[12]", "[3, 4]")
+_PARENTHETICAL = re.compile(r"^[(\[](?!\d{1,3}(?:[,–-]\s?\d{1,3})*[)\]])[^()\[\]]{1,60}[)\]][.;]?$")
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
 _PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
@@ -248,12 +256,7 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
             if size <= 0:
                 size = box.top - box.bottom
             here = _Char(char, round(size, 2), oy.value, box.left, box.right)
-            last = next((c for c in reversed(chars) if c.size > 0), None)
-            if last is not None and (here.base < last.base - 0.6 * last.size and here.x0 < last.x0
-                                     or here.x0 - last.x1 > _CELL_GAP * here.size
-                                     and not _LABEL_ONLY.fullmatch(_text_of(chars))):
-                # pdfium ran two printed lines together (at a line-end hyphen), or two table
-                # cells (a gap wider than any word space)
+            if _parts(chars, here):
                 end_line()
                 chars, first_last = [], []
             chars.append(here)
@@ -266,6 +269,17 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
     finally:
         textpage.close()
         page.close()
+
+
+def _parts(chars: list[_Char], here: _Char) -> bool:
+    """Whether `here` starts another line than the characters before it on pdfium's line: pdfium
+    ran two printed lines together (at a line-end hyphen), or two table cells (a gap wider than any
+    word space), unless what stands before the gap is a label ("4.", "•", "1.1.1" hanging in the
+    margin beside its recommendation)."""
+    last = next((c for c in reversed(chars) if c.size > 0), None)
+    return last is not None and (here.base < last.base - 0.6 * last.size and here.x0 < last.x0
+                                 or here.x0 - last.x1 > _CELL_GAP * here.size
+                                 and not _LABEL_ONLY.fullmatch(_text_of(chars)))
 
 
 def _text_of(chars: list[_Char]) -> str:
@@ -402,7 +416,7 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     body = _body_size(kept)
     levels = _heading_levels(kept, body)
     step = _line_steps(kept)
-    paras = _paragraphs(kept, levels, step, rules)
+    paras = _attach_remarks(_paragraphs(kept, levels, step, rules))
     _nest_numbered(paras)
     for para in paras:
         if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
@@ -557,6 +571,19 @@ def _paragraphs(lines: list[Line], levels: dict[int, int], steps: dict[float, fl
     return paras
 
 
+def _attach_remarks(paras: list[_Para]) -> list[_Para]:
+    """A remark in brackets set apart from the paragraph above it on the same page ("[2004, amended
+    2019]" in bold after a recommendation's list) closes that paragraph: it is not a statement."""
+    out: list[_Para] = []
+    for para in paras:
+        if (para.role == Role.PROSE and out and out[-1].role == Role.PROSE and len(para.lines) == 1
+                and _PARENTHETICAL.match(para.text) and out[-1].lines[-1].page == para.lines[0].page):
+            out[-1].lines.extend(para.lines)
+            continue
+        out.append(para)
+    return out
+
+
 def _flow_break(previous: Line, line: Line) -> bool:
     """Whether the text flow moved to another page or column between two lines."""
     return line.page != previous.page or line.y > previous.y + 0.5 * line.size
@@ -578,6 +605,11 @@ def _breaks(para: _Para, previous: Line, line: Line, steps: dict[float, float]) 
         return False  # "(Grade B)" on its own line closes the statement above it
     if para.role == Role.CAPTION:
         return False
+    mark = _LIST_MARK.match(para.lines[0].text)
+    if mark and abs(line.x0 - para.lines[0].x0) < 0.5 * size and line.text.startswith(mark.group().strip()):
+        return True  # the next item of the same list ("– aged over 80, or" / "– has had a stroke")
+    if mark and _terminated(previous.text) and line.x0 < para.lines[0].x0 - 0.5 * size:
+        return True  # the text after a list, set out from its items
     left = min(p.x0 for p in para.lines[1:]) if len(para.lines) > 1 else para.lines[0].x0
     right = max(p.x1 for p in para.lines)
     if _terminated(previous.text) and (line.x0 > left + 0.5 * size or _LIST_MARK.match(line.text)

@@ -24,6 +24,9 @@ _REMARK_WORDS = 6
 # "... weight gain. 7.3(L) Offer ..."): a new sentence, which the splitter keeps with the one
 # before it when the number follows the full stop
 _NUMBERED = re.compile(r"(?<=[.!?;])\s+(?=\d{1,2}(?:\.\d{1,2}){1,2}(?:\s?\([A-Z]\))?\s+[A-Z][a-z])")
+# a numbered item ("3.2 The ...", "7.3(L) Offer ..."): at a sentence's start, and anywhere after a space
+_ITEM = re.compile(r"\s*(\d{1,2})\.(\d{1,2})(?:\s?\([A-Z]\))?\s+[A-Z][a-z]")
+_NEXT_ITEM = re.compile(r"\s+(?=(\d{1,2})\.(\d{1,2})(?:\s?\([A-Z]\))?\s+[A-Z][a-z])")
 
 
 @dataclass(frozen=True)
@@ -105,14 +108,32 @@ def split_sentences(text: str, span: Span) -> list[Span]:
 
 
 def _numbered(piece: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The splitter's sentences, each cut again before a numbered item that follows its end."""
+    """The splitter's sentences, each cut again before a numbered item that follows its end, or
+    that comes next in the numbering of the item before it ("3.2 The risk ... obesity 3.3 Emerging
+    literature ...": a list of recommendations printed without full stops)."""
     out = []
+    last: tuple[int, int] | None = None  # the number of the last item that opened a sentence
     for start, end in offsets:
-        for m in _NUMBERED.finditer(piece, start, end):
-            out.append((start, m.start()))
-            start = m.end()
+        while True:
+            opened = _ITEM.match(piece, start)
+            if opened:
+                last = (int(opened.group(1)), int(opened.group(2)))
+            cut = _next_cut(piece, start, end, last)
+            if cut is None:
+                break
+            out.append((start, cut.start()))
+            start = cut.end()
         out.append((start, end))
     return out
+
+
+def _next_cut(piece: str, start: int, end: int, last: tuple[int, int] | None) -> re.Match[str] | None:
+    """The first place in piece[start:end] after its start where a numbered item opens a sentence."""
+    found = [m for m in (_NUMBERED.search(piece, start + 1, end),) if m is not None]
+    if last is not None:
+        found += [m for m in _NEXT_ITEM.finditer(piece, start + 1, end)
+                  if (int(m.group(1)), int(m.group(2))) == (last[0], last[1] + 1)][:1]
+    return min(found, key=lambda m: m.start()) if found else None
 
 
 def _trimmed(piece: str, start: int, end: int) -> tuple[int, int]:
