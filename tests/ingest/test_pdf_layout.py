@@ -8,7 +8,7 @@ import pytest
 from ragqa.ingest.furniture import Placed, find_furniture
 from ragqa.ingest.hyphens import SOFT_HYPHEN, dehyphenate, vocabulary
 from ragqa.ingest.layout import BlockKind
-from ragqa.ingest.pdf import Line, _Char, _make_line, _parts, parse_lines
+from ragqa.ingest.pdf import Line, _Char, _make_line, _merge_fragments, _parts, parse_lines
 
 HEIGHT = 800.0
 
@@ -81,6 +81,23 @@ def test_superscript_citation_marks_are_dropped_not_glued_to_words():
     # a small number on the baseline (a table's footnote size, say) is text, not a mark
     same_line = chars("dose 5", 9.0, 100.0, 50.0) + chars("10", 6.0, 100.0, 90.0)
     assert _make_line(same_line, page=1, height=HEIGHT)[0].text == "dose 510"
+
+
+def test_a_citation_mark_pdfium_set_apart_is_dropped_and_its_place_is_the_word_space():
+    def piece(text: str, size: float, y: float, x0: float, x1: float) -> Line:
+        return Line(text, size, y, 1, False, x0, x1, HEIGHT)
+
+    lines, marks = _merge_fragments([piece("to shape national policy.", 9.0, 556.2, 50.0, 330.0),
+                                     piece("12", 6.0, 559.9, 330.5, 336.8)])
+    assert [ln.text for ln in lines] == ["to shape national policy."] and marks == 1
+    # "low." then a piece pdfium began at the mark "11" (dropped, its box kept): a space, not "low.R"
+    lines, _ = _merge_fragments([piece("rated as low or very low.", 9.0, 400.0, 50.0, 200.0),
+                                 piece("Recommendations were made", 9.0, 400.0, 200.5, 330.0)])
+    assert [ln.text for ln in lines] == ["rated as low or very low. Recommendations were made"]
+    # a piece a hair apart on the same baseline is the same word
+    lines, _ = _merge_fragments([piece("the dose", 9.0, 400.0, 50.0, 100.0),
+                                 piece("s were", 9.0, 400.0, 100.2, 130.0)])
+    assert [ln.text for ln in lines] == ["the doses were"]
 
 
 def test_a_sentence_cut_by_a_page_break_footer_and_caption_is_one_sentence():

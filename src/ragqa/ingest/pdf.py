@@ -12,7 +12,8 @@ The reading, in the order it is done:
    lines together or where a gap wider than any word space parts two table cells (not a label:
    a recommendation's number hanging in the margin stays with its text); the type size
    as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
-   exponent after a unit kept; pieces on one baseline merged; a word broken at a line end marked
+   exponent after a unit kept, a mark pdfium set apart as a piece of its own dropped too, and a
+   word space put where a dropped mark stood between a sentence's end and the next; pieces on one baseline merged; a word broken at a line end marked
    `SOFT_HYPHEN`;
 2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
    position and repetition (`furniture.py`);
@@ -73,6 +74,10 @@ _GLUED_NUMBER = re.compile(r"(\b\d{1,2}\.\d{1,2})([A-Z][a-z]{2,})")
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
 _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
 # citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
+# a sentence's end and the next one's capital: pdfium began a piece at a citation mark between
+# them ("low.", mark "11", "Recommendations ..."), and the mark's place is the word space
+_NEXT_SENTENCE = re.compile(r"[.;:!?][A-Z]")
+_WORD_GAP = 0.2  # a gap this share of the type size between two characters reads as a space
 _SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+|[a-h]")
 # numbered headings: "3", "3.2", "3.2.1.", "3a." (a letter after the number is one level deeper)
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4}(?:[a-z](?=[.)\s]))?)[.)]?\s+[A-Z(]")
@@ -265,7 +270,8 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
                 first_last.append(index)
         if chars:
             end_line()
-        return _merge_fragments(pieces), dropped
+        lines, marks = _merge_fragments(pieces)
+        return lines, dropped + marks
     finally:
         textpage.close()
         page.close()
@@ -297,6 +303,7 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
     body = [c for c in visible if round(c.size, 1) == size]
     base = sorted(c.base for c in body)[len(body) // 2]
     keep = [True] * len(chars)
+    spaced: set[int] = set()  # dropped marks that stood where a word space is seen, not typed
     marks = 0
     i = 0
     while i < len(chars):
@@ -310,11 +317,15 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
                     _EXPONENT.fullmatch(run.strip()) and _UNIT_BEFORE.search(before)):
                 for k in range(i, j):
                     keep[k] = chars[k].size == 0  # keep the spaces around it
+                if 0 < i and j < len(chars) and chars[i - 1].size > 0 and chars[j].size > 0 \
+                        and chars[j].x0 - chars[j - 1].x1 > _WORD_GAP * size:
+                    spaced.add(i)  # "low.(11) Recommendations" printed with no space character
                 marks += 1
             i = j
         else:
             i += 1
-    text = "".join(c.char for c, k in zip(chars, keep, strict=True) if k)
+    text = "".join(" " if n in spaced else c.char for n, (c, k) in enumerate(zip(chars, keep, strict=True))
+                   if k or n in spaced)
     text = _SPACE.sub(" ", text).strip()
     text = re.sub(rf"\s*{SOFT_HYPHEN}\s*", SOFT_HYPHEN, text)
     text = _GLUED_NUMBER.sub(r"\1 \2", text)  # "7.23Indications": a numbered item's number
@@ -331,23 +342,33 @@ def _superscript(char: _Char, size: float, base: float) -> bool:
             and char.base > base + size * _SUPERSCRIPT_RISE)
 
 
-def _merge_fragments(lines: list[Line]) -> list[Line]:
+def _merge_fragments(lines: list[Line]) -> tuple[list[Line], int]:
     """Join consecutive pieces that sit on one baseline a word space apart (pdfium starts a new
-    line where a superscript raised the baseline); pieces further apart stay apart (table cells)."""
+    line where a superscript raised the baseline); pieces further apart stay apart (table cells).
+    A citation mark that pdfium set apart as a piece of its own, raised and smaller, just after the
+    piece before it ("... policy." then "12") is dropped; how many were is returned too."""
     merged: list[Line] = []
+    marks = 0
     for line in lines:
         if merged:
             last = merged[-1]
             gap = line.x0 - last.x1
+            if (_SUPERSCRIPT_MARK.fullmatch(line.text) and any(ch.isdigit() for ch in line.text)
+                    and line.size < _SUPERSCRIPT_SIZE * last.size
+                    and line.y > last.y + _SUPERSCRIPT_RISE * last.size
+                    and line.y < last.y + last.size and -1.0 <= gap < 0.8 * last.size):
+                marks += 1
+                continue
             if (abs(line.y - last.y) < 0.3 * max(line.size, last.size) and -1.0 <= gap
                     < 0.8 * max(line.size, last.size)):
-                joiner = "" if gap < 0.12 * line.size or last.text.endswith(SOFT_HYPHEN) else " "
+                joiner = "" if (gap < 0.12 * line.size and not _NEXT_SENTENCE.match(last.text[-1:] + line.text)
+                                or last.text.endswith(SOFT_HYPHEN)) else " "
                 merged[-1] = replace(last, text=last.text + joiner + line.text, x1=line.x1,
                                      size=max(last.size, line.size) if len(line.text) > len(
                                          last.text) else last.size, bold=last.bold and line.bold)
                 continue
         merged.append(line)
-    return merged
+    return merged, marks
 
 
 def _is_bold(textpage: Any, index: int) -> bool:
