@@ -284,3 +284,29 @@ def test_the_shipped_adapter_is_fitted_for_the_default_model():
     adapter = default_weights().adapter
     assert adapter is not None
     assert adapter.model == "sentence-transformers/all-MiniLM-L6-v2" and adapter.dim == 384
+
+
+def test_ragqa_fit_brings_the_guideline_suites_index_up_to_date_before_it_fits(monkeypatch, tmp_path):
+    from ragqa.evaluation import commands, fit, suites
+
+    calls = []
+    monkeypatch.setattr(commands, "load_embedder", lambda *a, **k: "embedder")
+    monkeypatch.setattr(suites, "load_suite_documents", lambda *a, **k: {})
+    monkeypatch.setattr(suites, "read_suite_documents", lambda corpus, entries: ["documents"])
+    monkeypatch.setattr(suites, "suite_index", lambda documents, directory, embedder, seed=None: (
+        calls.append(("index", directory, embedder)) or SimpleNamespace(rebuilt=False)))
+    monkeypatch.setattr(fit, "load_groups", lambda *a: calls.append(("groups", a[-1])) or [])
+
+    class Fitted(Exception):
+        pass
+
+    def fit_weights(*args, **kwargs):
+        raise Fitted
+
+    args = SimpleNamespace(suites=fit.GUIDELINE_SUITES, suite=None, exclude=None,
+                           suites_index=tmp_path / "suites", index_dir=tmp_path / "default",
+                           out=tmp_path / "w.json")
+    monkeypatch.setattr(fit, "fit_weights", fit_weights)
+    with pytest.raises(Fitted):
+        fit.fit_command(args)
+    assert calls == [("index", tmp_path / "suites", "embedder"), ("groups", "embedder")]

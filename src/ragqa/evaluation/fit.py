@@ -258,10 +258,15 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def fit_command(args: argparse.Namespace) -> int:
-    """Fit the weights on the suites and write them."""
-    from ragqa.evaluation.commands import command_line
+    """Fit the weights on the suites and write them (the guideline suites' index brought up to
+    date first, as `ragqa eval --suites` does: fitted on an index an older reader wrote, the
+    weights would learn from text the reader no longer produces)."""
+    from ragqa.evaluation.commands import command_line, load_embedder
+    embedder = load_embedder()
+    if args.suites == GUIDELINE_SUITES:
+        refresh_suites_index(args.suites_index, args.index_dir, embedder)
     groups = load_groups(args.suites, args.suite or list(DEFAULT_SUITES), args.suites_index,
-                         args.index_dir)
+                         args.index_dir, embedder)
     weights = fit_weights(groups, args.exclude, note={"command": command_line()})
     weights.save(args.out)
     shown = ", ".join(f"{n} {w:+.2f}" for n, w in zip(FEATURES, weights.relevance))
@@ -270,6 +275,18 @@ def fit_command(args: argparse.Namespace) -> int:
           f"{weights.provenance['training_precision']}): {shown}",
           file=sys.stderr)
     return 0
+
+
+def refresh_suites_index(suites_index: Path, index_dir: Path, embedder: Any) -> None:
+    """Rebuild the index of the default corpus plus the suites' guidelines unless it is up to
+    date (eval/suites/documents.json names the guidelines; unchanged text reuses its vectors)."""
+    from ragqa.config import get_settings
+    from ragqa.evaluation.suites import load_suite_documents, read_suite_documents, suite_index
+
+    documents = read_suite_documents(get_settings().corpus, load_suite_documents())
+    build = suite_index(documents, suites_index, embedder, seed=index_dir)
+    if build.rebuilt:
+        print(f"fit: rebuilt {suites_index} ({build.reason})", file=sys.stderr)
 
 
 def load_groups(suites_glob: str, suite_files: Sequence[str], suites_index: Path,
