@@ -13,8 +13,8 @@ The reading, in the order it is done:
    a recommendation's number hanging in the margin stays with its text); the type size
    as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
    exponent after a unit kept, a mark pdfium set apart as a piece of its own dropped too, and a
-   word space put where a dropped mark stood between a sentence's end and the next; pieces on one baseline merged; a word broken at a line end marked
-   `SOFT_HYPHEN`;
+   word space put where a dropped mark stood between a sentence's end and the next; pieces on one
+   baseline merged; a word broken at a line end marked `SOFT_HYPHEN`;
 2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
    position and repetition (`furniture.py`);
 3. each line classed: contents entry (dot leaders), caption ("Table 2 Histological ...", not a
@@ -73,11 +73,11 @@ _UNIT_BEFORE = re.compile(r"(?:/|\d\s?)[a-zA-Zμµ]{1,3}$")
 _GLUED_NUMBER = re.compile(r"(\b\d{1,2}\.\d{1,2})([A-Z][a-z]{2,})")
 _SUPERSCRIPT_SIZE = 0.85  # a mark this much smaller than its line's text ...
 _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a superscript
-# citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
 # a sentence's end and the next one's capital: pdfium began a piece at a citation mark between
 # them ("low.", mark "11", "Recommendations ..."), and the mark's place is the word space
 _NEXT_SENTENCE = re.compile(r"[.;:!?][A-Z]")
 _WORD_GAP = 0.2  # a gap this share of the type size between two characters reads as a space
+# citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
 _SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+|[a-h]")
 # numbered headings: "3", "3.2", "3.2.1.", "3a." (a letter after the number is one level deeper)
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4}(?:[a-z](?=[.)\s]))?)[.)]?\s+[A-Z(]")
@@ -593,8 +593,9 @@ def _paragraphs(lines: list[Line], levels: dict[int, int], steps: dict[float, fl
 
 
 def _attach_remarks(paras: list[_Para]) -> list[_Para]:
-    """A remark in brackets set apart from the paragraph above it on the same page ("[2004, amended
-    2019]" in bold after a recommendation's list) closes that paragraph: it is not a statement."""
+    """A remark in brackets on a line of its own, below the paragraph above it on the same page
+    ("(Grade B)", or "[2004, amended 2019]" set apart in bold after a recommendation's list),
+    closes that paragraph: it is not a statement."""
     out: list[_Para] = []
     for para in paras:
         if (para.role == Role.PROSE and out and out[-1].role == Role.PROSE and len(para.lines) == 1
@@ -622,8 +623,6 @@ def _breaks(para: _Para, previous: Line, line: Line, steps: dict[float, float]) 
         return True  # side by side, or another column: a table's cells or a box
     if _BULLET_GLYPH.match(line.text):
         return True  # a bullet opens an item, however full the line before it
-    if _PARENTHETICAL.match(line.text):
-        return False  # "(Grade B)" on its own line closes the statement above it
     if para.role == Role.CAPTION:
         return False
     mark = _LIST_MARK.match(para.lines[0].text)

@@ -129,11 +129,14 @@ def _numbered(piece: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int
 
 def _next_cut(piece: str, start: int, end: int, last: tuple[int, int] | None) -> re.Match[str] | None:
     """The first place in piece[start:end] after its start where a numbered item opens a sentence."""
-    found = [m for m in (_NUMBERED.search(piece, start + 1, end),) if m is not None]
-    if last is not None:
-        found += [m for m in _NEXT_ITEM.finditer(piece, start + 1, end)
-                  if (int(m.group(1)), int(m.group(2))) == (last[0], last[1] + 1)][:1]
-    return min(found, key=lambda m: m.start()) if found else None
+    cut = _NUMBERED.search(piece, start + 1, end)
+    if last is None:
+        return cut
+    following = next((m for m in _NEXT_ITEM.finditer(piece, start + 1, end)
+                      if (int(m.group(1)), int(m.group(2))) == (last[0], last[1] + 1)), None)
+    if following is not None and (cut is None or following.start() < cut.start()):
+        return following
+    return cut
 
 
 def _trimmed(piece: str, start: int, end: int) -> tuple[int, int]:
