@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ragqa.answer.scoring import mmr
+from ragqa.answer.selection import stated_figures
 
 
 def pairwise_mmr(vectors, scores, k, diversity, duplicate):
@@ -45,3 +46,13 @@ def test_near_duplicates_are_never_picked_and_nothing_is_picked_from_nothing():
     vectors = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
     assert mmr(vectors, np.array([0.9, 0.8, 0.1]), 3, 0.3, 0.95) == [0, 2]
     assert mmr(np.zeros((0, 2), dtype=np.float32), np.zeros(0), 5) == []
+
+
+def test_a_recommendation_number_is_not_a_stated_figure():
+    # two recommendations worded alike state the same figures, whatever their numbers
+    a = stated_figures("10.11 Patients with obesity should be advised to limit gestational weight gain to 5–9 kilograms.")
+    b = stated_figures("10.10(L) Patients with obesity should be advised to limit gestational weight gain to 5–9 kilograms.")
+    assert a == b == ["5", "9"]
+    # a figure that opens a sentence without being its number stays a figure
+    assert stated_figures("2.5 mg twice daily was given.") == ["2.5"]
+    assert stated_figures("An IV dose of 0.5 mg/kg.") == ["0.5"]

@@ -74,6 +74,14 @@ class Selection:
 
 
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
+# a recommendation's own number, "10.11" or "10.10(L)", which opens it and states no figure
+_ITEM_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2}){1,3}(?:\s?\([A-Z]\))?\s+(?=[A-Z])")
+
+
+def stated_figures(text: str) -> list[str]:
+    """The figures a statement states, in order; its recommendation number is not one of them
+    (two recommendations worded alike, "10.10" and "10.11", state the same figures)."""
+    return _FIGURE.findall(_ITEM_NUMBER.sub("", text, count=1))
 
 
 def best_source(analysis: QuestionAnalysis, evidence: Evidence, pool: list[Scored]) -> list[Scored]:
@@ -346,7 +354,7 @@ class Selector:
 
     def _figures_of(self, sid: int) -> list[str]:
         if sid not in self._figure_cache:
-            self._figure_cache[sid] = _FIGURE.findall(self.index.sentences[sid].text)
+            self._figure_cache[sid] = stated_figures(self.index.sentences[sid].text)
         return self._figure_cache[sid]
 
     def _add_regimen_evidence(self, chosen: list[Scored], pool: list[Scored], verdict: RegimenVerdict,
