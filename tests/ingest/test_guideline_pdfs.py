@@ -157,6 +157,17 @@ def test_superscript_citations_are_not_glued_to_words(read):
     assert "consensus6" not in doc.text and doc.report.superscripts_dropped > 100
 
 
+def test_bullets_drawn_from_a_symbol_font_open_list_items(read):
+    """The hypertension guideline prints its bullets as "[" in a symbol font (DeltaSymbol): each
+    opens a list item and none is quoted as a bracket ("... (to less than 5g daily) [ eating more
+    fruit ..." was one sentence); the ≥ of its Symbol font stays text."""
+    text = read(DEV_PDFS[1]).text
+    assert "[ " not in text
+    assert "\n\neating more fruit and vegetables\n\nbeing physically active on a regular basis\n\n" in text
+    assert "Implementation remarks:\n\nCombination medication therapy may be especially valuable" in text
+    assert "≥20/10 mmHg" in text
+
+
 def test_the_coeliac_references_are_references_and_not_quotable(read):
     doc = read(COELIAC)
     sentences, _ = Chunker().run([doc])

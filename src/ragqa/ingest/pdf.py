@@ -39,6 +39,7 @@ from __future__ import annotations
 import ctypes
 import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -61,6 +62,11 @@ _MAX_HEADING_CHARS = 200
 _BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it)
 # a bold face by its font's name: "Arial-BoldMT", "Helvetica,Bold", "Minion-Bd", "AdvOT1234.B"
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
+# fonts of bullets: every glyph of a dingbat font is one; of a symbol font, its punctuation and
+# private-use codes are (its letters and signs are Greek and mathematics)
+_DINGBAT_FONT = re.compile(r"dingbat|wingding|webding", re.IGNORECASE)
+_SYMBOL_FONT = re.compile(r"symbol", re.IGNORECASE)
+_BULLET_CATEGORIES = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Co"}
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
 _CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
@@ -260,6 +266,8 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
                 abs(matrix.a * matrix.d - matrix.b * matrix.c))
             if size <= 0:
                 size = box.top - box.bottom
+            if not any(c.size > 0 for c in chars) and _is_symbol_bullet(textpage, index, char):
+                char = "•"
             here = _Char(char, round(size, 2), oy.value, box.left, box.right)
             if _parts(chars, here):
                 end_line()
@@ -369,6 +377,21 @@ def _merge_fragments(lines: list[Line]) -> tuple[list[Line], int]:
                 continue
         merged.append(line)
     return merged, marks
+
+
+def _is_symbol_bullet(textpage: Any, index: int, char: str) -> bool:
+    """Whether a character that opens a line is a bullet drawn from a symbol font: any glyph of a
+    dingbat font ("l" is Wingdings' ●), and punctuation or a private-use code of a symbol font
+    (the "[" of a DeltaSymbol font is a bullet; the α, β and ≥ of a Symbol font are text)."""
+    from pypdfium2 import raw
+
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    raw.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
+    font = name.value.decode("latin-1")
+    if _DINGBAT_FONT.search(font):
+        return True
+    return bool(_SYMBOL_FONT.search(font)) and unicodedata.category(char) in _BULLET_CATEGORIES
 
 
 def _is_bold(textpage: Any, index: int) -> bool:
