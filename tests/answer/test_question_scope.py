@@ -159,3 +159,26 @@ def test_a_question_naming_a_source_is_answered_from_it(default_engine, question
     assert quoted and {s.doc_id for s in quoted} == {source}
     texts = [s.text for s in quoted]
     assert len(set(texts)) == len(texts)  # no sentence quoted twice
+
+
+def test_an_overview_of_a_drug_stays_on_it(default_engine, default_index):
+    """A broad question on psilocybin quotes no statement that names only other drugs (the
+    ketamine regimens it used to list under their dose sections)."""
+    answer = default_engine.ask("Tell me about psilocybin for depression")
+    table = default_engine.gatherer.facts.table
+    quoted = extracts(answer)
+    assert quoted and len(answer.sections) >= 2
+    for s in quoted:
+        named = {drug for _, drug in table.drugs_in(s.text)}
+        assert not named or "psilocybin" in named, s.text
+    assert_contract(answer, default_index)
+
+
+def test_the_corpus_topics_shape_only_overviews_of_their_subject(default_engine):
+    """topics.json is the default corpus's preference for its drugs (those of the regimen table):
+    an overview of ECT is filed under the generic aspects and "Other evidence" alone."""
+    topics = {t.heading for t in default_engine.selector.topics[:-1]}
+    assert default_engine.gatherer.facts.on_topics(("ketamine",))
+    assert not default_engine.gatherer.facts.on_topics(())
+    answer = default_engine.ask("What does the evidence say about electroconvulsive therapy?")
+    assert answer.sections and not topics & {s.heading for s in answer.sections}

@@ -56,3 +56,45 @@ def test_a_recommendation_number_is_not_a_stated_figure():
     # a figure that opens a sentence without being its number stays a figure
     assert stated_figures("2.5 mg twice daily was given.") == ["2.5"]
     assert stated_figures("An IV dose of 0.5 mg/kg.") == ["0.5"]
+
+
+class _Facts:
+    """Per sentence, the aspects it speaks to (a FactBook's `[sid].aspects`)."""
+
+    def __init__(self, aspects, spoken):
+        self.book = type("Book", (), {"aspects": aspects})()
+        self._spoken = spoken
+
+    def __getitem__(self, sid):
+        return type("Facts", (), {"aspects": self._spoken[sid]})()
+
+
+def _aspect(id_):
+    from ragqa.answer.aspects import Aspect
+
+    return Aspect(id_, id_.title(), (), ())
+
+
+def test_an_overview_files_a_statement_under_the_aspect_it_is_nearest_to_in_meaning():
+    from ragqa.answer.selection import Selector, aspect_prototypes
+
+    aspects = (_aspect("dose"), _aspect("mechanism"))
+    # sentences 0-1 speak of dose alone, 2-3 of mechanism alone; 4 matches the cues of both and
+    # is about mechanism in meaning
+    vectors = np.array([[1, 0.1, 0], [1, -0.1, 0], [0, 1, 0.1], [0, 1, -0.1], [0.2, 0.9, 0]],
+                       dtype=np.float32)
+    spoken = [{"dose"}, {"dose"}, {"mechanism"}, {"mechanism"}, {"dose", "mechanism"}]
+    sentence = type("Sentence", (), {"quotable": True})()
+    index = type("Index", (), {"sentence_vectors": vectors, "sentences": [sentence] * 5})()
+    facts = _Facts(aspects, spoken)
+    centre, prototypes = aspect_prototypes(index, facts)
+    assert np.allclose(centre, vectors.mean(axis=0))
+    assert prototypes[0] @ (vectors[0] - centre) > 0 > prototypes[1] @ (vectors[0] - centre)
+    selector = object.__new__(Selector)
+    selector.index, selector.facts, selector.aspect_vectors = index, facts, (centre, prototypes)
+    assert selector._aspect_of(4, spoken[4]).id == "mechanism"
+    assert selector._aspect_of(0, spoken[0]).id == "dose"
+    # without the index's prototypes: the first in the book's order, as before
+    selector.aspect_vectors = None
+    assert selector._aspect_of(4, spoken[4]).id == "dose"
+    assert selector._aspect_of(1, set()) is None

@@ -43,6 +43,14 @@ class FactBook:
         """Whether the sentence speaks to any of the aspects (True when none is asked)."""
         return not aspects or any(a.id in self[sid].aspects for a in aspects)
 
+    def on_topics(self, drugs: tuple[str, ...]) -> bool:
+        """Whether the corpus's topics (topics.json) shape the overview of a question naming
+        `drugs`: they are its preference for questions on the drugs its regimen table knows
+        (regimens.json); a question on anything else is covered by its own search and filed under
+        the generic aspects alone."""
+        known = {r.drug for r in self.table.regimens}
+        return any(drug in known for drug in drugs)
+
     def answers_in(self, sid: int, forms: tuple[Aspect, ...]) -> bool:
         """Whether the sentence states its answer in one of the asked forms (False when none is asked)."""
         return any(f.id in self[sid].forms for f in forms)
@@ -277,7 +285,8 @@ class EvidenceGatherer:
         overview costs no model call beyond the question's own.
         """
         subject = " ".join(analysis.drugs) or " ".join(t.term for t in analysis.subject)
-        facets = [(t, f) for t in self.topics for f in t.facets]
+        facets = [(t, f) for t in self.topics for f in t.facets] \
+            if self.facts.on_topics(analysis.drugs) else []
         if analysis.regimen is not None:
             regimen_topic = next((t for t in self.topics if t.id == "regimen"), None)
             if regimen_topic is not None:

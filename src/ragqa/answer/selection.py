@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer
+from ragqa.answer.aspects import Aspect
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.learned import Ranker
 from ragqa.answer.scoring import Topic, mmr
@@ -104,8 +105,13 @@ class Selector:
 
     def __init__(self, index: HybridIndex, analyzer: QuestionAnalyzer, facts: FactBook,
                  topics: tuple[Topic, ...], ranker: Ranker,
-                 params: SelectionParams | None = None) -> None:
+                 params: SelectionParams | None = None,
+                 aspect_vectors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.index = index
+        # the index's mean sentence vector, and per aspect (in the aspect book's order) the mean
+        # direction of the sentences that speak to it alone: an overview files a statement under
+        # the aspect it speaks to that it is nearest in meaning (None: the first)
+        self.aspect_vectors = aspect_vectors
         self.ranker = ranker
         self.analyzer = analyzer
         self.facts = facts
@@ -130,13 +136,13 @@ class Selector:
         best = pool[0].score if pool else 0.0
         images = tuple(s for s in image if s.score >= best - self.ranker.weights.lead_margin)[:1]
         if analysis.broad:
-            chosen = self._overview(pool, verdict)
+            chosen = self._overview(analysis, pool, verdict)
         else:
             chosen = self._narrow(analysis, best_source(analysis, evidence, pool), verdict, pool)
         lead = self._lead(chosen, analysis, verdict)
         rest = [s for s in chosen if s not in lead]
         if analysis.broad:
-            groups = self._sections(rest)
+            groups = self._sections(rest, self.facts.on_topics(analysis.drugs))
         else:
             heading = analysis.aspects[0].heading if analysis.aspects else "Supporting evidence"
             groups = ((heading, analysis.aspects[0].id if analysis.aspects else "other", tuple(rest)),) \
@@ -214,9 +220,14 @@ class Selector:
 
     # -- broad answers --------------------------------------------------------------------------
 
-    def _overview(self, pool: list[Scored], verdict: RegimenVerdict) -> list[Scored]:
-        """Today's sectioned overview: the best statements by MMR, then each topic's best."""
+    def _overview(self, analysis: QuestionAnalysis, pool: list[Scored],
+                  verdict: RegimenVerdict) -> list[Scored]:
+        """Today's sectioned overview: the best statements by MMR, then each topic's best. An
+        overview of a drug stays on it: a statement naming only other drugs is left out (the
+        regimen verdict's evidence on an asked regimen aside)."""
         p = self.params
+        everything = pool
+        pool = [s for s in pool if not self._other_drug(s, analysis)] or pool
         vectors = self.index.sentence_vectors[[s.candidate.sentence_id for s in pool]]
         picks = mmr(vectors, np.array([s.score for s in pool]), p.broad_max, p.diversity, p.duplicate)
         chosen = [pool[i] for i in picks]
@@ -229,7 +240,7 @@ class Selector:
             for _, i in found[:slots[key.split(":", 1)[0]]]:
                 self._add(chosen, pool[i], limit=None)
         if verdict.asked is not None:
-            self._add_regimen_evidence(chosen, pool, verdict, p.per_regimen, limit=None,
+            self._add_regimen_evidence(chosen, everything, verdict, p.per_regimen, limit=None,
                                        about=p.about_regimen)
             self._add_regimen_uses(chosen, [s for s in pool if s.candidate.similarity >= floor])
         else:
@@ -237,20 +248,23 @@ class Selector:
                                        verdict, 1, limit=None)
         return sorted(chosen, key=lambda s: -s.score)
 
-    def _sections(self, statements: list[Scored]) -> tuple[tuple[str, str, tuple[Scored, ...]], ...]:
+    def _sections(self, statements: list[Scored],
+                  on_topics: bool = True) -> tuple[tuple[str, str, tuple[Scored, ...]], ...]:
         """Group an overview's statements under the generic clinical aspects (dose, onset, harms,
         monitoring, populations, limits of the evidence ..., in the aspect data's order), each
-        statement under the first it speaks to; the dose section is split by regimen. A statement
-        that speaks to none goes under its corpus topic (topics.json: one corpus's preference),
-        and else under "Other evidence"."""
+        statement under the one it speaks to that it is nearest in meaning (`_aspect_of`); the dose
+        section is split by regimen. A statement that speaks to none goes under its corpus topic
+        when the corpus's topics apply (`on_topics`: topics.json is one corpus's preference), and
+        else under "Other evidence"."""
         groups: dict[tuple[str, str], list[Scored]] = {}
         order = [(a.heading, f"aspect:{a.id}") for a in self.facts.book.aspects]
         order += [(t.heading, t.id) for t in self.topics]
         by_aspect = {a.id: (a.heading, f"aspect:{a.id}") for a in self.facts.book.aspects}
         for s in statements:
             facts = self.facts[s.candidate.sentence_id]
-            aspect = next((a for a in self.facts.book.aspects if a.id in facts.aspects), None)
-            key = by_aspect[aspect.id] if aspect is not None else (facts.topic.heading, facts.topic.id)
+            aspect = self._aspect_of(s.candidate.sentence_id, facts.aspects)
+            topic = facts.topic if on_topics else self.topics[-1]
+            key = by_aspect[aspect.id] if aspect is not None else (topic.heading, topic.id)
             groups.setdefault(key, []).append(s)
         sections: list[tuple[str, str, tuple[Scored, ...]]] = []
         for heading, key in order:
@@ -267,6 +281,17 @@ class Selector:
             else:
                 sections.append((heading, key, tuple(members)))
         return tuple(sections)
+
+    def _aspect_of(self, sid: int, spoken: frozenset[str] | set[str]) -> Aspect | None:
+        """The aspect an overview files a statement under: of those whose cues it matches, the one
+        nearest to it in meaning (its sentence vector against the mean direction of the index's
+        sentences on that aspect alone), or the first in the book's order without them."""
+        matched = [(i, a) for i, a in enumerate(self.facts.book.aspects) if a.id in spoken]
+        if len(matched) <= 1 or self.aspect_vectors is None:
+            return matched[0][1] if matched else None
+        centre, prototypes = self.aspect_vectors
+        near = prototypes[[i for i, _ in matched]] @ (self.index.sentence_vectors[sid] - centre)
+        return matched[int(np.argmax(near))][1]
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -438,3 +463,22 @@ class Selector:
             if analysis.narrow or all(s.candidate.doc_id != o.candidate.doc_id for o in lead):
                 lead.append(s)
         return lead
+
+
+def aspect_prototypes(index: HybridIndex, facts: FactBook) -> tuple[np.ndarray, np.ndarray] | None:
+    """The index's mean sentence vector, and per aspect of the book the unit mean direction, from
+    that centre, of the quotable sentences speaking to that aspect alone (zeros for an aspect no
+    sentence speaks to alone). Read from the index itself, so it holds for any corpus."""
+    vectors = index.sentence_vectors
+    if not len(vectors):
+        return None
+    centre = vectors.mean(axis=0)
+    aspects = facts.book.aspects
+    position = {a.id: i for i, a in enumerate(aspects)}
+    sums = np.zeros((len(aspects), vectors.shape[1]), dtype=np.float64)
+    for sid, sentence in enumerate(index.sentences):
+        spoken = facts[sid].aspects
+        if sentence.quotable and len(spoken) == 1:
+            sums[position[next(iter(spoken))]] += vectors[sid] - centre
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return centre, (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
