@@ -198,6 +198,15 @@ def test_the_hypertension_numbered_recommendation_headings_are_sections(read):
     assert contributors.section[-2] == "2 Method for developing the guideline"
 
 
+def test_a_heading_between_numbered_chapters_is_inside_the_first(read):
+    """The obesity guideline sets "Conclusions" (closing chapter 2) in a larger type than its
+    numbered chapters: chapters 3 to 14 are not filed under it."""
+    sentences, _ = Chunker().run([read(DEV_PDFS[2])])
+    medications = [s for s in sentences if s.section[-1:] == ("7d. Medications",)]
+    assert medications and all(s.section[-2] == "7. Treatment of Obesity" for s in medications)
+    assert not any("Conclusions" in s.section for s in medications)
+
+
 def test_line_end_hyphens_follow_each_documents_vocabulary(read, canmat_pdf):
     for path in all_pdfs(canmat_pdf):
         doc = read(path)

@@ -462,6 +462,7 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
     step = _line_steps(kept)
     paras = _attach_remarks(_paragraphs(kept, levels, step, rules))
     _nest_numbered(paras)
+    _inside_chapters(paras)
     for para in paras:
         if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
             para.role = Role.PROSE  # a byline or an abstract set large, not a heading
@@ -558,6 +559,25 @@ def _nest_numbered(paras: list[_Para]) -> None:
         # two headings of one number ("3 Recommendations", "3. RECOMMENDATION ON ..."): the
         # higher one is the chapter
         last[number] = min(para.level, last.get(number, para.level))
+
+
+def _inside_chapters(paras: list[_Para]) -> None:
+    """An unnumbered heading set between two numbered chapters in a larger type than theirs
+    ("Conclusions" closing chapter 2 before "3. Unique Indian Thin-Fat Phenotype", or the title
+    repeated at a page's top) is inside the chapter it follows: one level below the numbered
+    heading before it, so the chapters after it are not filed under it."""
+    heads = [p for p in paras if p.role == Role.HEADING]
+    numbered = {i: m.group(1) for i, p in enumerate(heads) if (m := _NUMBERED.match(p.text))}
+    chapters = [i for i, number in numbered.items() if _depth(number) == 0]
+    if len(chapters) < 2:
+        return
+    chapter_level = min(heads[i].level for i in chapters)
+    before: _Para | None = None
+    for i in range(chapters[0], chapters[-1]):
+        if i in numbered:
+            before = heads[i]
+        elif before is not None and heads[i].level < chapter_level:
+            heads[i].level = min(before.level + 1, 6)
 
 
 def _depth(number: str) -> int:
