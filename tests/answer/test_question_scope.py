@@ -176,9 +176,15 @@ def test_an_overview_of_a_drug_stays_on_it(default_engine, default_index):
 
 def test_the_corpus_topics_shape_only_overviews_of_their_subject(default_engine):
     """topics.json is the default corpus's preference for its drugs (those of the regimen table):
-    an overview of ECT is filed under the generic aspects and "Other evidence" alone."""
+    an overview of ECT follows its sources' own headings, each section named by a heading of its
+    statements' section paths."""
     topics = {t.heading for t in default_engine.selector.topics[:-1]}
     assert default_engine.gatherer.facts.on_topics(("ketamine",))
     assert not default_engine.gatherer.facts.on_topics(())
     answer = default_engine.ask("What does the evidence say about electroconvulsive therapy?")
-    assert answer.sections and not topics & {s.heading for s in answer.sections}
+    assert len(answer.sections) >= 2 and not topics & {s.heading for s in answer.sections}
+    for section in answer.sections:
+        assert section.heading == "Other evidence" or all(
+            section.heading in s.section for s in section.statements), section
+    ketamine = default_engine.ask("What does the evidence say about ketamine for depression?")
+    assert {s.heading for s in ketamine.sections} & {a.heading for a in default_engine.gatherer.facts.book.aspects}

@@ -98,3 +98,31 @@ def test_an_overview_files_a_statement_under_the_aspect_it_is_nearest_to_in_mean
     selector.aspect_vectors = None
     assert selector._aspect_of(4, spoken[4]).id == "dose"
     assert selector._aspect_of(1, set()) is None
+
+
+def test_an_overview_of_a_guideline_follows_its_own_chapters():
+    from ragqa.answer.selection import Scored, Selector
+
+    title = "Guideline for the treatment of hypertension"
+    index = type("Index", (), {"documents": {"g": type("Doc", (), {"title": title})()}})()
+    selector = object.__new__(Selector)
+    selector.index = index
+    selector.topics = (type("Topic", (), {"heading": "Other evidence", "id": "other"})(),)
+
+    def statement(*section):
+        candidate = type("Candidate", (), {"doc_id": "g", "section": (title, *section)})()
+        return Scored(candidate, 1.0, True)
+
+    def headings(statements):
+        return [(heading, len(group)) for heading, _, group in selector._source_sections(statements)]
+
+    # statements in two chapters: the chapters name the sections, in the order of their best
+    parted = [statement("3 Recommendations", "3.1 Threshold"), statement("4 Research gaps"),
+              statement("3 Recommendations", "3.6 Target")]
+    assert headings(parted) == [("3 Recommendations", 2), ("4 Research gaps", 1)]
+    # all in one chapter: its numbered parts do
+    one = [statement("3 Recommendations", "3.1 Threshold"), statement("3 Recommendations", "3.6 Target"),
+           statement("3 Recommendations", "3.1 Threshold", "Remarks")]
+    assert headings(one) == [("3.1 Threshold", 2), ("3.6 Target", 1)]
+    # no heading below the title: "Other evidence"
+    assert headings([statement()]) == [("Other evidence", 1)]

@@ -142,7 +142,8 @@ class Selector:
         lead = self._lead(chosen, analysis, verdict)
         rest = [s for s in chosen if s not in lead]
         if analysis.broad:
-            groups = self._sections(rest, self.facts.on_topics(analysis.drugs))
+            groups = self._sections(rest) if self.facts.on_topics(analysis.drugs) \
+                else self._source_sections(rest)
         else:
             heading = analysis.aspects[0].heading if analysis.aspects else "Supporting evidence"
             groups = ((heading, analysis.aspects[0].id if analysis.aspects else "other", tuple(rest)),) \
@@ -248,14 +249,14 @@ class Selector:
                                        verdict, 1, limit=None)
         return sorted(chosen, key=lambda s: -s.score)
 
-    def _sections(self, statements: list[Scored],
-                  on_topics: bool = True) -> tuple[tuple[str, str, tuple[Scored, ...]], ...]:
+    def _sections(self, statements: list[Scored]) -> tuple[tuple[str, str, tuple[Scored, ...]], ...]:
         """Group an overview's statements under the generic clinical aspects (dose, onset, harms,
         monitoring, populations, limits of the evidence ..., in the aspect data's order), each
         statement under the one it speaks to that it is nearest in meaning (`_aspect_of`); the dose
         section is split by regimen. A statement that speaks to none goes under its corpus topic
-        when the corpus's topics apply (`on_topics`: topics.json is one corpus's preference), and
-        else under "Other evidence"."""
+        (topics.json), and else under "Other evidence". For an overview on the drugs the corpus's
+        topics are about (`FactBook.on_topics`); any other follows its sources' own chapters
+        (`_source_sections`)."""
         groups: dict[tuple[str, str], list[Scored]] = {}
         order = [(a.heading, f"aspect:{a.id}") for a in self.facts.book.aspects]
         order += [(t.heading, t.id) for t in self.topics]
@@ -263,8 +264,7 @@ class Selector:
         for s in statements:
             facts = self.facts[s.candidate.sentence_id]
             aspect = self._aspect_of(s.candidate.sentence_id, facts.aspects)
-            topic = facts.topic if on_topics else self.topics[-1]
-            key = by_aspect[aspect.id] if aspect is not None else (topic.heading, topic.id)
+            key = by_aspect[aspect.id] if aspect is not None else (facts.topic.heading, facts.topic.id)
             groups.setdefault(key, []).append(s)
         sections: list[tuple[str, str, tuple[Scored, ...]]] = []
         for heading, key in order:
@@ -281,6 +281,36 @@ class Selector:
             else:
                 sections.append((heading, key, tuple(members)))
         return tuple(sections)
+
+    def _source_sections(self, statements: list[Scored]) -> tuple[tuple[str, str, tuple[Scored, ...]], ...]:
+        """Group an overview's statements under their sources' own headings: the shallowest level
+        of their section paths (below each document's title) that parts them, so a guideline's
+        overview reads "DIAGNOSTICS", "FOLLOW-UP" (or, when all sit in one chapter, its numbered
+        recommendations); groups in the order of their best statements, a statement without a
+        heading under "Other evidence"."""
+        paths = [self._path_below_title(s.candidate) for s in statements]
+        depth = 1
+        deepest = max((len(path) for path in paths), default=0)
+        while depth < deepest and len({(s.candidate.doc_id, path[:depth])
+                                       for s, path in zip(statements, paths)}) < 2:
+            depth += 1
+        groups: dict[tuple[str, tuple[str, ...]], list[Scored]] = {}
+        for s, path in zip(statements, paths):
+            groups.setdefault((s.candidate.doc_id, path[:depth]), []).append(s)
+        other = self.topics[-1]
+        return tuple((path[-1] if path else other.heading,
+                      f"source:{doc_id}:{' > '.join(path)}" if path else other.id, tuple(group))
+                     for (doc_id, path), group in groups.items())
+
+    def _path_below_title(self, candidate: Candidate) -> tuple[str, ...]:
+        """A candidate's section path without its document's title (and without any heading
+        above the title, such as a journal's running head)."""
+        title = self.index.documents[candidate.doc_id].title.strip().lower()
+        path = candidate.section
+        for i, heading in enumerate(path):
+            if title and heading.strip().lower() in (title, title[:len(heading.strip())]):
+                return path[i + 1:]
+        return path
 
     def _aspect_of(self, sid: int, spoken: frozenset[str] | set[str]) -> Aspect | None:
         """The aspect an overview files a statement under: of those whose cues it matches, the one
