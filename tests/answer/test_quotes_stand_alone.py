@@ -42,3 +42,11 @@ def test_no_quote_opens_without_the_sentence_it_leans_on(default_engine, questio
     assert answer.abstained or quotes
     dangling = [text[:120] for text in quotes if dangles(text)]
     assert not dangling, dangling
+
+
+def test_a_question_is_never_quoted_as_a_statement(default_engine, default_index):
+    """A sentence that asks (a guideline's "Q1: At what BP level should ... be initiated?") states
+    nothing: no sentence of the index ending in a question mark may be quoted."""
+    asking = [sid for sid, s in enumerate(default_index.sentences) if s.text.rstrip().endswith("?")]
+    assert asking
+    assert not any(default_engine.selector.quotable_alone(sid) for sid in asking)

@@ -333,10 +333,13 @@ class Selector:
         return np.array([self.quotable_alone(c.sentence_id) for c in candidates], dtype=bool)
 
     def quotable_alone(self, sid: int) -> bool:
-        """Whether the sentence may be quoted: it does not lean on one its quote cannot include."""
+        """Whether the sentence may be quoted: it states something (a question, such as a
+        guideline's "Q1: At what BP level should pharmacological therapy be initiated?", states
+        nothing) and does not lean on one its quote cannot include."""
         alone = self._alone.get(sid)
         if alone is None:  # an index never changes: each sentence is checked once
-            alone = self._alone[sid] = not dangles(self.index.sentences[self._span(sid)[0]].text)
+            alone = self._alone[sid] = not (dangles(self.index.sentences[self._span(sid)[0]].text)
+                                            or self.index.sentences[sid].text.rstrip().endswith("?"))
         return alone
 
     def _span(self, sid: int) -> tuple[int, int]:
