@@ -198,6 +198,18 @@ def test_the_hypertension_numbered_recommendation_headings_are_sections(read):
     assert contributors.section[-2] == "2 Method for developing the guideline"
 
 
+def test_a_paragraph_whose_last_line_stops_short_ends_at_a_page_break(read):
+    """A recommendation's strength closes it at a page's foot, its line well short of the column's
+    edge: the recommendation opening the next page is a paragraph of its own, not the same
+    sentence ("... high-certainty evidence WHO suggests ...")."""
+    text = read(DEV_PDFS[1]).text
+    assert "evidence WHO" not in text
+    assert ("Strong recommendation, moderate- to high-certainty evidence\n\nWHO suggests "
+            "pharmacological antihypertensive treatment") in text
+    # the obesity guideline's recommendations, printed without full stops, part the same way
+    assert "overt phenotype of obesity\n\n3.3 Emerging literature suggests" in read(DEV_PDFS[2]).text
+
+
 def test_a_heading_between_numbered_chapters_is_inside_the_first(read):
     """The obesity guideline sets "Conclusions" (closing chapter 2) in a larger type than its
     numbered chapters: chapters 3 to 14 are not filed under it."""

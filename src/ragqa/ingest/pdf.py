@@ -70,6 +70,8 @@ _BULLET_CATEGORIES = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Co"}
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
 _CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
+# a paragraph's last line this share of its column's width short of the column's edge ends it
+_SHORT_LAST_LINE = 0.25
 _PROSE_CELL = 45  # "cells" this long (the median) are lines of prose side by side, not a table
 _SIDE_MARGIN = 0.1  # share of the page's width at its left and right that is margin
 _HEADING_BAND = 0.05  # a line in this share of the page's height at its top or bottom is no heading
@@ -932,10 +934,11 @@ def _with_wrapped(above: list[Line], row: list[Line]) -> list[Line]:
 def _join_cut_paragraphs(paras: list[_Para]) -> list[_Para]:
     """Join each paragraph cut mid-sentence at a column or page break (or interrupted by a
     caption, box, table, heading or footnote) to the paragraph that continues it."""
+    edges = _column_edges(paras)
     i = 0
     while i < len(paras):
         para = paras[i]
-        j = _continuation(paras, i) if para.role == Role.PROSE and not _terminated(
+        j = _continuation(paras, i, edges) if para.role == Role.PROSE and not _terminated(
             para.text) else None
         if j is None:
             i += 1
@@ -946,7 +949,30 @@ def _join_cut_paragraphs(paras: list[_Para]) -> list[_Para]:
     return paras
 
 
-def _continuation(paras: list[_Para], i: int) -> int | None:
+def _column_edges(paras: list[_Para]) -> dict[tuple[int, int], float]:
+    """Per page and left edge (in steps of a type size), the rightmost end of the prose lines
+    that start there: where a full line of that column ends."""
+    edges: dict[tuple[int, int], float] = {}
+    for para in paras:
+        if para.role != Role.PROSE:
+            continue
+        for line in para.lines:
+            key = (line.page, round(line.x0 / max(line.size, 1.0)))
+            edges[key] = max(edges.get(key, 0.0), line.x1)
+    return edges
+
+
+def _ends_short(para: _Para, edges: dict[tuple[int, int], float]) -> bool:
+    """Whether a paragraph's last line stops well short of its column's right edge: the
+    paragraph ended there ("Strong recommendation, moderate-certainty evidence" closing a
+    recommendation at a page's foot), for a sentence running on to the next page fills its line."""
+    last = para.lines[-1]
+    edge = edges.get((last.page, round(last.x0 / max(last.size, 1.0))), last.x1)
+    return last.x1 < edge - _SHORT_LAST_LINE * (edge - last.x0)
+
+
+def _continuation(paras: list[_Para], i: int,
+                  edges: dict[tuple[int, int], float] | None = None) -> int | None:
     """The index of the paragraph that continues the unfinished paragraph `i`, if any: the first
     later paragraph of prose in the same type, when `i` was cut or interrupted."""
     para = paras[i]
@@ -955,12 +981,15 @@ def _continuation(paras: list[_Para], i: int) -> int | None:
         if candidate.role == Role.PROSE and abs(candidate.size - para.size) <= 0.6:
             if j == i + 1 and not para.cut:
                 return None  # the next paragraph in the same column: a real paragraph break
-            return j if _continues(para, candidate, direct=j == i + 1) else None
+            return j if _continues(para, candidate, direct=j == i + 1,
+                                   ended=edges is not None and _ends_short(para, edges)) else None
     return None
 
 
-def _continues(para: _Para, candidate: _Para, direct: bool) -> bool:
-    """Whether `candidate` reads on from `para`, which ends without finishing its sentence."""
+def _continues(para: _Para, candidate: _Para, direct: bool, ended: bool = False) -> bool:
+    """Whether `candidate` reads on from `para`, which ends without finishing its sentence
+    (`ended`: its last line stops short of the column's edge, so only a lower-case or
+    punctuation opening, or a hyphen or comma before the break, says it goes on)."""
     first = candidate.lines[0]
     text = first.text
     if _LIST_MARK.match(text):
@@ -970,7 +999,7 @@ def _continues(para: _Para, candidate: _Para, direct: bool) -> bool:
         return True
     indented = len(candidate.lines) > 1 and first.x0 > min(
         ln.x0 for ln in candidate.lines[1:]) + 0.5 * first.size
-    return para.cut and direct and not indented
+    return para.cut and direct and not indented and not ended
 
 
 def _join(lines: Any) -> str:
