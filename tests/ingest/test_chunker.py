@@ -137,3 +137,13 @@ def test_the_next_numbered_recommendation_starts_its_own_sentence_without_a_full
         "3.2 The cardiometabolic risk with normal weight obesity is like that of overt obesity",
         "3.3 Emerging literature suggests a slow response to lifestyle change.",
         "Lowered by 3.24 mmHg and 1.5 DBP, both significant."]
+
+
+def test_a_numbered_recommendation_after_a_run_in_label_starts_its_own():
+    text = ("Recommendations[39,51,52]: 7.23 Indications: pharmacotherapy should be started early. "
+            "Recommendations: 2.1 (L) A rapid increase warrants attention. "
+            "The ratio was 3: 1.5 Units were given.")
+    assert _split(text) == ["Recommendations[39,51,52]:",
+                            "7.23 Indications: pharmacotherapy should be started early.",
+                            "Recommendations:", "2.1 (L) A rapid increase warrants attention.",
+                            "The ratio was 3: 1.5 Units were given."]

@@ -20,10 +20,11 @@ _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 # "(2)" or "[12]", opens an item or cites: it stays where it is)
 _REMARK = re.compile(r"[(\[](?=[^()\[\]]*[A-Za-z]{2})[^()\[\]]{1,60}[)\]]\.?")
 _REMARK_WORDS = 6
-# a numbered recommendation or item after a sentence's end ("... of patients. 4.2 We recommend",
-# "... weight gain. 7.3(L) Offer ..."): a new sentence, which the splitter keeps with the one
-# before it when the number follows the full stop
-_NUMBERED = re.compile(r"(?<=[.!?;])\s+(?=\d{1,2}(?:\.\d{1,2}){1,2}(?:\s?\([A-Z]\))?\s+[A-Z][a-z])")
+# a numbered recommendation or item after a sentence's end or a run-in label ("... of patients.
+# 4.2 We recommend", "... weight gain. 7.3(L) Offer ...", "Recommendations: 4.1 We recommend"): a
+# new sentence, which the splitter keeps with the one before it when the number follows the stop
+_NUMBERED = re.compile(r"(?:(?<=[.!?;])|(?<=[A-Za-z)\]]:))\s+"
+                       r"(?=\d{1,2}(?:\.\d{1,2}){1,2}(?:\s?\([A-Z]\))?\s+(?:[A-Z][a-z]|A\s))")
 # a numbered item ("3.2 The ...", "7.3(L) Offer ..."): at a sentence's start, and anywhere after a space
 _ITEM = re.compile(r"\s*(\d{1,2})\.(\d{1,2})(?:\s?\([A-Z]\))?\s+[A-Z][a-z]")
 _NEXT_ITEM = re.compile(r"\s+(?=(\d{1,2})\.(\d{1,2})(?:\s?\([A-Z]\))?\s+[A-Z][a-z])")
