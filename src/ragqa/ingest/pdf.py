@@ -14,12 +14,14 @@ The reading, in the order it is done:
    as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
    exponent after a unit kept, a mark pdfium set apart as a piece of its own dropped too, and a
    word space put where a dropped mark stood between a sentence's end and the next; pieces on one
-   baseline merged; a word broken at a line end marked `SOFT_HYPHEN`;
+   baseline merged; a word broken at a line end marked `SOFT_HYPHEN`; a line opening with a glyph
+   of a dingbat font, or punctuation of a symbol font (a DeltaSymbol "["), opens with a bullet;
 2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
    position and repetition (`furniture.py`);
 3. each line classed: contents entry (dot leaders), caption ("Table 2 Histological ...", not a
    line of prose naming a table: "Table 4 lists ..."), heading (type size, weight, capitals,
-   numbering; numbered headings nest under their parent number), or body;
+   numbering; numbered headings nest under their parent number, and a heading set between two
+   numbered chapters in a larger type than theirs sits inside the first), or body;
 4. lines grouped into paragraphs by line spacing, indentation and list marks: a bullet (Word's
    Symbol and Wingdings bullets too) always opens an item, so does the next mark of the same list
    at the same indent, and text set out to the left of a list ends it; a remark in brackets on a
@@ -30,7 +32,8 @@ The reading, in the order it is done:
    with nothing in the first column, or going on in lower case, continues the row above);
    contents lines marked;
 6. a paragraph cut at a column or page break joined to its continuation, past captions, boxes,
-   tables and footnotes;
+   tables and footnotes (unless its last line stops well short of its column's edge and the next
+   paragraph opens with a capital: it ended there);
 7. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
 """
 
