@@ -91,11 +91,12 @@ def test_an_overview_files_a_statement_under_the_aspect_it_is_nearest_to_in_mean
     assert np.allclose(centre, vectors.mean(axis=0))
     assert prototypes[0] @ (vectors[0] - centre) > 0 > prototypes[1] @ (vectors[0] - centre)
     selector = object.__new__(Selector)
-    selector.index, selector.facts, selector.aspect_vectors = index, facts, (centre, prototypes)
+    selector.index, selector.facts, selector._prototypes = index, facts, False  # read on first use
     assert selector._aspect_of(4, spoken[4]).id == "mechanism"
     assert selector._aspect_of(0, spoken[0]).id == "dose"
+    assert np.allclose(selector._prototypes[1], prototypes)
     # without the index's prototypes: the first in the book's order, as before
-    selector.aspect_vectors = None
+    selector._prototypes = None
     assert selector._aspect_of(4, spoken[4]).id == "dose"
     assert selector._aspect_of(1, set()) is None
 
@@ -126,3 +127,8 @@ def test_an_overview_of_a_guideline_follows_its_own_chapters():
     assert headings(one) == [("3.1 Threshold", 2), ("3.6 Target", 1)]
     # no heading below the title: "Other evidence"
     assert headings([statement()]) == [("Other evidence", 1)]
+    # a short heading that opens the title too ("Guideline", with no title above it) is not the
+    # title; the title cut at a line's end is
+    bare = [Scored(type("Candidate", (), {"doc_id": "g", "section": section})(), 1.0, True)
+            for section in (("Guideline", "Scope"), ("Guideline for the treatment of", "Doses"))]
+    assert headings(bare) == [("Guideline", 1), ("Doses", 1)]

@@ -25,7 +25,7 @@ from ragqa.answer.evidence import EvidenceGatherer, FactBook, GatherParams
 from ragqa.answer.learned import CandidateFeatures, Ranker, Weights
 from ragqa.answer.regimen import RegimenTable
 from ragqa.answer.scoring import Topic, default_topics
-from ragqa.answer.selection import SelectionParams, Selector, aspect_prototypes
+from ragqa.answer.selection import SelectionParams, Selector
 from ragqa.answer.verdict import RegimenJudge
 from ragqa.errors import InvalidQueryError
 from ragqa.index.embed import Embedder
@@ -82,7 +82,7 @@ class AnswerEngine:
         self.judge = RegimenJudge(index, table, facts, self.params.selection.min_similarity)
         self.ranker = Ranker(CandidateFeatures(index, self.analyzer, facts), weights)
         self.selector = Selector(index, self.analyzer, facts, topics, self.ranker,
-                                 self.params.selection, aspect_prototypes(index, facts))
+                                 self.params.selection)
         self.composer = Composer(index, self.selector, self.judge)
 
     def with_weights(self, weights: Weights) -> AnswerEngine:

@@ -46,8 +46,8 @@ class FactBook:
     def on_topics(self, drugs: tuple[str, ...]) -> bool:
         """Whether the corpus's topics (topics.json) shape the overview of a question naming
         `drugs`: they are its preference for questions on the drugs its regimen table knows
-        (regimens.json); a question on anything else is covered by its own search and filed under
-        the generic aspects alone."""
+        (regimens.json); a question on anything else is covered by its own search, and its
+        overview follows its sources' own headings."""
         known = {r.drug for r in self.table.regimens}
         return any(drug in known for drug in drugs)
 

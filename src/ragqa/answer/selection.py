@@ -105,13 +105,13 @@ class Selector:
 
     def __init__(self, index: HybridIndex, analyzer: QuestionAnalyzer, facts: FactBook,
                  topics: tuple[Topic, ...], ranker: Ranker,
-                 params: SelectionParams | None = None,
-                 aspect_vectors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 params: SelectionParams | None = None) -> None:
         self.index = index
         # the index's mean sentence vector, and per aspect (in the aspect book's order) the mean
-        # direction of the sentences that speak to it alone: an overview files a statement under
-        # the aspect it speaks to that it is nearest in meaning (None: the first)
-        self.aspect_vectors = aspect_vectors
+        # direction of the sentences that speak to it alone (`aspect_prototypes`, read once, on
+        # the first overview that needs it): an overview files a statement under the aspect it
+        # speaks to that it is nearest in meaning (None: the first)
+        self._prototypes: tuple[np.ndarray, np.ndarray] | None | bool = False
         self.ranker = ranker
         self.analyzer = analyzer
         self.facts = facts
@@ -254,9 +254,9 @@ class Selector:
         monitoring, populations, limits of the evidence ..., in the aspect data's order), each
         statement under the one it speaks to that it is nearest in meaning (`_aspect_of`); the dose
         section is split by regimen. A statement that speaks to none goes under its corpus topic
-        (topics.json), and else under "Other evidence". For an overview on the drugs the corpus's
-        topics are about (`FactBook.on_topics`); any other follows its sources' own chapters
-        (`_source_sections`)."""
+        (topics.json), and else under "Other evidence". Used for an overview on the drugs the
+        corpus's topics are about (`FactBook.on_topics`); any other follows its sources' own
+        chapters (`_source_sections`)."""
         groups: dict[tuple[str, str], list[Scored]] = {}
         order = [(a.heading, f"aspect:{a.id}") for a in self.facts.book.aspects]
         order += [(t.heading, t.id) for t in self.topics]
@@ -308,7 +308,9 @@ class Selector:
         title = self.index.documents[candidate.doc_id].title.strip().lower()
         path = candidate.section
         for i, heading in enumerate(path):
-            if title and heading.strip().lower() in (title, title[:len(heading.strip())]):
+            # the title as a heading, whole or cut at a line's end (most of it)
+            text = heading.strip().lower()
+            if title and title.startswith(text) and len(text) >= 0.5 * len(title):
                 return path[i + 1:]
         return path
 
@@ -317,9 +319,13 @@ class Selector:
         nearest to it in meaning (its sentence vector against the mean direction of the index's
         sentences on that aspect alone), or the first in the book's order without them."""
         matched = [(i, a) for i, a in enumerate(self.facts.book.aspects) if a.id in spoken]
-        if len(matched) <= 1 or self.aspect_vectors is None:
+        if len(matched) <= 1:
             return matched[0][1] if matched else None
-        centre, prototypes = self.aspect_vectors
+        if self._prototypes is False:
+            self._prototypes = aspect_prototypes(self.index, self.facts)
+        if self._prototypes is None:
+            return matched[0][1]
+        centre, prototypes = self._prototypes
         near = prototypes[[i for i, _ in matched]] @ (self.index.sentence_vectors[sid] - centre)
         return matched[int(np.argmax(near))][1]
 
