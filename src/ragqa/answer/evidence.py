@@ -48,8 +48,7 @@ class FactBook:
         `drugs`: they are its preference for questions on the drugs its regimen table knows
         (regimens.json); a question on anything else is covered by its own search, and its
         overview follows its sources' own headings."""
-        known = {r.drug for r in self.table.regimens}
-        return any(drug in known for drug in drugs)
+        return any(drug in self._regimen_drugs for drug in drugs)
 
     def answers_in(self, sid: int, forms: tuple[Aspect, ...]) -> bool:
         """Whether the sentence states its answer in one of the asked forms (False when none is asked)."""
@@ -62,6 +61,7 @@ class FactBook:
         self.topics = topics
         self.book = book
         self.data = AnswerData(table, topics, book)
+        self._regimen_drugs = frozenset(r.drug for r in table.regimens)
         stored = index.sentence_facts
         if stored is not None and stored.fingerprint != self.data.fingerprint():
             log.warning("the index's sentence facts were derived with other answer data or code: "

@@ -388,12 +388,7 @@ def _is_symbol_bullet(textpage: Any, index: int, char: str) -> bool:
     """Whether a character that opens a line is a bullet drawn from a symbol font: any glyph of a
     dingbat font ("l" is Wingdings' ●), and punctuation or a private-use code of a symbol font
     (the "[" of a DeltaSymbol font is a bullet; the α, β and ≥ of a Symbol font are text)."""
-    from pypdfium2 import raw
-
-    name = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-    raw.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
-    font = name.value.decode("latin-1")
+    font = _font_name(textpage, index)
     if _DINGBAT_FONT.search(font):
         return True
     return bool(_SYMBOL_FONT.search(font)) and unicodedata.category(char) in _BULLET_CATEGORIES
@@ -405,10 +400,17 @@ def _is_bold(textpage: Any, index: int) -> bool:
 
     if raw.FPDFText_GetFontWeight(textpage.raw, index) >= _BOLD_WEIGHT:
         return True
+    return bool(_BOLD_FONT.search(_font_name(textpage, index)))
+
+
+def _font_name(textpage: Any, index: int) -> str:
+    """The name of the font a character is set in ("Arial-BoldMT", "DeltaSymbol")."""
+    from pypdfium2 import raw
+
     name = ctypes.create_string_buffer(128)
     flags = ctypes.c_int()
     raw.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
-    return bool(_BOLD_FONT.search(name.value.decode("latin-1")))
+    return name.value.decode("latin-1")
 
 
 class Role(str, Enum):
