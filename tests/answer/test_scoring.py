@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ragqa.answer.scoring import mmr
-from ragqa.answer.selection import stated_figures
+from ragqa.answer.selection import spells_out, stated_figures
 
 
 def pairwise_mmr(vectors, scores, k, diversity, duplicate):
@@ -132,3 +132,14 @@ def test_an_overview_of_a_guideline_follows_its_own_chapters():
     bare = [Scored(type("Candidate", (), {"doc_id": "g", "section": section})(), 1.0, True)
             for section in (("Guideline", "Scope"), ("Guideline for the treatment of", "Doses"))]
     assert headings(bare) == [("Guideline", 1), ("Doses", 1)]
+
+
+def test_a_glossary_row_spells_out_an_abbreviation_and_states_nothing():
+    assert spells_out("BP | blood pressure")
+    assert spells_out("Abbreviation: TMS | Definition: Transcranial magnetic stimulation")
+    assert spells_out("GRADE | Grading of Recommendations Assessment, Development and Evaluation")
+    # rows that state something: a figure, a longer first cell, more than two cells, prose
+    assert not spells_out("BMI | 25-29.9 kg/m2")
+    assert not spells_out("Orlistat | Lipase inhibitor taken with meals")
+    assert not spells_out("Drug: CCB | Dose: 5 mg | Frequency: once daily")
+    assert not spells_out("An SSRI is recommended first-line for most patients.")

@@ -210,6 +210,17 @@ def test_a_paragraph_whose_last_line_stops_short_ends_at_a_page_break(read):
     assert "overt phenotype of obesity\n\n3.3 Emerging literature suggests" in read(DEV_PDFS[2]).text
 
 
+def test_a_sentence_cut_by_a_table_runs_on_after_it(read):
+    """A paragraph that stops mid-sentence where a table (its caption, a dozen rows and notes)
+    is set goes on after the table: the sentence is one, whatever the table's length."""
+    text = read(COELIAC).text
+    assert "alternative mucosal cause of malabsorption is present. In fact, it has been suggested" in text
+    assert "\n\nfact, it has been suggested" not in text
+    obesity = read(DEV_PDFS[2]).text
+    assert ("the root cause of obesity needs to be identified in each patient, as only once it is "
+            "assessed appropriately") in obesity
+
+
 def test_a_heading_between_numbered_chapters_is_inside_the_first(read):
     """The obesity guideline sets "Conclusions" (closing chapter 2) in a larger type than its
     numbered chapters: chapters 3 to 14 are not filed under it."""

@@ -79,6 +79,21 @@ _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 _ITEM_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2}){1,3}(?:\s?\([A-Z]\))?\s+(?=[A-Z])")
 
 
+# a table row that spells out an abbreviation, "BP | blood pressure" or "Abbreviation: TMS |
+# Definition: Transcranial magnetic stimulation": a cell's own label is optional
+_CELL_LABEL = re.compile(r"^[^|:]{1,40}:\s*")
+_SHORT_FORM = re.compile(r"^[A-Za-z][\w/&+-]{0,9}$")
+
+
+def spells_out(text: str) -> bool:
+    """Whether a table row is a glossary entry: a short form of two or more capitals in one cell
+    and, in the other, the words it stands for (no figure). It defines a term and states nothing."""
+    cells = [_CELL_LABEL.sub("", cell.strip(), count=1) for cell in text.split(" | ")]
+    if len(cells) != 2 or not _SHORT_FORM.match(cells[0]) or sum(c.isupper() for c in cells[0]) < 2:
+        return False
+    return not _FIGURE.search(cells[1]) and len(cells[1].split()) <= 10
+
+
 def stated_figures(text: str) -> list[str]:
     """The figures a statement states, in order; its recommendation number is not one of them
     (two recommendations worded alike, "10.10" and "10.11", state the same figures)."""
@@ -340,12 +355,16 @@ class Selector:
 
     def quotable_alone(self, sid: int) -> bool:
         """Whether the sentence may be quoted: it states something (a question, such as a
-        guideline's "Q1: At what BP level should pharmacological therapy be initiated?", states
-        nothing) and does not lean on one its quote cannot include."""
+        guideline's "Q1: At what BP level should pharmacological therapy be initiated?", or a
+        glossary's "BP | blood pressure", states nothing) and does not lean on one its quote
+        cannot include."""
         alone = self._alone.get(sid)
         if alone is None:  # an index never changes: each sentence is checked once
-            alone = self._alone[sid] = not (dangles(self.index.sentences[self._span(sid)[0]].text)
-                                            or self.index.sentences[sid].text.rstrip().endswith("?"))
+            sentence = self.index.sentences[sid]
+            alone = self._alone[sid] = not (
+                dangles(self.index.sentences[self._span(sid)[0]].text)
+                or sentence.text.rstrip().endswith("?")
+                or sentence.kind is BlockKind.TABLE_ROW and spells_out(sentence.text))
         return alone
 
     def _span(self, sid: int) -> tuple[int, int]:

@@ -116,7 +116,6 @@ _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
                          re.IGNORECASE)
 _NAME = re.compile(r"^[A-Z][\w'’.\-]*(?:\s[A-Za-z][\w'’.\-]*){1,4}$")
-_LOOK_AHEAD = 12  # blocks a paragraph cut at a break may skip to reach its continuation
 
 
 @dataclass(frozen=True)
@@ -436,6 +435,11 @@ _BLOCK_OF: dict[Role, tuple[BlockKind, bool]] = {
     Role.NOTE: (BlockKind.TABLE_NOTE, True),
     Role.REFERENCE: (BlockKind.REFERENCE, True),
 }
+
+_LOOK_AHEAD = 12  # blocks a paragraph cut at a break may skip to reach its continuation
+# the parts of a float (a table's rows and header, its notes, a caption): a paragraph cut by one
+# skips it whole, however many rows it has, and counts it as one block
+_FLOAT = frozenset({Role.ROW, Role.HEADER, Role.NOTE, Role.CAPTION})
 
 
 @dataclass
@@ -981,8 +985,14 @@ def _continuation(paras: list[_Para], i: int,
     """The index of the paragraph that continues the unfinished paragraph `i`, if any: the first
     later paragraph of prose in the same type, when `i` was cut or interrupted."""
     para = paras[i]
-    for j in range(i + 1, min(i + 1 + _LOOK_AHEAD, len(paras))):
+    skipped = 0
+    for j in range(i + 1, len(paras)):
         candidate = paras[j]
+        if candidate.role in _FLOAT and paras[j - 1].role in _FLOAT:
+            continue  # the rest of a float already counted
+        skipped += 1
+        if skipped > _LOOK_AHEAD:
+            return None
         if candidate.role == Role.PROSE and abs(candidate.size - para.size) <= 0.6:
             if j == i + 1 and not para.cut:
                 return None  # the next paragraph in the same column: a real paragraph break
