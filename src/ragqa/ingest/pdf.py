@@ -32,8 +32,9 @@ The reading, in the order it is done:
    with nothing in the first column, or going on in lower case, continues the row above);
    contents lines marked;
 6. a paragraph cut at a column or page break joined to its continuation, past captions, boxes,
-   tables and footnotes (unless its last line stops well short of its column's edge and the next
-   paragraph opens with a capital: it ended there);
+   tables and footnotes (a table, however many rows, counts as one block of the look-ahead), unless
+   its last line stops well short of its column's edge and the next paragraph opens with a
+   capital: it ended there;
 7. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
 """
 
