@@ -91,7 +91,7 @@ def test_an_overview_files_a_statement_under_the_aspect_it_is_nearest_to_in_mean
     assert np.allclose(centre, vectors.mean(axis=0))
     assert prototypes[0] @ (vectors[0] - centre) > 0 > prototypes[1] @ (vectors[0] - centre)
     selector = object.__new__(Selector)
-    selector.index, selector.facts, selector._prototypes = index, facts, False  # read on first use
+    selector.index, selector.facts = index, facts  # the prototypes are read on first use
     assert selector._aspect_of(4, spoken[4]).id == "mechanism"
     assert selector._aspect_of(0, spoken[0]).id == "dose"
     assert np.allclose(selector._prototypes[1], prototypes)

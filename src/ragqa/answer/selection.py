@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -122,11 +123,6 @@ class Selector:
                  topics: tuple[Topic, ...], ranker: Ranker,
                  params: SelectionParams | None = None) -> None:
         self.index = index
-        # the index's mean sentence vector, and per aspect (in the aspect book's order) the mean
-        # direction of the sentences that speak to it alone (`aspect_prototypes`, read once, on
-        # the first overview that needs it): an overview files a statement under the aspect it
-        # speaks to that it is nearest in meaning (None: the first)
-        self._prototypes: tuple[np.ndarray, np.ndarray] | None | bool = False
         self.ranker = ranker
         self.analyzer = analyzer
         self.facts = facts
@@ -329,6 +325,14 @@ class Selector:
                 return path[i + 1:]
         return path
 
+    @cached_property
+    def _prototypes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The index's mean sentence vector, and per aspect (in the aspect book's order) the mean
+        direction of the sentences that speak to it alone (`aspect_prototypes`), read on the first
+        overview that needs them, not at start-up: an overview files a statement under the aspect
+        it speaks to that it is nearest in meaning (None: under the first)."""
+        return aspect_prototypes(self.index, self.facts)
+
     def _aspect_of(self, sid: int, spoken: frozenset[str] | set[str]) -> Aspect | None:
         """The aspect an overview files a statement under: of those whose cues it matches, the one
         nearest to it in meaning (its sentence vector against the mean direction of the index's
@@ -336,8 +340,6 @@ class Selector:
         matched = [(i, a) for i, a in enumerate(self.facts.book.aspects) if a.id in spoken]
         if len(matched) <= 1:
             return matched[0][1] if matched else None
-        if self._prototypes is False:
-            self._prototypes = aspect_prototypes(self.index, self.facts)
         if self._prototypes is None:
             return matched[0][1]
         centre, prototypes = self._prototypes

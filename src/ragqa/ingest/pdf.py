@@ -981,8 +981,7 @@ def _ends_short(para: _Para, edges: dict[tuple[int, int], float]) -> bool:
     return last.x1 < edge - _SHORT_LAST_LINE * (edge - last.x0)
 
 
-def _continuation(paras: list[_Para], i: int,
-                  edges: dict[tuple[int, int], float] | None = None) -> int | None:
+def _continuation(paras: list[_Para], i: int, edges: dict[tuple[int, int], float]) -> int | None:
     """The index of the paragraph that continues the unfinished paragraph `i`, if any: the first
     later paragraph of prose in the same type, when `i` was cut or interrupted."""
     para = paras[i]
@@ -998,11 +997,11 @@ def _continuation(paras: list[_Para], i: int,
             if j == i + 1 and not para.cut:
                 return None  # the next paragraph in the same column: a real paragraph break
             return j if _continues(para, candidate, direct=j == i + 1,
-                                   ended=edges is not None and _ends_short(para, edges)) else None
+                                   ended=_ends_short(para, edges)) else None
     return None
 
 
-def _continues(para: _Para, candidate: _Para, direct: bool, ended: bool = False) -> bool:
+def _continues(para: _Para, candidate: _Para, direct: bool, ended: bool) -> bool:
     """Whether `candidate` reads on from `para`, which ends without finishing its sentence
     (`ended`: its last line stops short of the column's edge, so only a lower-case or
     punctuation opening, or a hyphen or comma before the break, says it goes on)."""
