@@ -297,3 +297,31 @@ def test_a_chapters_running_head_is_furniture_where_the_other_furniture_sits():
     assert {(page, "Guideline on light 2024") for page in range(1, 11)} <= found
     assert (5, "Chapter 2: Treatment") in found and (8, "Chapter 3: Follow-up") in found
     assert (9, "Chapter 2: Treatment") not in found  # the same words mid-page are text
+
+
+def test_a_short_chapters_running_head_on_two_pages_is_furniture_and_a_line_once_there_is_not():
+    # a manual's three-page chapter carries its running head on its second and third pages only
+    # (libtasn1's "Chapter 2: ASN.1 structure handling 3" was quoted inside a sentence)
+    placed = []
+    for page in range(1, 9):
+        head = "Guideline on light 2024" if page <= 5 else (
+            "Chapter 6: Side effects" if page in (7, 8) else "A line set at the top")
+        placed += [Placed(page, 780, f"{page}", HEIGHT), Placed(page, 765, head, HEIGHT),
+                   Placed(page, 600, f"Body text {'abcdefgh'[page - 1]} one.", HEIGHT),
+                   Placed(page, 300, f"Body text {'abcdefgh'[page - 1]} two.", HEIGHT)]
+    found = {(placed[i].page, placed[i].text) for i in find_furniture(placed, pages=8)}
+    assert {(7, "Chapter 6: Side effects"), (8, "Chapter 6: Side effects")} <= found
+    assert (6, "A line set at the top") not in found
+
+
+@pytest.mark.parametrize(("big", "title"), [
+    ("Libtasn1", "Libtasn1"),  # a one-word title set large
+    ("WHO", "Guideline on the treatment of light"),  # a logo's short name is not the title
+    ("Gut", "Guideline on the treatment of light"),
+])
+def test_the_largest_first_page_heading_is_the_title_unless_it_is_a_short_name(big, title):
+    lines = [line(big, 740, 1, size=28),
+             line("Guideline on the treatment of light", 700, 1, size=20, bold=True)] + [
+        line(f"Body text line {k} of the first page runs on.", 600 - 12 * k, 1) for k in range(6)]
+    parsed = parse_lines(lines, pages=1, info={"Title": ""})
+    assert parsed.metadata["title"] == title

@@ -3,7 +3,7 @@ download stamps, found by position and repetition across pages (as GROBID and py
 
 A line is furniture when it sits at a page's edge (one of the two topmost or two bottommost lines,
 or in the outer margin band when the page size is known) and the same text, digits ignored, sits at
-about the same height on many pages; when the same text recurs on a few pages (a chapter's running
+about the same height on many pages; when the same text recurs on two pages or more (a chapter's running
 head) exactly where the document's other furniture sits; or when it is set sideways in the left or
 right margin (a chapter tab, a vertical download stamp). Nothing here knows any document's words.
 """
@@ -22,7 +22,10 @@ _SPACE = re.compile(r"\s+")
 EDGE_LINES = 2  # lines counted from each edge of a page
 MARGIN_BAND = 0.08  # fraction of the page height at the top and bottom that is margin
 MIN_SHARE = 0.3  # furniture recurs on at least this share of the pages ...
-MIN_PAGES = 3  # ... and on 3 or more (a chapter's running head: 3 or more, where furniture sits)
+MIN_PAGES = 3  # ... and on 3 or more
+# a chapter's running head recurs on the chapter's pages but its first, exactly where the document's
+# other furniture sits: on 2 pages or more there (a three-page chapter of a manual has two)
+MIN_HEAD_PAGES = 2
 Y_TOLERANCE = 6.0  # points: how far the same furniture line may move from page to page
 
 
@@ -84,6 +87,6 @@ def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
     for indexes in places.values():
         placed = [i for i in indexes if i not in furniture and any(
             abs(lines[i].y - y) <= Y_TOLERANCE / 2 for y in slots)]
-        if len({lines[i].page for i in placed}) >= MIN_PAGES:
+        if len({lines[i].page for i in placed}) >= MIN_HEAD_PAGES:
             furniture.update(placed)
     return furniture

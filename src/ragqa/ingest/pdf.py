@@ -114,6 +114,7 @@ _CITATION_LIKE = re.compile(
     r"^(?:\[\d{1,4}\]|\(\d{1,4}\)|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
     r"\b(?:19|20)\d\d\b", re.DOTALL)
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+_WORD = re.compile(r"[^\W\d_]+")  # a run of letters
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
                          re.IGNORECASE)
 _NAME = re.compile(r"^[A-Z][\w'’.\-]*(?:\s[A-Za-z][\w'’.\-]*){1,4}$")
@@ -1046,7 +1047,7 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
              "year": "document information"}
     title_para: _Para | None = None
     if not title or _JUNK_TITLE.match(title) or " " not in title:  # "untitled", "ATAO:TX_1~AB"
-        headings = [p for p in first_page if p.role == Role.HEADING and len(p.text) > 8]
+        headings = [p for p in first_page if p.role == Role.HEADING and _could_be_title(p.text)]
         if headings:
             title_para = max(headings, key=lambda p: p.size)
             title = dehyphenate(title_para.text)
@@ -1073,6 +1074,13 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
         metadata["year"] = int(created.group())
         found["year"] = "file's creation date"
     return metadata, {k: v for k, v in found.items() if k in metadata}
+
+
+def _could_be_title(text: str) -> bool:
+    """Whether a first-page heading may be the document's title: not a logo's or a journal's short
+    name ("WHO", "NICE", "Gut"), which a title page may set large; a one-word title ("Libtasn1",
+    "Obesity") may be."""
+    return len(text) > 8 or any(len(w) >= 4 and not w.isupper() for w in _WORD.findall(text))
 
 
 def _names(text: str) -> list[str]:
