@@ -30,3 +30,7 @@ def assert_contract(answer: Answer, index: HybridIndex) -> None:
     if answer.abstained:
         assert not answer.statements() and not answer.references
         assert answer.abstention is not None and answer.abstention.reason
+        for nearest in answer.abstention.nearest:  # what was found is quoted as it stands
+            doc = index.documents[nearest.doc_id]
+            assert doc.text[nearest.char_start:nearest.char_end] == nearest.text
+            assert nearest.title == doc.title

@@ -41,6 +41,19 @@ def test_sertraline_dose_abstains_and_says_what_was_found(default_engine):
     assert "sertraline" in answer.message
 
 
+def test_an_abstention_quotes_what_it_found_nearest_and_says_it_is_not_an_answer(default_engine,
+                                                                                default_index):
+    from ragqa.answer.render import NEAREST_HEADING, to_markdown
+
+    answer = default_engine.ask("What is the dose of sertraline for depression?")
+    assert answer.abstained and 1 <= len(answer.abstention.nearest) <= 3
+    assert len({n.text for n in answer.abstention.nearest}) == len(answer.abstention.nearest)
+    assert_contract(answer, default_index)  # each nearest sentence is its document's own span
+    text = to_markdown(answer)
+    assert NEAREST_HEADING in text and "not an answer" in NEAREST_HEADING
+    assert all(n.text in text for n in answer.abstention.nearest)
+
+
 def test_direct_dose_question_puts_the_dose_in_the_bottom_line(default_engine, default_index):
     answer = default_engine.ask("What dose of ketamine is used for treatment-resistant depression?")
     lead = " ".join(s.text for s in answer.bottom_line if s.kind == "extract")

@@ -26,6 +26,7 @@ SCREENSHOT_QUESTIONS = {
     "dose": "What dose of ketamine is used for suicidal ideation?",
     "microdosing": QUESTION,
     "abstain": "What is the capital of France?",
+    "abstain-near": "What is the dose of sertraline for depression?",
 }
 WIDTHS = [(1280, 900), (375, 812)]
 
@@ -225,7 +226,7 @@ def test_touch_targets_are_44_px(browser, corpus_server):
 def test_screenshots_and_axe(browser, corpus_server, artifacts, axe_source, name, width, height):
     page, errors = _open(browser, corpus_server, width, height, SCREENSHOT_QUESTIONS[name])
     try:
-        first = "#abstention-message" if name == "abstain" else "#verdict li"
+        first = "#abstention-message" if name.startswith("abstain") else "#verdict li"
         top = page.evaluate(f"document.querySelector({first!r}).getBoundingClientRect().top")
         assert top < height, f"{name}: the answer starts at {top} px at {width} px"
         if name != "microdosing":
@@ -276,6 +277,26 @@ def test_an_uncovered_question_shows_the_abstention(browser, corpus_server):
         assert "threshold" not in page.inner_text("#answer")  # plain words, not internals
         assert page.locator("#verdict li").count() == 0
         assert page.is_visible("#disclaimer")
+        assert page.is_hidden("#nearest-section")  # nothing near a question off the corpus
+    finally:
+        page.close()
+
+
+def test_an_abstention_near_the_corpus_quotes_what_it_found_nearest(browser, corpus_server):
+    question = "What is the dose of sertraline for depression?"
+    answer = httpx.post(corpus_server.url + "/v1/ask", json={"question": question},
+                        timeout=60).json()
+    assert answer["abstained"] and answer["abstention"]["nearest"]
+    page = browser.new_page(viewport={"width": 375, "height": 812})
+    try:
+        page.goto(corpus_server.url + "/?q=" + quote(question))
+        page.wait_for_selector("#nearest-section:not([hidden])", timeout=60_000)
+        assert "not an answer" in page.inner_text("#nearest-title")
+        items = page.locator("#nearest li")
+        assert items.count() == len(answer["abstention"]["nearest"])
+        for i, nearest in enumerate(answer["abstention"]["nearest"]):
+            assert nearest["text"] in items.nth(i).inner_text()
+            assert nearest["title"] in items.nth(i).locator(".section-path").inner_text()
     finally:
         page.close()
 

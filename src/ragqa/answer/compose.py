@@ -7,12 +7,16 @@ its sentence verbatim with its document offsets; references are numbered by firs
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from ragqa.answer.analysis import QuestionAnalysis, as_written
 from ragqa.answer.contract import (
     AbstentionRecord,
     Answer,
+    NearestSentence,
     Reference,
     RegimenCheck,
     RegimenEvidence,
@@ -21,7 +25,7 @@ from ragqa.answer.contract import (
     Statement,
 )
 from ragqa.answer.coverage import Coverage
-from ragqa.answer.evidence import Evidence
+from ragqa.answer.evidence import Candidate, Evidence
 from ragqa.answer.overview import corpus_overview, looks_english
 from ragqa.answer.provenance import RAGQA_OWN, source_provenance
 from ragqa.answer.selection import Scored, Selection, Selector
@@ -30,6 +34,8 @@ from ragqa.index.store import HybridIndex
 from ragqa.ingest.context import quote_span
 
 ABSTAIN_MESSAGE = "The corpus does not answer this question, so ragqa gives no clinical answer."
+# the sentences an abstention quotes as what was found nearest the question
+NEAREST = 3
 NOT_ENGLISH = ("The question does not read as English, and ragqa's corpus and its search are in "
                "English: please ask in English.")
 
@@ -89,8 +95,11 @@ class Composer:
         )
 
     def abstain(self, analysis: QuestionAnalysis, evidence: Evidence, coverage: Coverage,
-                searched: str, threshold: float) -> Answer:
-        """An answer that gives no clinical statement, with what was searched and found instead."""
+                searched: str, threshold: float, ranked: Sequence[Candidate] = ()) -> Answer:
+        """An answer that gives no clinical statement, with what was searched and found instead:
+        the nearest documents, and up to `NEAREST` sentences quoted (where the corpus names the
+        question's subject in passing, then the quotable candidates `ranked`, best first by the
+        relevance score), unless the question is not near the corpus."""
         qv = analysis.vector
         closest = []
         mentioned = [sid for m in coverage.uncovered for sid in m.sentence_ids]
@@ -113,6 +122,10 @@ class Composer:
         found_in = list(dict.fromkeys(_short_title(p.title) for p in closest))[:3]
         english = looks_english(analysis.text, self.index)
         covers = corpus_overview(self.index).covers()
+        # what is nearest is worth quoting only for a question near the corpus: not below the
+        # relevance floor, in English, and not on a subject the corpus never names
+        near = (english and evidence.best_chunk_similarity >= threshold
+                and not any(m.sentences == 0 for m in coverage.uncovered))
         where = f" The nearest passages are in: {'; '.join(found_in)}." if found_in else ""
         message = ((f"{NOT_ENGLISH} " if not english else "") + f"{ABSTAIN_MESSAGE}"
                    f"{self._subject_note(coverage, analysis.text)}{where} {covers}")
@@ -128,10 +141,33 @@ class Composer:
                 reason=coverage.reason, searched=searched, query_terms=evidence.chunks.query_tokens,
                 threshold=threshold, best_score=round(evidence.best_chunk_similarity, 4),
                 closest=closest, found_in=found_in, corpus_covers=covers, english=english,
+                nearest=self._nearest(mentioned, ranked, qv) if near else [],
             ),
             retrieved_doc_ids=_doc_order(evidence), index_version=self.index.version,
             index_built_at=self.index.manifest.get("built_at"), timings_ms={},
         )
+
+    def _nearest(self, mentioned: Sequence[int], ranked: Sequence[Candidate],
+                 qv: np.ndarray) -> list[NearestSentence]:
+        """Up to NEAREST distinct quotable sentences, quoted with where they stand: first where
+        the corpus names a subject of the question in passing (nearest first), then the
+        candidates `ranked` (best first)."""
+        vectors = self.index.sentence_vectors
+        passing = sorted((sid for sid in dict.fromkeys(mentioned) if self.selector.quotable_alone(sid)),
+                         key=lambda sid: -float(vectors[sid] @ qv))
+        out: list[NearestSentence] = []
+        for sid in [*passing, *(c.sentence_id for c in ranked)]:
+            sentence = self.index.sentences[sid]
+            if any(n.text == sentence.text for n in out):
+                continue
+            doc = self.index.documents[sentence.doc_id]
+            out.append(NearestSentence(
+                text=sentence.text, doc_id=doc.id, title=doc.title, char_start=sentence.char_start,
+                char_end=sentence.char_end, section=list(sentence.section), page=sentence.page,
+                similarity=round(float(vectors[sid] @ qv), 4), provenance=source_provenance(doc)))
+            if len(out) == NEAREST:
+                break
+        return out
 
     def _subject_note(self, coverage: Coverage, question: str) -> str:
         """Where the corpus names the words of the question its evidence leaves out, by title:

@@ -104,6 +104,21 @@ class RejectedPassage(BaseModel):
     text: str
 
 
+class NearestSentence(BaseModel):
+    """A sentence of the corpus near a question it does not answer, quoted as it stands
+    (document.text[char_start:char_end] == text): what was found, not an answer to the question."""
+
+    text: str
+    doc_id: str
+    title: str
+    char_start: int
+    char_end: int
+    section: list[str] = Field(default_factory=list)
+    page: int | None = None
+    similarity: float
+    provenance: SourceProvenance | None = None
+
+
 class AbstentionRecord(BaseModel):
     """Why an answer abstained: what was searched and the closest passages that were rejected."""
 
@@ -117,6 +132,11 @@ class AbstentionRecord(BaseModel):
                                 description="Titles of the documents nearest the question.")
     corpus_covers: str = Field(default="", description="What the corpus covers, from the index.")
     english: bool = Field(default=True, description="Whether the question reads as English.")
+    nearest: list[NearestSentence] = Field(
+        default_factory=list,
+        description="The sentences the fitted relevance score ranks first, best first, quoted: what "
+                    "the corpus says nearest to the question; by the answerability model, not an "
+                    "answer to it as asked.")
 
 
 class Answer(BaseModel):

@@ -115,15 +115,17 @@ class AnswerEngine:
         rows = self.ranker.rows(analysis, evidence)
         scores = self.ranker.scores(analysis, evidence, rows)
         coverage = self.coverage.check(analysis, evidence)
-        judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores,
-                                           self.selector.quotable(evidence.candidates))
+        quotable = self.selector.quotable(evidence.candidates)
+        judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores, quotable)
         if judged.answerable != coverage.answerable and not coverage.settled:
             coverage = self.coverage.overruled(coverage, judged.answerable, judged.probability)
         if not coverage.answerable:
             searched = (f"{self.mode.value} retrieval of the top {len(evidence.chunks.hits)} chunks and "
                         f"{len(evidence.candidates)} sentences of index {self.index.version}")
+            ranked = [evidence.candidates[i] for i in sorted(range(len(scores)), key=lambda i: -scores[i])
+                      if quotable[i]]
             answer = self.composer.abstain(analysis, evidence, coverage, searched,
-                                           self.params.coverage.min_relevance)
+                                           self.params.coverage.min_relevance, ranked)
         else:
             verdict = self.judge.judge(analysis, evidence.candidates)
             selection = self.selector.select(analysis, evidence, verdict, scores)

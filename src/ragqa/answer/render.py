@@ -6,6 +6,8 @@ import re
 
 from ragqa.answer.contract import Answer, Reference, Statement
 
+NEAREST_HEADING = "What the corpus says nearest to the question (not an answer to it)"
+
 
 def _line(statement: Statement) -> str:
     if statement.kind == "system":
@@ -41,6 +43,17 @@ def to_markdown(answer: Answer) -> str:
     out = [f"# {answer.question}", ""]
     if answer.abstained:
         out += [f"**{answer.message}**", ""]
+        nearest = answer.abstention.nearest if answer.abstention else []
+        if nearest:
+            out += [f"## {NEAREST_HEADING}", ""]
+            for n in nearest:
+                where = " > ".join(n.section[1:] if n.section[:1] == [n.title] else n.section)
+                if n.page is not None:
+                    where = f"{where}, p. {n.page}" if where else f"p. {n.page}"
+                notes = [n.title, *([where] if where else []),
+                         *([n.provenance.short] if n.provenance and n.provenance.short else [])]
+                out.append(f"- \u201c{n.text}\u201d *({'; '.join(notes)})*")
+            out.append("")
         if answer.followups:
             out += ["## Questions the corpus can answer nearby", ""]
             out += [f"- {q}" for q in answer.followups]

@@ -127,6 +127,8 @@ function clearAnswer() {
   }
   $("#answered-question").textContent = "";
   $("#abstention-message").textContent = "";
+  $("#nearest").replaceChildren();
+  $("#nearest-section").hidden = true;
   $("#disclaimer").hidden = true;
   $("#feedback-status").textContent = "";
 }
@@ -144,6 +146,9 @@ function render(answer) {
   const abstention = $("#abstention");
   abstention.hidden = !answer.abstained;
   $("#abstention-message").replaceChildren(...(answer.abstained ? abstentionParts(answer) : []));
+  const nearest = (answer.abstained && answer.abstention && answer.abstention.nearest) || [];
+  $("#nearest").replaceChildren(...nearest.map(renderNearest));
+  $("#nearest-section").hidden = nearest.length === 0;
 
   $("#verdict").replaceChildren(...answer.bottom_line.map(renderStatement));
   $("#verdict-section").hidden = answer.bottom_line.length === 0;
@@ -189,6 +194,18 @@ function abstentionParts(answer) {
   }
   parts.push(el("span", { className: "line", text: record.corpus_covers }));
   return parts;
+}
+
+// A sentence found nearest a question the corpus does not answer: quoted, with its document and
+// where it stands, and whose words it is.
+function renderNearest(nearest) {
+  const item = el("li", { className: "statement extract nearest" });
+  item.append(el("span", { className: "text", text: `\u201c${nearest.text}\u201d` }), " ");
+  const section = nearest.section[0] === nearest.title ? nearest.section.slice(1) : nearest.section;
+  const where = whereText({ section, page: nearest.page });
+  const notes = [nearest.title, where, nearest.provenance && nearest.provenance.short].filter(Boolean);
+  item.append(el("span", { className: "section-path", text: `(${notes.join("; ")})` }));
+  return item;
 }
 
 function whereText(statement) {
