@@ -178,6 +178,26 @@ def test_word_bullets_sibling_dashes_and_the_text_after_a_list_are_each_their_ow
                      ("Review treatment annually. [2004, amended 2019]", BlockKind.PROSE)]
 
 
+def test_the_text_after_a_list_whose_last_item_has_no_full_stop_is_its_own_block():
+    # LibreOffice, a NICE-style list: items end with no stop; the next recommendation is set out
+    # from them ("a temperature above 37.8°C ... 2.1.4 Refer people ..." was one list item)
+    lines = [line("\u2022 a heart rate over 100 beats per minute", 700, 1, x0=90, x1=330),
+             line("\u2022 a temperature above 37.8\u00b0C for more than 3 days", 686, 1, x0=90, x1=380),
+             line("2.1.4 Refer people with a score of 2 or more for hospital assessment,", 672, 1,
+                  x0=72, x1=470),
+             line("taking into account their wishes.", 658, 1, x0=72, x1=260),
+             line("\u2022 people of South Asian family origin, where", 630, 1, x0=90, x1=380),
+             line("stated in the recommendation", 616, 1, x0=72, x1=250)]
+    found = blocks(parse_lines(lines, pages=1, info={}))
+    assert found == [
+        ("a heart rate over 100 beats per minute", BlockKind.LIST_ITEM),
+        ("a temperature above 37.8\u00b0C for more than 3 days", BlockKind.LIST_ITEM),
+        ("2.1.4 Refer people with a score of 2 or more for hospital assessment, taking into account "
+         "their wishes.", BlockKind.PROSE),
+        # an item that wraps to the margin in lower case goes on
+        ("people of South Asian family origin, where stated in the recommendation", BlockKind.LIST_ITEM)]
+
+
 def test_a_recommendation_number_hanging_in_the_margin_stays_with_its_text_a_cell_does_not():
     text = chars("Offer", 10.0, 100.0, 102.4)[0]
     assert not _parts(chars("1.1.1", 10.0, 100.0, 57.0), text)

@@ -684,8 +684,12 @@ def _breaks(para: _Para, previous: Line, line: Line, steps: dict[float, float]) 
     mark = _LIST_MARK.match(para.lines[0].text)
     if mark and abs(line.x0 - para.lines[0].x0) < 0.5 * size and line.text.startswith(mark.group().strip()):
         return True  # the next item of the same list ("– aged over 80, or" / "– has had a stroke")
-    if mark and _terminated(previous.text) and line.x0 < para.lines[0].x0 - 0.5 * size:
-        return True  # the text after a list, set out from its items
+    if mark and line.x0 < para.lines[0].x0 - 0.5 * size and (
+            _terminated(previous.text) or not line.text[:1].islower()):
+        # the text after a list, set out from its items: after an item with no full stop too
+        # ("• a temperature above 37.8°C" / "2.1.4 Refer people with ..."), unless it goes on in
+        # lower case
+        return True
     left = min(p.x0 for p in para.lines[1:]) if len(para.lines) > 1 else para.lines[0].x0
     right = max(p.x1 for p in para.lines)
     if _terminated(previous.text) and (line.x0 > left + 0.5 * size or _LIST_MARK.match(line.text)
