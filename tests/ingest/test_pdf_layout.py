@@ -192,8 +192,8 @@ def test_the_text_after_a_list_whose_last_item_has_no_full_stop_is_its_own_block
     assert found == [
         ("a heart rate over 100 beats per minute", BlockKind.LIST_ITEM),
         ("a temperature above 37.8\u00b0C for more than 3 days", BlockKind.LIST_ITEM),
-        ("2.1.4 Refer people with a score of 2 or more for hospital assessment, taking into account "
-         "their wishes.", BlockKind.PROSE),
+        (("2.1.4 Refer people with a score of 2 or more for hospital assessment, taking into account "
+          "their wishes."), BlockKind.PROSE),
         # an item that wraps to the margin in lower case goes on
         ("people of South Asian family origin, where stated in the recommendation", BlockKind.LIST_ITEM)]
 
@@ -345,3 +345,21 @@ def test_the_largest_first_page_heading_is_the_title_unless_it_is_a_short_name(b
         line(f"Body text line {k} of the first page runs on.", 600 - 12 * k, 1) for k in range(6)]
     parsed = parse_lines(lines, pages=1, info={"Title": ""})
     assert parsed.metadata["title"] == title
+
+
+def test_a_page_footnote_is_a_note_without_its_mark_and_small_type_above_body_text_is_not():
+    body = [line(f"Body text line {k} of the page runs on in the body type of the page.", 700 - 14 * k,
+                 1, size=11, x1=470) for k in range(4)]
+    lines = [*body,
+             line("2 A numbered aside in small type with body text below it.", 630, 1, size=9),
+             line("Body text below the aside goes on in the body type of the page.", 610, 1, size=11,
+                  x1=470),
+             line("3 The threshold was agreed by consensus because the evidence", 90, 1, size=9),
+             line("was inconclusive.", 80, 1, size=9),
+             line("4 See the separate guideline on medicines for details.", 68, 1, size=9)]
+    found = blocks(parse_lines(lines, pages=1, info={}))
+    assert found[-2:] == [
+        ("The threshold was agreed by consensus because the evidence was inconclusive.",
+         BlockKind.TABLE_NOTE),
+        ("See the separate guideline on medicines for details.", BlockKind.TABLE_NOTE)]
+    assert ("2 A numbered aside in small type with body text below it.", BlockKind.PROSE) in found

@@ -114,6 +114,8 @@ _CITATION_LIKE = re.compile(
     r"^(?:\[\d{1,4}\]|\(\d{1,4}\)|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
     r"\b(?:19|20)\d\d\b", re.DOTALL)
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+# a page footnote's mark: "3 The threshold was agreed ...", "* Data from ..."
+_FOOTNOTE = re.compile(r"^(?:\d{1,3}|[*†‡§¶])\s+(?=[A-Z])")
 _WORD = re.compile(r"[^\W\d_]+")  # a run of letters
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
                          re.IGNORECASE)
@@ -480,6 +482,7 @@ def parse_lines(lines: list[Line], pages: int, info: dict[str, str]) -> ParsedPd
         if para.role == Role.HEADING and len(para.text) > _MAX_HEADING_CHARS:
             para.role = Role.PROSE  # a byline or an abstract set large, not a heading
     references = _mark_references(paras, rules, body)
+    _mark_footnotes(paras, body)
     tables = _mark_tables(paras, body) + _mark_grid_tables(paras)
     _mark_contents(paras, rules)
     paras = _join_cut_paragraphs(paras)
@@ -722,6 +725,34 @@ def _heading_name(text: str) -> str:
     return re.sub(r"^[\d.\s]+|[.:\s]+$", "", text).casefold()
 
 
+def _mark_footnotes(paras: list[_Para], body: float) -> None:
+    """A page's footnotes are notes, one per mark, the mark left out: paragraphs in type smaller
+    than the body's at the foot of a page (no line in body type below them), opening with a mark
+    and words ("3 The threshold was agreed by consensus ..."). Read as prose, they were quoted with
+    their number, and swept into the table or list item above them. A footnote that cites a
+    publication, and one on a page of the reference list, stays with the references."""
+    lowest: dict[int, float] = {}  # per page, the lowest line in body type or larger
+    for para in paras:
+        for line in para.lines:
+            if line.size >= body - 0.3:
+                lowest[line.page] = min(lowest.get(line.page, math.inf), line.y)
+    out: list[_Para] = []
+    for para in paras:
+        first = para.lines[0]
+        if not (para.role == Role.PROSE and para.size < body - 0.3 and _FOOTNOTE.match(first.text)
+                and len(first.text.split()) >= 4 and not _CITATION_LIKE.match(para.text)
+                and all(line.page == first.page for line in para.lines)
+                and first.y < lowest.get(first.page, math.inf)):
+            out.append(para)
+            continue
+        for line in para.lines:  # one note per mark at the notes' left edge
+            if _FOOTNOTE.match(line.text) and abs(line.x0 - first.x0) < 0.5 * line.size:
+                out.append(_Para([replace(line, text=_FOOTNOTE.sub("", line.text))], Role.NOTE))
+            else:
+                out[-1].lines.append(line)
+    paras[:] = out
+
+
 def _mark_references(paras: list[_Para], rules: PdfRules, body: float) -> int:
     """Mark the reference list (under a references heading, or runs of numbered citation-like
     paragraphs) and split it into one paragraph per entry; the number of entries."""
@@ -795,14 +826,16 @@ def _mark_tables(paras: list[_Para], body: float) -> int:
         if caption.role != Role.CAPTION or not caption.table:
             continue
         j = i
-        while j < len(paras) and paras[j].role == Role.PROSE and paras[j].size < body - 0.3:
+        while j < len(paras) and (paras[j].role == Role.PROSE and paras[j].size < body - 0.3
+                                  or paras[j].role == Role.NOTE):
             j += 1
-        if j == i:
+        if not any(para.role == Role.PROSE for para in paras[i:j]):
             continue
-        cells = [line for para in paras[i:j] for line in para.lines]
+        cells = [line for para in paras[i:j] if para.role == Role.PROSE for line in para.lines]
+        notes = [para for para in paras[i:j] if para.role == Role.NOTE]  # a page's footnotes
         rows = _rows(cells)
-        paras[i:j] = rows
-        i += len(rows)
+        paras[i:j] = rows + notes
+        i += len(rows) + len(notes)
         tables += 1
     return tables
 
