@@ -363,3 +363,26 @@ def test_a_page_footnote_is_a_note_without_its_mark_and_small_type_above_body_te
          BlockKind.TABLE_NOTE),
         ("See the separate guideline on medicines for details.", BlockKind.TABLE_NOTE)]
     assert ("2 A numbered aside in small type with body text below it.", BlockKind.PROSE) in found
+
+
+def test_a_captioned_tables_bold_first_row_labels_its_cells_and_is_not_repeated_on_the_next_page():
+    lines = [line(f"Body text line {k} of the page runs on in the body type of the page.", 740 - 14 * k,
+                  1, size=11, x1=470) for k in range(3)] + [
+        line("Table 1. Antibiotic choice by severity of illness", 690, 1, size=11, bold=True),
+        line("Severity", 670, 1, x0=73, x1=108, bold=True),
+        line("First choice", 670, 1, x0=186, x1=236, bold=True),
+        line("Duration", 670, 1, x0=413, x1=452, bold=True),
+        line("Low", 654, 1, x0=73, x1=95), line("Amoxicillin 500 mg", 654, 1, x0=186, x1=280),
+        line("5 days", 654, 1, x0=413, x1=439),
+        line("Severity", 760, 2, x0=73, x1=108, bold=True),
+        line("First choice", 760, 2, x0=186, x1=236, bold=True),
+        line("Duration", 760, 2, x0=413, x1=452, bold=True),
+        line("High", 744, 2, x0=73, x1=95), line("Co-amoxiclav 1.2 g", 744, 2, x0=186, x1=280),
+        line("7 days", 744, 2, x0=413, x1=439)]
+    found = [b for b in blocks(parse_lines(lines, pages=2, info={}))
+             if b[1] in (BlockKind.TABLE_HEADER, BlockKind.TABLE_ROW)]
+    assert found == [
+        ("Severity | First choice | Duration", BlockKind.TABLE_HEADER),
+        ("Severity: Low | First choice: Amoxicillin 500 mg | Duration: 5 days", BlockKind.TABLE_ROW),
+        ("Severity: High | First choice: Co-amoxiclav 1.2 g | Duration: 7 days", BlockKind.TABLE_ROW)]
+    assert not BlockKind.TABLE_HEADER.quotable

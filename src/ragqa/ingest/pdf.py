@@ -942,11 +942,23 @@ def _rows(cells: list[Line]) -> list[_Para]:
         else:
             joined.append(row)
     last_many = max((k for k, row in enumerate(joined) if len(row) > 1), default=-1)
+    # a bold first row of two or more cells is the header: each later row of as many cells has
+    # its cells labelled with it ("Severity: Low | First choice: Amoxicillin ..."), as the HTML
+    # reader does, and the header repeated on the next page is left out
+    header = ([ln.text for ln in joined[0]] if last_many > 0 and len(joined[0]) > 1
+              and all(ln.bold for ln in joined[0]) else None)
     out: list[_Para] = []
     for k, row in enumerate(joined):
-        text = " | ".join(ln.text for ln in row)
+        cells = [ln.text for ln in row]
+        if header is not None and k == 0:
+            out.append(_Para([replace(row[0], text=" | ".join(cells))], Role.HEADER))
+            continue
+        if header is not None and cells == header and all(ln.bold for ln in row):
+            continue
+        if header is not None and k <= last_many and len(cells) == len(header):
+            cells = [f"{name}: {cell}" for name, cell in zip(header, cells, strict=True)]
         role = Role.ROW if k <= last_many else Role.NOTE
-        out.append(_Para([replace(row[0], text=text)], role))
+        out.append(_Para([replace(row[0], text=" | ".join(cells))], role))
     return out
 
 
