@@ -261,6 +261,14 @@ def test_title_and_year_from_the_first_page_when_the_metadata_has_none():
                                "year": "first page"}
 
 
+def test_the_year_is_not_the_next_review_date():
+    lines = [line("Guideline on the treatment of light", 700, 1, size=20),
+             line("Published: 14 March 2021. Next review: March 2024.", 670, 1),
+             line("Body text.", 600, 2)]
+    parsed = parse_lines(lines, pages=2, info={"Title": ""})
+    assert parsed.metadata["year"] == 2021
+
+
 def test_cells_side_by_side_are_rows_labelled_by_a_bold_header_row():
     lines = [line("Text before the table runs in the body type of the page, line one,", 740, 1),
              line("and it ends here in the same body type of the page, line two.", 728, 1),

@@ -114,6 +114,10 @@ _CITATION_LIKE = re.compile(
     r"^(?:\[\d{1,4}\]|\(\d{1,4}\)|\d{1,4}[.)]?)\s+[A-Z][\w'’\-]+(?:\s[\w'’\-]+){0,3},?\s[A-Z]{1,3}\b.*"
     r"\b(?:19|20)\d\d\b", re.DOTALL)
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+# a guideline's next review date ("Next review: March 2024", "due for review in 2025"): not the year
+# it was published
+_REVIEW_DATE = re.compile(r"\b(?:next review|review date|due for review|to be reviewed|review due)\b"
+                          r"[^.;\n]{0,40}", re.IGNORECASE)
 # a page footnote's mark: "3 The threshold was agreed ...", "* Data from ..."
 _FOOTNOTE = re.compile(r"^(?:\d{1,3}|[*†‡§¶])\s+(?=[A-Z])")
 _WORD = re.compile(r"[^\W\d_]+")  # a run of letters
@@ -1114,7 +1118,7 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
         if names:
             metadata["authors"] = names
             found["authors"] = "first page"
-    years = Counter(int(y) for p in first_page for y in _YEAR.findall(p.text))
+    years = Counter(int(y) for p in first_page for y in _YEAR.findall(_REVIEW_DATE.sub("", p.text)))
     created = _YEAR.search(info.get("CreationDate", "")[2:6] or "")
     if years:
         metadata["year"] = max(years, key=lambda y: (years[y], y))
