@@ -60,6 +60,11 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def _asked(server, question: str) -> dict:
+    """The API's answer to `question`, as JSON."""
+    return httpx.post(server.url + "/v1/ask", json={"question": question}, timeout=60).json()
+
+
 def _open(browser, server, width, height, question=None, touch=False):
     # bypass_csp: only so that the test can inject axe-core; the page itself runs under the CSP
     page = browser.new_page(viewport={"width": width, "height": height}, bypass_csp=True,
@@ -241,8 +246,7 @@ def test_screenshots_and_axe(browser, corpus_server, artifacts, axe_source, name
 
 def test_each_quote_shows_its_section_path_and_page(browser, corpus_server):
     question = "Where does rTMS sit in the treatment of depression?"
-    answer = httpx.post(corpus_server.url + "/v1/ask", json={"question": question},
-                        timeout=60).json()
+    answer = _asked(corpus_server, question)
     extracts = [s for s in [*answer["bottom_line"],
                             *(s for section in answer["sections"] for s in section["statements"])]
                 if s["kind"] == "extract"]
@@ -284,8 +288,7 @@ def test_an_uncovered_question_shows_the_abstention(browser, corpus_server):
 
 def test_an_abstention_near_the_corpus_quotes_what_it_found_nearest(browser, corpus_server):
     question = "What is the dose of sertraline for depression?"
-    answer = httpx.post(corpus_server.url + "/v1/ask", json={"question": question},
-                        timeout=60).json()
+    answer = _asked(corpus_server, question)
     assert answer["abstained"] and answer["abstention"]["nearest"]
     page = browser.new_page(viewport={"width": 375, "height": 812})
     try:
