@@ -13,13 +13,19 @@ def _line(statement: Statement) -> str:
     if statement.kind == "system":
         return f"*ragqa:* {statement.text} *(written by ragqa from the cited sentences, not quoted)*"
     cites = "".join(f"[{n}]" for n in statement.citations)
-    where = " > ".join(statement.section)
-    if statement.page is not None:
-        where = f"{where}, p. {statement.page}" if where else f"p. {statement.page}"
+    where = _where(statement.section, statement.page)
     notes = [where] if where else []
     if statement.provenance is not None and statement.provenance.short:
         notes.append(statement.provenance.short)
     return f"{statement.text} {cites}" + (f" *({'; '.join(notes)})*" if notes else "")
+
+
+def _where(section: list[str], page: int | None) -> str:
+    """Where a quote stands: its section path, then its page ("A > B, p. 3", "p. 2", "")."""
+    where = " > ".join(section)
+    if page is not None:
+        where = f"{where}, p. {page}" if where else f"p. {page}"
+    return where
 
 
 def reference_line(ref: Reference) -> str:
@@ -47,9 +53,7 @@ def to_markdown(answer: Answer) -> str:
         if nearest:
             out += [f"## {NEAREST_HEADING}", ""]
             for n in nearest:
-                where = " > ".join(n.section[1:] if n.section[:1] == [n.title] else n.section)
-                if n.page is not None:
-                    where = f"{where}, p. {n.page}" if where else f"p. {n.page}"
+                where = _where(n.section[1:] if n.section[:1] == [n.title] else n.section, n.page)
                 notes = [n.title, *([where] if where else []),
                          *([n.provenance.short] if n.provenance and n.provenance.short else [])]
                 out.append(f"- \u201c{n.text}\u201d *({'; '.join(notes)})*")

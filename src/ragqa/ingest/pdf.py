@@ -861,8 +861,7 @@ def _mark_grid_tables(paras: list[_Para]) -> int:
             if len(row) >= 2 and (not rows or len(row) == len(rows[0])):
                 cells = [replace(p.lines[0], text=p.text) for p in row]
                 j += len(row)
-                if rows and all(c.bold for c in cells) and [c.text for c in cells] == (
-                        last_header or [c.text for c in rows[0]]):
+                if rows and _bold_header(cells) == (last_header or [c.text for c in rows[0]]):
                     continue  # the header repeated at the top of the next page
                 rows.append(cells)
             elif rows and _continues_cell(paras[j], rows[-1]):
@@ -876,7 +875,7 @@ def _mark_grid_tables(paras: list[_Para]) -> int:
         if len(rows) < 2 or lengths[len(lengths) // 2] >= _PROSE_CELL:
             i += 1  # two columns of prose read line by line are not a table
             continue
-        header = [cell.text for cell in rows[0]] if all(c.bold for c in rows[0]) else None
+        header = _bold_header(rows[0])
         out = []
         body = rows
         if header is not None:
@@ -886,9 +885,8 @@ def _mark_grid_tables(paras: list[_Para]) -> int:
               and rows[0][0].page == last_page + 1):
             header = last_header
         for row in body:
-            cells = [f"{name}: {cell.text}" if name else cell.text for name, cell in
-                     zip(header or [""] * len(row), row, strict=True)]
-            out.append(_Para([replace(row[0], text=" | ".join(cells))], Role.ROW))
+            out.append(_Para([replace(row[0], text=_labelled(header, [c.text for c in row]))],
+                             Role.ROW))
         paras[i:j] = out
         i += len(out)
         tables += 1
@@ -949,21 +947,32 @@ def _rows(cells: list[Line]) -> list[_Para]:
     # a bold first row of two or more cells is the header: each later row of as many cells has
     # its cells labelled with it ("Severity: Low | First choice: Amoxicillin ..."), as the HTML
     # reader does, and the header repeated on the next page is left out
-    header = ([ln.text for ln in joined[0]] if last_many > 0 and len(joined[0]) > 1
-              and all(ln.bold for ln in joined[0]) else None)
+    header = _bold_header(joined[0]) if last_many > 0 else None
     out: list[_Para] = []
     for k, row in enumerate(joined):
         cells = [ln.text for ln in row]
         if header is not None and k == 0:
             out.append(_Para([replace(row[0], text=" | ".join(cells))], Role.HEADER))
             continue
-        if header is not None and cells == header and all(ln.bold for ln in row):
+        if header is not None and _bold_header(row) == header:
             continue
-        if header is not None and k <= last_many and len(cells) == len(header):
-            cells = [f"{name}: {cell}" for name, cell in zip(header, cells, strict=True)]
+        labels = header if k <= last_many and header is not None and len(cells) == len(header) else None
         role = Role.ROW if k <= last_many else Role.NOTE
-        out.append(_Para([replace(row[0], text=" | ".join(cells))], role))
+        out.append(_Para([replace(row[0], text=_labelled(labels, cells))], role))
     return out
+
+
+def _bold_header(row: list[Line]) -> list[str] | None:
+    """The cell texts of a row that reads as a table's header (two or more cells, all bold), or
+    None."""
+    return [line.text for line in row] if len(row) > 1 and all(line.bold for line in row) else None
+
+
+def _labelled(header: list[str] | None, cells: list[str]) -> str:
+    """A row's cells, each labelled with its column's header when there is one ("Severity: Low |
+    First choice: ..."), as the HTML reader writes a row."""
+    return " | ".join(f"{name}: {cell}" if name else cell
+                      for name, cell in zip(header or [""] * len(cells), cells, strict=True))
 
 
 def _wrapped(row: list[Line], above: list[Line], left: float) -> bool:
