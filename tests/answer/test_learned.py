@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -241,6 +242,24 @@ def test_readapting_without_an_adapter_gives_the_plain_similarity_features():
     sims = d.sentences @ d.vector
     assert np.allclose(d.rows[:, FEATURES.index("similarity")], sims)
     assert np.allclose(d.rows[:, FEATURES.index("gap")], sims - sims.max())
+
+
+def test_readapting_recomputes_best_coverage_so_a_fold_does_not_depend_on_the_shipped_adapter():
+    # the answerability row's best_coverage is the best coverage among the candidates near the best
+    # similarity: which are near depends on the adapter, so it is read again for the fold's adapter
+    rng = np.random.default_rng(9)
+    d = _asked(rng, "a")
+    coverage = np.linspace(0.1, 0.8, len(d.sentences))
+    collected = replace(d, coverage=coverage)
+    adapter = Adapter.fitted(rng.normal(size=(DIM, DIM)), "model-x")
+    # as the same case collected under two other shipped adapters: same result for the fold's one
+    stale_a = replace(collected, answer_row=np.full(len(ANSWERABLE_FEATURES), 0.0))
+    stale_b = replace(collected, answer_row=np.full(len(ANSWERABLE_FEATURES), 1.0))
+    column = ANSWERABLE_FEATURES.index("best_coverage")
+    sims = d.sentences @ adapter.adapt(d.vector)
+    expected = coverage[sims >= sims.max() - 0.1].max()
+    assert readapted(stale_a, adapter).answer_row[column] == pytest.approx(expected)
+    assert readapted(stale_b, adapter).answer_row[column] == pytest.approx(expected)
 
 
 def test_weights_and_their_adapter_round_trip_through_their_files(tmp_path):

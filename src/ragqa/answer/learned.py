@@ -527,6 +527,9 @@ class Labelled:
     vector: np.ndarray | None = None
     sentences: np.ndarray | None = None
     kept: np.ndarray | None = None
+    # every candidate's coverage (not only the rows'): the answerability row's best_coverage is
+    # read from it again when the similarity features are recomputed for another adapter
+    coverage: np.ndarray | None = None
 
     def row_vectors(self) -> np.ndarray:
         """The sentence vectors of the rows."""
@@ -534,15 +537,21 @@ class Labelled:
         return self.sentences if self.kept is None else self.sentences[self.kept]
 
 
+def best_coverage(gap: np.ndarray, coverage: np.ndarray) -> float:
+    """The most of the question's words one near candidate (within 0.1 of the best similarity)
+    holds, from every candidate's gap and coverage."""
+    near = gap >= -0.1
+    return float(coverage[near].max()) if near.any() else 0.0
+
+
 def answerability_row(evidence: Evidence, on_aspect: float, in_passing: float, rows: np.ndarray,
                       scores: np.ndarray, best_lead: float) -> np.ndarray:
     """The answerability features of one question."""
     best_score = float(scores.max()) if len(scores) else 0.0
-    near = rows[:, FEATURES.index("gap")] >= -0.1 if len(rows) else np.zeros(0, dtype=bool)
-    best_coverage = float(rows[near, FEATURES.index("coverage")].max()) if near.any() else 0.0
+    covered = best_coverage(rows[:, FEATURES.index("gap")], rows[:, FEATURES.index("coverage")])
     return np.array([
         evidence.best_similarity(), evidence.best_chunk_similarity, on_aspect,
-        best_score, best_coverage, in_passing, best_lead,
+        best_score, covered, in_passing, best_lead,
     ])
 
 
@@ -671,16 +680,22 @@ def fit_adapter(data: Sequence[Labelled], model: str, l2: float = 2.5,
 
 
 def readapted(d: Labelled, adapter: Adapter | None) -> Labelled:
-    """The case with its similarity features recomputed for `adapter` (as CandidateFeatures.rows
-    computes them)."""
+    """The case with its similarity features, and the answerability row's best_coverage that
+    depends on them, recomputed for `adapter` (as CandidateFeatures.rows and answerability_row
+    compute them)."""
     if d.vector is None or d.sentences is None or not len(d.rows):
         return d
     q = adapter.adapt(d.vector) if adapter is not None else d.vector
     kept = d.kept if d.kept is not None else np.ones(len(d.sentences), dtype=bool)
     rows = d.rows.copy()
-    for name, column in zip(("similarity", "gap", "standing"), similarity_features(d.sentences @ q)):
+    features = dict(zip(("similarity", "gap", "standing"), similarity_features(d.sentences @ q)))
+    for name, column in features.items():
         rows[:, FEATURES.index(name)] = column[kept]
-    return replace(d, rows=rows)
+    answer_row = d.answer_row
+    if d.coverage is not None:
+        answer_row = answer_row.copy()
+        answer_row[ANSWERABLE_FEATURES.index("best_coverage")] = best_coverage(features["gap"], d.coverage)
+    return replace(d, rows=rows, answer_row=answer_row)
 
 
 def fit_answerable(data: Sequence[Labelled], l2: float = 0.1) -> tuple[np.ndarray, float]:

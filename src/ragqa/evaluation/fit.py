@@ -107,7 +107,7 @@ def collect(engine: Any, cases: Sequence[Case], group: str) -> list[Labelled]:
         sentences = engine.index.sentence_vectors[[c.sentence_id for c in evidence.candidates]]
         out.append(Labelled(group, case.id, rows[keep], lead[keep], answer_row, answerable,
                             np.asarray(vector, dtype=np.float32), np.asarray(sentences, dtype=np.float32),
-                            keep))
+                            keep, rows[:, FEATURES.index("coverage")].copy()))
     return out
 
 
