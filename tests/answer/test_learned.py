@@ -329,3 +329,27 @@ def test_ragqa_fit_brings_the_guideline_suites_index_up_to_date_before_it_fits(m
     with pytest.raises(Fitted):
         fit.fit_command(args)
     assert calls == [("index", tmp_path / "suites", "embedder"), ("groups", "embedder")]
+
+
+def test_a_sentence_leaning_on_the_one_before_is_featured_by_what_its_quote_holds(tmp_path, fake_embedder):
+    # "It is taken at 120 mg ..." names no drug: its quote reaches back to the sentence that does,
+    # so the subject and form features see the drug as the answer will show it
+    from ragqa.answer.engine import AnswerEngine
+    from ragqa.index.store import load_index, update_index
+    from ragqa.ingest.context import quote_span
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "orlistat.md").write_text(
+        "---\nid: orlistat\ntitle: Orlistat\npublisher: P\nyear: 2022\ndoc_type: guideline\n---\n\n"
+        "# Drugs\n\nOrlistat is a lipase inhibitor approved for weight loss. "
+        "It is taken at a dose of 120 mg three times a day with meals.\n", encoding="utf-8")
+    update_index(corpus, tmp_path / "idx", fake_embedder)
+    engine = AnswerEngine(load_index(tmp_path / "idx", fake_embedder), fake_embedder)
+    sentences = engine.index.sentences
+    leaning = next(i for i, s in enumerate(sentences) if s.text.startswith("It is taken"))
+    assert quote_span(sentences, leaning).first == leaning - 1
+    terms, _ = engine.ranker.features._quoted(leaning)
+    assert "orlistat" in terms and "orlistat" not in engine.ranker.features.facts[leaning].terms
+    alone = next(i for i, s in enumerate(sentences) if s.text.startswith("Orlistat is"))
+    assert engine.ranker.features._quoted(alone)[0] == engine.ranker.features.facts[alone].terms

@@ -89,6 +89,33 @@ def test_a_chain_of_dependent_sentences_is_bounded():
     assert span.last - span.first == MAX_LOOKBACK
 
 
+def test_a_sentence_ending_on_a_colon_is_quoted_with_what_it_introduces():
+    # a run-in list: the next sentence
+    doc = document(("Drugs", ["WHO recommends drugs from any of the following three classes: ",
+                              "1. thiazides 2. angiotensin-converting enzyme inhibitors 3. calcium channel blockers.",
+                              "Strong recommendation."]))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, 0)
+    assert doc.text[span.start:span.end].endswith("3. calcium channel blockers.")
+    assert (span.first, span.last) == (0, 1)
+    # list items: every one (up to MAX_LOOKAHEAD), not the prose after them
+    out = TextBuilder()
+    out.heading(1, "Drugs")
+    out.block("Avoid these drugs in pregnancy:")
+    for item in ("ACE inhibitors.", "Angiotensin-receptor blockers.", "Direct renin inhibitors."):
+        out.block(item, BlockKind.LIST_ITEM, tight=True)
+    out.block("Labetalol is preferred.")
+    doc = Document(id="d", title="T", text=out.text, publisher="P", year=2024,
+                   doc_type=DocType.GUIDELINE, layout=tuple(out.blocks))
+    sentences, _ = Chunker().run([doc])
+    span = quote_span(sentences, 0)
+    quote = doc.text[span.start:span.end]
+    assert quote.startswith("Avoid these drugs") and quote.endswith("Direct renin inhibitors.")
+    assert span.last == 3
+    # a sentence that does not end on a colon is quoted alone
+    assert quote_span(sentences, 4).last == 4
+
+
 def test_a_table_row_is_quoted_with_its_header_line():
     out = TextBuilder()
     out.heading(1, "Treatment")

@@ -41,6 +41,7 @@ from ragqa.answer.analysis import QuestionAnalysis, QuestionAnalyzer
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
 from ragqa.answer.scoring import content_terms
 from ragqa.index.store import HybridIndex
+from ragqa.ingest.context import quote_span
 from ragqa.ingest.layout import BlockKind
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
@@ -342,6 +343,7 @@ class CandidateFeatures:
         self._shape: dict[int, tuple[float, float, float, float, float, float]] = {}
         self._hub, self._centres, self._centre_of = _hubness(index)
         self._prefix_cache: dict[int, frozenset[str]] = {}
+        self._quoted_cache: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
 
     def rows(self, analysis: QuestionAnalysis, evidence: Evidence,
              adapter: Adapter | None = None) -> np.ndarray:
@@ -384,10 +386,12 @@ class CandidateFeatures:
         out = np.zeros((len(candidates), len(FEATURES)))
         for i, c in enumerate(candidates):
             facts = self.facts[c.sentence_id]
-            terms = facts.terms
+            # what a quote of it holds: a sentence opening "It is used at ..." is quoted with the
+            # sentence it leans on, which names what "it" is
+            terms, named = self._quoted(c.sentence_id)
             held = {t for t in weights if not terms.isdisjoint(families[t])
                     or (t in expansions and expansions[t] <= terms)}
-            of_subject = not specific or not facts.drugs.isdisjoint(drugs) or any(t in held for t in specific)
+            of_subject = not specific or not named.isdisjoint(drugs) or any(t in held for t in specific)
             prefixes = self._prefixes_of(c.sentence_id, terms)
             heading = self._heading(c.section)
             fragment, table, length, asks, recommends, labels = self._shape_of(c.sentence_id)
@@ -433,6 +437,18 @@ class CandidateFeatures:
         s_rest = s - np.sum(s * c, axis=1)[:, None] * c
         norms = np.linalg.norm(q_rest, axis=1) * np.linalg.norm(s_rest, axis=1)
         return np.sum(q_rest * s_rest, axis=1) / np.where(norms > 0, norms, 1.0)
+
+    def _quoted(self, sid: int) -> tuple[frozenset[str], frozenset[str]]:
+        """The content terms and drugs of the sentence's quote: the sentence, and when it opens
+        by leaning on the one before ("It is ...", "These ..."), the sentences its quote reaches
+        back to (cached per sentence)."""
+        found = self._quoted_cache.get(sid)
+        if found is None:
+            span = quote_span(self.index.sentences, sid)
+            books = [self.facts[i] for i in range(span.first, span.last + 1)] or [self.facts[sid]]
+            found = self._quoted_cache[sid] = (frozenset().union(*(b.terms for b in books)),
+                                               frozenset().union(*(b.drugs for b in books)))
+        return found
 
     def _prefixes_of(self, sid: int, terms: frozenset[str]) -> frozenset[str]:
         found = self._prefix_cache.get(sid)

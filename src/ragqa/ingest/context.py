@@ -25,6 +25,7 @@ from ragqa.ingest.layout import BlockKind
 from ragqa.ingest.sentences import Span, split_sentences
 
 MAX_LOOKBACK = 3  # sentences a quote may reach back; a longer chain is quoted from its 4th link
+MAX_LOOKAHEAD = 8  # list items a quote of the sentence that introduces them takes in
 # opening quotes, brackets and footnote marks, skipped before the opening words
 _LEADING = re.compile(r"^[\s\"'\u201c\u2018(\[*\u2020\u2021\u00a7]+")
 _ASIDE = re.compile(r"\([^()]*\)")  # a parenthetical aside, left out when counting opening words
@@ -41,7 +42,7 @@ class QuoteSpan:
     start: int
     end: int
     first: int  # index of the first sentence of the span
-    last: int  # index of the last sentence (the one asked for)
+    last: int  # index of the last sentence (the one asked for, or the last item it introduces)
     header: tuple[int, int] | None = None
 
 
@@ -108,7 +109,15 @@ def quote_span(sentences: Sequence[Sentence], index: int) -> QuoteSpan:
     while (dangles(sentences[first].text) and first > 0 and index - first < MAX_LOOKBACK
            and _same_run(sentences[first - 1], target)):
         first -= 1
-    return QuoteSpan(target.doc_id, sentences[first].char_start, target.char_end, first, index)
+    last = index
+    # a sentence that ends on a colon ("WHO recommends drugs from any of the following three
+    # classes:") states nothing without what follows: the next sentence, or the list items
+    while (target.text.rstrip().endswith(":") and last + 1 < len(sentences)
+           and last - index < MAX_LOOKAHEAD and _same_run(sentences[last + 1], target)
+           and (last == index or sentences[last].kind is BlockKind.LIST_ITEM
+                and sentences[last + 1].kind is BlockKind.LIST_ITEM)):
+        last += 1
+    return QuoteSpan(target.doc_id, sentences[first].char_start, sentences[last].char_end, first, last)
 
 
 def _header_line(sentences: Sequence[Sentence], index: int) -> tuple[int, int] | None:
