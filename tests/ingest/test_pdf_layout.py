@@ -261,6 +261,36 @@ def test_title_and_year_from_the_first_page_when_the_metadata_has_none():
                                "year": "first page"}
 
 
+def test_the_byline_under_a_subtitle_names_the_authors_a_login_name_does_not():
+    # a word processor writes its user's login as the author and often only the first author
+    lines = [line("Chronic Heart Failure in Adults", 700, 1, size=20),
+             line("Regional Clinical Guideline RCG-07, version 3.1", 680, 1, size=14),
+             line("Helen Morris, David Osei and Lucia Ferrante on behalf of the Cardiology Network",
+                  660, 1),
+             line("Approved: 2 September 2022.", 640, 1),
+             line("Body text.", 600, 2)]
+    names = ["Helen Morris", "David Osei", "Lucia Ferrante"]
+    for author in ("hmorris", "Helen Morris", ""):
+        parsed = parse_lines(lines, pages=2, info={"Title": "Chronic Heart Failure in Adults",
+                                                   "Author": author})
+        assert parsed.metadata["authors"] == names
+        assert parsed.found_in["authors"] == "first page"
+    # a document information naming someone the byline does not is kept
+    parsed = parse_lines(lines, pages=2, info={"Title": "Chronic Heart Failure in Adults",
+                                               "Author": "Jane Editor"})
+    assert parsed.metadata["authors"] == ["Jane Editor"]
+
+
+def test_a_cover_page_without_a_year_takes_the_copyright_line_after_it():
+    lines = [line("Guideline for the treatment of hypertension", 700, 1, size=20),
+             line("ISBN 978-92-4-003398-6", 700, 2),
+             line("© World Health Organization 2021. Some rights reserved.", 680, 2),
+             line("Body text about 2019 and 2020.", 600, 3)]
+    parsed = parse_lines(lines, pages=3, info={"Title": "", "CreationDate": "D:2022"})
+    assert parsed.metadata["year"] == 2021
+    assert parsed.found_in["year"] == "copyright line"
+
+
 def test_the_year_is_not_the_next_review_date():
     lines = [line("Guideline on the treatment of light", 700, 1, size=20),
              line("Published: 14 March 2021. Next review: March 2024.", 670, 1),

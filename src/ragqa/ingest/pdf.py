@@ -121,6 +121,10 @@ _REVIEW_DATE = re.compile(r"\b(?:next review|review date|due for review|to be re
 # a page footnote's mark: "3 The threshold was agreed ...", "* Data from ..."
 _FOOTNOTE = re.compile(r"^(?:\d{1,3}|[*†‡§¶])\s+(?=[A-Z])")
 _WORD = re.compile(r"[^\W\d_]+")  # a run of letters
+# "© World Health Organization 2021", "Copyright 2019 the authors": the year a work was published
+_COPYRIGHT = re.compile(r"(?:©|\(c\)|\bcopyright\b)[^.\n]{0,60}?\b(19[5-9]\d|20\d\d)\b", re.IGNORECASE)
+_COPYRIGHT_PAGES = 4
+_ON_BEHALF = re.compile(r"\s+(?:on behalf of|for the)\s+", re.IGNORECASE)  # a copyright line is read on the first pages only
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
                          re.IGNORECASE)
 _NAME = re.compile(r"^[A-Z][\w'’.\-]*(?:\s[A-Za-z][\w'’.\-]*){1,4}$")
@@ -1118,20 +1122,28 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
             title = ""
     if title:
         metadata["title"] = title
-    if info.get("Author", "").strip():
-        metadata["authors"] = [a.strip() for a in re.split(r";|, (?=[A-Z])", info["Author"])
-                               if a.strip()]
-    elif title_para is not None:
-        after = first_page[first_page.index(title_para) + 1:][:1]
-        names = _names(after[0].text) if after else []
-        if names:
-            metadata["authors"] = names
-            found["authors"] = "first page"
+    # a login name ("hmorris") is what a word processor writes as the author, not a person's name
+    recorded = [a.strip() for a in re.split(r";|, (?=[A-Z])", info.get("Author", ""))
+                if a.strip() and " " in a.strip()]
+    byline = _byline(first_page, title_para or next(
+        (p for p in first_page if p.role == Role.HEADING and _SPACE.sub(" ", p.text).strip() == title), None))
+    # the byline when the information names no one else (it often names only the first author)
+    if byline and all(a in byline for a in recorded):
+        metadata["authors"] = byline
+        found["authors"] = "first page"
+    elif recorded:
+        metadata["authors"] = recorded
     years = Counter(int(y) for p in first_page for y in _YEAR.findall(_REVIEW_DATE.sub("", p.text)))
+    # a cover page names no year: the copyright line of the pages after it does
+    copyright = next((int(m.group(1)) for p in paras if p.lines[0].page <= _COPYRIGHT_PAGES
+                      for m in _COPYRIGHT.finditer(p.text)), None)
     created = _YEAR.search(info.get("CreationDate", "")[2:6] or "")
     if years:
         metadata["year"] = max(years, key=lambda y: (years[y], y))
         found["year"] = "first page"
+    elif copyright is not None:
+        metadata["year"] = copyright
+        found["year"] = "copyright line"
     elif created:
         metadata["year"] = int(created.group())
         found["year"] = "file's creation date"
@@ -1145,8 +1157,19 @@ def _could_be_title(text: str) -> bool:
     return len(text) > 8 or any(len(w) >= 4 and not w.isupper() for w in _WORD.findall(text))
 
 
+def _byline(first_page: list[_Para], title: _Para | None) -> list[str]:
+    """The author names of the byline among the first three paragraphs after the title (a
+    subtitle or a document number may come first), or []."""
+    if title is None or title not in first_page:
+        return []
+    after = first_page[first_page.index(title) + 1:][:3]
+    return next((names for p in after if (names := _names(p.text))), [])
+
+
 def _names(text: str) -> list[str]:
-    """The author names of a first-page byline ("Jonas F Ludvigsson, Julio C Bai, ..."), or []."""
+    """The author names of a first-page byline ("Jonas F Ludvigsson, Julio C Bai, ..."), or []
+    (the group they write for, "... on behalf of the Cardiology Network", is not an author)."""
+    text = _ON_BEHALF.split(text)[0]
     pieces = [p.strip(" *†‡0-9") for p in re.split(r",| and |;", text) if p.strip(" *†‡0-9,")]
     names = [p for p in pieces if _NAME.match(p)]
     return names if len(names) >= 2 and len(names) >= 0.6 * len(pieces) else []
