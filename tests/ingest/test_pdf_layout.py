@@ -50,6 +50,10 @@ def test_furniture_is_what_repeats_at_the_same_place_on_many_pages():
         (f"manage{SOFT_HYPHEN}ment of CD", "", "management of CD"),
         (f"COVID-{SOFT_HYPHEN}19 cases", "", "COVID-19 cases"),
         (f"S-{SOFT_HYPHEN}adenosyl", "", "S-adenosyl"),
+        # a three-letter tail keeps its hyphen when the document writes it as a word of its own
+        (f"same-{SOFT_HYPHEN}day referral", "twice a day", "same-day referral"),
+        (f"in-{SOFT_HYPHEN}app purchases", "a free app", "in-app purchases"),
+        (f"merit{SOFT_HYPHEN}ing further study", "", "meriting further study"),
     ],
 )
 def test_line_end_hyphens_follow_the_documents_vocabulary(text, elsewhere, expected):

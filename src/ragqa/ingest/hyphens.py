@@ -46,7 +46,10 @@ def keeps_hyphen(head: str, tail: str, words: Counter[str]) -> bool:
     if _zipf(joined) >= _KNOWN_WORD:
         return False
     # "subclavicular-" + "implanted": not a word whole, but its tail is one
-    return len(tail) >= 4 and _zipf(tail.casefold()) >= _KNOWN_TAIL
+    # a three-letter tail ("same-" + "day") only when the document writes it as a word of its own:
+    # "merit-" + "ing" is a suffix, which wordfreq also knows
+    short = len(tail) == 3 and words[tail.casefold()] > 0
+    return (len(tail) >= 4 or short) and _zipf(tail.casefold()) >= _KNOWN_TAIL
 
 
 @lru_cache(maxsize=4096)
