@@ -445,7 +445,7 @@ class CandidateFeatures:
         found = self._quoted_cache.get(sid)
         if found is None:
             span = quote_span(self.index.sentences, sid)
-            books = [self.facts[i] for i in range(span.first, span.last + 1)] or [self.facts[sid]]
+            books = [self.facts[i] for i in range(span.first, span.last + 1)]
             found = self._quoted_cache[sid] = (frozenset().union(*(b.terms for b in books)),
                                                frozenset().union(*(b.drugs for b in books)))
         return found

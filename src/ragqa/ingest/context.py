@@ -112,11 +112,12 @@ def quote_span(sentences: Sequence[Sentence], index: int) -> QuoteSpan:
     last = index
     # a sentence that ends on a colon ("WHO recommends drugs from any of the following three
     # classes:") states nothing without what follows: the next sentence, or the list items
-    while (target.text.rstrip().endswith(":") and last + 1 < len(sentences)
-           and last - index < MAX_LOOKAHEAD and _same_run(sentences[last + 1], target)
-           and (last == index or sentences[last].kind is BlockKind.LIST_ITEM
-                and sentences[last + 1].kind is BlockKind.LIST_ITEM)):
-        last += 1
+    if target.text.rstrip().endswith(":"):
+        while (last + 1 < len(sentences) and last - index < MAX_LOOKAHEAD
+               and _same_run(sentences[last + 1], target)
+               and (last == index or sentences[last].kind is BlockKind.LIST_ITEM
+                    and sentences[last + 1].kind is BlockKind.LIST_ITEM)):
+            last += 1
     return QuoteSpan(target.doc_id, sentences[first].char_start, sentences[last].char_end, first, last)
 
 

@@ -122,9 +122,10 @@ _REVIEW_DATE = re.compile(r"\b(?:next review|review date|due for review|to be re
 _FOOTNOTE = re.compile(r"^(?:\d{1,3}|[*†‡§¶])\s+(?=[A-Z])")
 _WORD = re.compile(r"[^\W\d_]+")  # a run of letters
 # "© World Health Organization 2021", "Copyright 2019 the authors": the year a work was published
-_COPYRIGHT = re.compile(r"(?:©|\(c\)|\bcopyright\b)[^.\n]{0,60}?\b(19[5-9]\d|20\d\d)\b", re.IGNORECASE)
-_COPYRIGHT_PAGES = 4
-_ON_BEHALF = re.compile(r"\s+(?:on behalf of|for the)\s+", re.IGNORECASE)  # a copyright line is read on the first pages only
+_COPYRIGHT = re.compile(rf"(?:©|\(c\)|\bcopyright\b)[^.\n]{{0,60}}?{_YEAR.pattern}", re.IGNORECASE)
+_COPYRIGHT_PAGES = 4  # a copyright line is read on the first pages only
+# a byline's group after its authors ("... on behalf of the Cardiology Network"): not an author
+_ON_BEHALF = re.compile(r"\s+(?:on behalf of|for the)\s+", re.IGNORECASE)
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b|.*\.(?:docx?|pdf|indd|tex|qxd))",
                          re.IGNORECASE)
 _NAME = re.compile(r"^[A-Z][\w'’.\-]*(?:\s[A-Za-z][\w'’.\-]*){1,4}$")
@@ -733,6 +734,11 @@ def _heading_name(text: str) -> str:
     return re.sub(r"^[\d.\s]+|[.:\s]+$", "", text).casefold()
 
 
+def _smaller(size: float, body: float) -> bool:
+    """Whether type of `size` is smaller than the body type's (by more than rounding)."""
+    return size < body - 0.3
+
+
 def _mark_footnotes(paras: list[_Para], body: float) -> None:
     """A page's footnotes are notes, one per mark, the mark left out: paragraphs in type smaller
     than the body's at the foot of a page (no line in body type below them), opening with a mark
@@ -742,12 +748,12 @@ def _mark_footnotes(paras: list[_Para], body: float) -> None:
     lowest: dict[int, float] = {}  # per page, the lowest line in body type or larger
     for para in paras:
         for line in para.lines:
-            if line.size >= body - 0.3:
+            if not _smaller(line.size, body):
                 lowest[line.page] = min(lowest.get(line.page, math.inf), line.y)
     out: list[_Para] = []
     for para in paras:
         first = para.lines[0]
-        if not (para.role == Role.PROSE and para.size < body - 0.3 and _FOOTNOTE.match(first.text)
+        if not (para.role == Role.PROSE and _smaller(para.size, body) and _FOOTNOTE.match(first.text)
                 and len(first.text.split()) >= 4 and not _CITATION_LIKE.match(para.text)
                 and all(line.page == first.page for line in para.lines)
                 and first.y < lowest.get(first.page, math.inf)):
@@ -778,7 +784,7 @@ def _mark_references(paras: list[_Para], rules: PdfRules, body: float) -> int:
         if para.role != Role.PROSE or not _CITATION_LIKE.match(para.text):
             continue
         neighbours = [paras[j] for j in (i - 1, i + 1) if 0 <= j < len(paras)]
-        if para.size < body - 0.3 or any(
+        if _smaller(para.size, body) or any(
                 n.role == Role.REFERENCE or _CITATION_LIKE.match(n.text) for n in neighbours):
             para.role = Role.REFERENCE
     split: list[_Para] = []
@@ -834,7 +840,7 @@ def _mark_tables(paras: list[_Para], body: float) -> int:
         if caption.role != Role.CAPTION or not caption.table:
             continue
         j = i
-        while j < len(paras) and (paras[j].role == Role.PROSE and paras[j].size < body - 0.3
+        while j < len(paras) and (paras[j].role == Role.PROSE and _smaller(paras[j].size, body)
                                   or paras[j].role == Role.NOTE):
             j += 1
         if not any(para.role == Role.PROSE for para in paras[i:j]):
@@ -1134,20 +1140,24 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
     elif recorded:
         metadata["authors"] = recorded
     years = Counter(int(y) for p in first_page for y in _YEAR.findall(_REVIEW_DATE.sub("", p.text)))
-    # a cover page names no year: the copyright line of the pages after it does
-    copyright = next((int(m.group(1)) for p in paras if p.lines[0].page <= _COPYRIGHT_PAGES
-                      for m in _COPYRIGHT.finditer(p.text)), None)
     created = _YEAR.search(info.get("CreationDate", "")[2:6] or "")
     if years:
         metadata["year"] = max(years, key=lambda y: (years[y], y))
         found["year"] = "first page"
-    elif copyright is not None:
+    elif (copyright := _copyright_year(paras)) is not None:
+        # a cover page names no year: the copyright line of the pages after it does
         metadata["year"] = copyright
         found["year"] = "copyright line"
     elif created:
         metadata["year"] = int(created.group())
         found["year"] = "file's creation date"
     return metadata, {k: v for k, v in found.items() if k in metadata}
+
+
+def _copyright_year(paras: list[_Para]) -> int | None:
+    """The year of the first copyright line on the first `_COPYRIGHT_PAGES` pages, or None."""
+    return next((int(m.group(1)) for p in paras if p.lines[0].page <= _COPYRIGHT_PAGES
+                  for m in _COPYRIGHT.finditer(p.text)), None)
 
 
 def _could_be_title(text: str) -> bool:
