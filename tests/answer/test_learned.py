@@ -353,3 +353,22 @@ def test_a_sentence_leaning_on_the_one_before_is_featured_by_what_its_quote_hold
     assert "orlistat" in terms and "orlistat" not in engine.ranker.features.facts[leaning].terms
     alone = next(i for i, s in enumerate(sentences) if s.text.startswith("Orlistat is"))
     assert engine.ranker.features._quoted(alone)[0] == engine.ranker.features.facts[alone].terms
+
+
+def test_each_suites_answerability_inputs_come_from_models_fitted_without_it():
+    # suite "a" is led by coverage, suite "b" by bm25: the models that score a's questions for the
+    # answerability fit must be b's (a new guideline is scored by models that never saw it)
+    from ragqa.evaluation.fit import cross_models
+
+    rng = np.random.default_rng(7)
+    cov, bm25 = FEATURES.index("coverage"), FEATURES.index("bm25")
+    data = ([_question(rng, "a", informative=cov) for _ in range(200)]
+            + [_question(rng, "b", informative=bm25) for _ in range(200)])
+    models = cross_models(data)
+    assert sorted(models) == ["a", "b"]
+    relevance_for_a, leading_for_a, _ = models["a"]
+    relevance_for_b, leading_for_b, _ = models["b"]
+    assert relevance_for_a[bm25] > relevance_for_b[bm25]
+    assert relevance_for_b[cov] > relevance_for_a[cov]
+    assert leading_for_a[bm25] > leading_for_b[bm25]
+    assert cross_models(data[:200]) == {}

@@ -149,6 +149,10 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mappi
     data = [readapted(d, crossed.get(d.group, adapter)) for d in data]
     relevance = fit_relevance(data, l2=RELEVANCE_L2, prior=prior_weights())
     leading, leading_bias = fit_leading(data, l2=LEADING_L2)
+    # the answerability model reads the best relevance score and leading probability; fitted on
+    # the scores of models that saw the same questions, it would trust them more than a new
+    # guideline's: each suite's are computed by models fitted without it (cross-fitting, as above)
+    inner = cross_models(data)
     # the selection's margins are in the units of the previous hand-set score: the fitted score is
     # scaled to spread as that one did within a question (median over the training questions)
     matched = matched_scale(data, relevance, prior_weights() / PRIOR_SCALE)
@@ -158,7 +162,7 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mappi
                          adapter=adapter, leading=tuple(float(x) for x in leading),
                          leading_bias=leading_bias)
         # answerability features hold the relevance score: recompute them with the fitted one
-        rows = [_rescored(d, scaled) for d in data]
+        rows = [_rescored(d, _with_models(scaled, inner.get(d.group))) for d in data]
         w, b = fit_answerable(rows)
         for margin in LEAD_MARGINS:
             weights = replace(scaled, answerable=tuple(float(x) for x in w), answerable_bias=b,
@@ -207,6 +211,33 @@ def _rescored(d: Labelled, weights: Weights) -> Labelled:
     row[ANSWERABLE_FEATURES.index("best_score")] = float(scores.max()) if len(scores) else 0.0
     row[ANSWERABLE_FEATURES.index("best_lead")] = weights.best_lead(d.rows)
     return replace(d, answer_row=row)
+
+
+# a relevance model, a leading model and its bias
+CrossModels = tuple[tuple[float, ...], tuple[float, ...], float]
+
+
+def cross_models(data: Sequence[Labelled]) -> dict[str, CrossModels]:
+    """Per group, the relevance weights and the leading model fitted on the other groups (none
+    when there is only one)."""
+    names = sorted({d.group for d in data})
+    if len(names) < 2:
+        return {}
+    out = {}
+    for name in names:
+        rest = [d for d in data if d.group != name]
+        leading, bias = fit_leading(rest, l2=LEADING_L2)
+        out[name] = (tuple(float(x) for x in fit_relevance(rest, l2=RELEVANCE_L2, prior=prior_weights())),
+                     tuple(float(x) for x in leading), float(bias))
+    return out
+
+
+def _with_models(weights: Weights, models: CrossModels | None) -> Weights:
+    """The weights with the relevance and leading models of `models` (as they are when None)."""
+    if models is None:
+        return weights
+    relevance, leading, leading_bias = models
+    return replace(weights, relevance=relevance, leading=leading, leading_bias=leading_bias)
 
 
 def cross_adapters(data: Sequence[Labelled], model: str) -> dict[str, Adapter]:
