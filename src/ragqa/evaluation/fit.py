@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -213,6 +213,18 @@ def _rescored(d: Labelled, weights: Weights) -> Labelled:
     return replace(d, answer_row=row)
 
 
+T = TypeVar("T")
+
+
+def without_each(data: Sequence[Labelled], fit: Callable[[list[Labelled]], T]) -> dict[str, T]:
+    """Per group, `fit` of the other groups' cases (none when there is only one group): what
+    cross-fitting hands each suite."""
+    names = sorted({d.group for d in data})
+    if len(names) < 2:
+        return {}
+    return {name: fit([d for d in data if d.group != name]) for name in names}
+
+
 # a relevance model, a leading model and its bias
 CrossModels = tuple[tuple[float, ...], tuple[float, ...], float]
 
@@ -220,16 +232,12 @@ CrossModels = tuple[tuple[float, ...], tuple[float, ...], float]
 def cross_models(data: Sequence[Labelled]) -> dict[str, CrossModels]:
     """Per group, the relevance weights and the leading model fitted on the other groups (none
     when there is only one)."""
-    names = sorted({d.group for d in data})
-    if len(names) < 2:
-        return {}
-    out = {}
-    for name in names:
-        rest = [d for d in data if d.group != name]
+    def fit(rest: list[Labelled]) -> CrossModels:
         leading, bias = fit_leading(rest, l2=LEADING_L2)
-        out[name] = (tuple(float(x) for x in fit_relevance(rest, l2=RELEVANCE_L2, prior=prior_weights())),
-                     tuple(float(x) for x in leading), float(bias))
-    return out
+        return (tuple(float(x) for x in fit_relevance(rest, l2=RELEVANCE_L2, prior=prior_weights())),
+                tuple(float(x) for x in leading), float(bias))
+
+    return without_each(data, fit)
 
 
 def _with_models(weights: Weights, models: CrossModels | None) -> Weights:
@@ -242,11 +250,7 @@ def _with_models(weights: Weights, models: CrossModels | None) -> Weights:
 
 def cross_adapters(data: Sequence[Labelled], model: str) -> dict[str, Adapter]:
     """Per group, the query adapter fitted on the other groups (none when there is only one)."""
-    names = sorted({d.group for d in data})
-    if len(names) < 2:
-        return {}
-    return {name: fit_adapter([d for d in data if d.group != name], model, l2=ADAPTER_L2)
-            for name in names}
+    return without_each(data, lambda rest: fit_adapter(rest, model, l2=ADAPTER_L2))
 
 
 def quality(groups: Sequence[Group], weights: Weights,
