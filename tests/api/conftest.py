@@ -81,6 +81,7 @@ def make_client(corpus_copy: Path, built_index: Path, fake_embedder):
     def make(embedder: Embedder | None = None, engine=None, index_dir: Path | None = None,
              admin_token: str | None = ADMIN_TOKEN, raise_server_exceptions: bool = True,
              **settings_overrides: object) -> TestClient:
+        settings_overrides.setdefault("feedback_file", corpus_copy.parent / "feedback.jsonl")
         settings = Settings(corpus=corpus_copy, index_dir=index_dir or built_index,
                             admin_token=admin_token, **settings_overrides)
         app = create_app(settings, embedder=embedder or (None if engine else fake_embedder),
@@ -165,7 +166,9 @@ def live_server(corpus: Path, index_dir: Path, log_path: Path,
     """
     port = free_port()
     env = {**os.environ, "RAGQA_CORPUS": str(corpus), "RAGQA_INDEX_DIR": str(index_dir),
-           "RAGQA_ADMIN_TOKEN": ADMIN_TOKEN}
+           "RAGQA_ADMIN_TOKEN": ADMIN_TOKEN,
+           # feedback the test sends stays beside its log, out of the project's feedback file
+           "RAGQA_FEEDBACK_FILE": str(log_path.with_name("feedback.jsonl"))}
     command = [sys.executable, "-m", "uvicorn", "--factory", "ragqa.api.app:create_app",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     url = f"http://127.0.0.1:{port}"

@@ -45,7 +45,9 @@ def bounded_server(index_dir: Path, log_path: Path, *, nofile: int | None = None
     """`python -m tests.reliability.serve_fake` with RAGQA_<setting> overrides; yields its URL."""
     port = free_port()
     env = {**os.environ, "RAGQA_INDEX_DIR": str(index_dir), "RAGQA_HOST": "127.0.0.1",
-           "RAGQA_CORPUS": str(index_dir.parent / "corpus"), "RAGQA_PORT": str(port)}
+           "RAGQA_CORPUS": str(index_dir.parent / "corpus"), "RAGQA_PORT": str(port),
+           # feedback the test sends stays beside its log, out of the project's feedback file
+           "RAGQA_FEEDBACK_FILE": str(log_path.with_name("feedback.jsonl"))}
     env.update({f"RAGQA_{name.upper()}": str(value) for name, value in settings.items()})
     command = [sys.executable, "-m", "tests.reliability.serve_fake",
                "--embed-delay", str(embed_delay)] + (["--nofile", str(nofile)] if nofile else [])
