@@ -125,6 +125,8 @@ def test_an_image_only_table_is_named_not_guessed(default_engine):
         "What are the recommendations for selecting the initial treatment of depression?")
     notes = [s.text for s in answer.bottom_line if s.kind == "system"]
     assert any("shown only as an image" in text and "Table 3.1" in text for text in notes), notes
+    # what the clinician reads first is the quoted answer; the unquotable table is named after it
+    assert answer.bottom_line[0].kind == "extract", answer.bottom_line[0].text
 
 
 @pytest.mark.parametrize("question", [

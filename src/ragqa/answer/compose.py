@@ -67,8 +67,10 @@ class Composer:
             s.candidate.doc_id for s in chosen if s.candidate.sentence_id in support_ids))
         segments = note(verdict, rows, support_docs)
         bottom: list[Scored | _Segments] = [_Segments(segments)] if segments else []
-        bottom.extend(_Segments(self._image_note(s)) for s in selection.image_tables)
         bottom.extend(selection.lead)
+        # the quotable answer is read first; a table the source shows only as an image follows it
+        bottom.extend(_Segments(self._image_note(s, after=bool(selection.lead)))
+                      for s in selection.image_tables)
         numbers: dict[str, int] = {}
         for item in [*bottom, *(s for _, _, group in selection.groups for s in group)]:
             for doc_id in _doc_ids(item):
@@ -203,12 +205,14 @@ class Composer:
             provenance=source_provenance(self.index.documents[sentence.doc_id]),
         )
 
-    def _image_note(self, item: Scored) -> list[tuple[str, list[str]]]:
-        """What to say when the best evidence is a table the source shows only as an image."""
+    def _image_note(self, item: Scored, after: bool) -> list[tuple[str, list[str]]]:
+        """What to say of a table the source shows only as an image, ranked with the best evidence
+        (`after` the quoted answer, or in its place)."""
         sentence = self.index.sentences[item.candidate.sentence_id]
         caption = re.sub(r"\s*\(image in source\)", "", sentence.text).strip()
-        text = (f"The closest evidence in the source is a table shown only as an image, so its "
-                f"content cannot be quoted: {caption.rstrip('.')}")
+        opening = ("The source also has a table on this shown only as an image" if after
+                   else "The closest evidence in the source is a table shown only as an image")
+        text = f"{opening}, so its content cannot be quoted: {caption.rstrip('.')}"
         return [(text, [sentence.doc_id])]
 
     def _reference(self, doc_id: str, n: int) -> Reference:
