@@ -287,5 +287,18 @@ def test_a_source_the_question_names_is_where_to_look(question, sources):
     analysis = analyse(analyzer, question)
     assert analysis.sources == sources
     assert not any(t.term in ("canmat", "nice", "goodwin") for t in analysis.subject)
-    if sources:
-        assert not analysis.broad
+
+
+def test_a_broad_question_naming_a_source_asks_for_that_sources_overview():
+    documents = {"canmat-doc": ("lam 2024 canmat", "CANMAT 2023 Update", "Can J Psychiatry")}
+    analysis = analyse(QuestionAnalyzer(DF, 730, documents=documents),
+                       "What does the CANMAT guideline say about neuromodulation?")
+    assert analysis.sources == ("canmat-doc",) and analysis.broad
+
+
+def test_a_name_in_capitals_names_only_a_source_that_writes_it_in_capitals():
+    documents = {"who-doc": ("who hypertension 2021", "Guideline for the treatment of hypertension", ""),
+                 "trial-doc": ("fu 2020 aspire", "Esketamine in adults who have suicidal ideation", "")}
+    analysis = analyse(QuestionAnalyzer(DF, 730, documents=documents),
+                       "What does the WHO guideline recommend about targets?")
+    assert analysis.sources == ("who-doc",)

@@ -106,11 +106,18 @@ class QuestionAnalyzer:
                  table: RegimenTable | None = None, book: AspectBook | None = None,
                  documents: dict[str, tuple[str, ...]] | None = None) -> None:
         self.df = sentence_df
-        # each document's naming words (its id's parts, its title's and publisher's words), lower-cased
+        # each document's naming words (its id's parts, its title's and publisher's words), lower-cased;
+        # a name in capitals ("WHO") is only the words its id holds or its title writes in capitals,
+        # not a title's "who"
         self._named: dict[str, list[str]] = {}
-        for doc_id, names in (documents or {}).items():
-            for name in {n.lower() for text in names for n in re.findall(r"[\w/-]+", text)}:
+        self._named_in_capitals: dict[str, list[str]] = {}
+        for doc_id, (id_text, *texts) in (documents or {}).items():
+            words = {n for text in (id_text, *texts) for n in re.findall(r"[\w/-]+", text)}
+            for name in {n.lower() for n in words}:
                 self._named.setdefault(name, []).append(doc_id)
+            capitals = set(re.findall(r"[\w/-]+", id_text.lower())) | {n.lower() for n in words if n.isupper()}
+            for name in capitals:
+                self._named_in_capitals.setdefault(name, []).append(doc_id)
         self.sentences = max(1, sentences)
         self.table = table or RegimenTable.default()
         self.book = book or AspectBook.default()
@@ -151,7 +158,7 @@ class QuestionAnalyzer:
         cues |= _words_in(question, [span for _, span in aside])
         # a source the question names ("the CANMAT guideline") is where to look, not what to find
         named = self.named_sources(question)
-        sources = tuple(dict.fromkeys(d for name, _ in named for d in self._named[name.lower()]))
+        sources = tuple(dict.fromkeys(d for name, _ in named for d in self._documents_named(name)))
         cues |= _words_in(question, [span for _, span in named])
         words = {_POSSESSIVE.sub("", t) for t in terms}
         clinical, wording = self._clinical_words(question)
@@ -169,8 +176,8 @@ class QuestionAnalyzer:
             terms=terms, subject=subject, aspects=aspects,
             forms=reading.forms,
             regimen=self._regimen(question), drugs=drugs,
-            # "what does the CANMAT guideline say about X" asks about X in that source, not for an overview
-            broad=self.book.is_broad(question) and not sources, statement=not _is_question(question),
+            # "what does the CANMAT guideline say about X" asks for an overview of X from that source
+            broad=self.book.is_broad(question), statement=not _is_question(question),
             set_aside=set_aside, sources=sources,
         )
 
@@ -181,7 +188,13 @@ class QuestionAnalyzer:
         return [(name, span) for name, span in self.book.named_sources(question)
                 if (name.isupper() or span[0] > 0 and (name[0].isupper() or "-" in name)
                     or not is_everyday(name.lower()))
-                and 1 <= len(self._named.get(name.lower(), ())) <= MAX_NAMED_SOURCES]
+                and 1 <= len(self._documents_named(name)) <= MAX_NAMED_SOURCES]
+
+    def _documents_named(self, name: str) -> list[str]:
+        """The documents a name given in the question names ("WHO" only those naming it in capitals)."""
+        if len(name) > 1 and name.isupper():
+            return self._named_in_capitals.get(name.lower(), [])
+        return self._named.get(name.lower(), [])
 
     def family(self, term: str) -> list[str]:
         """The corpus tokens that count as the term: itself, or those sharing its first letters,

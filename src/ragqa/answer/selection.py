@@ -242,7 +242,9 @@ class Selector:
         pool = [s for s in pool if not self._other_drug(s, analysis)] or pool
         vectors = self.index.sentence_vectors[[s.candidate.sentence_id for s in pool]]
         picks = mmr(vectors, np.array([s.score for s in pool]), p.broad_max, p.diversity, p.duplicate)
-        chosen = [pool[i] for i in picks]
+        chosen: list[Scored] = []
+        for i in picks:  # two sentences quoted with the same neighbour would quote one text twice
+            self._add(chosen, pool[i], limit=None)
         floor = max(p.min_similarity, p.broad_floor * max(s.candidate.similarity for s in pool))
         slots = {t.id: t.slots or p.per_topic for t in self.topics}
         keys = sorted({key for s in pool for key, _ in s.candidate.facets})
