@@ -272,3 +272,31 @@ def test_a_pdf_without_a_sidecar_indexes_and_is_answered_from(tmp_path, fake_emb
     assert (doc.id, doc.title, doc.doc_type.value) == (
         "bsg-coeliac-2014", "BSG coeliac guideline", "guideline")
     assert not any(note.startswith(("doc_type", "title", "id")) for note in doc.report.assumed)
+
+
+def test_a_printed_html_table_with_tight_borders_reads_as_rows_and_cited_years_are_not_its_year(
+        tmp_path):
+    """A page with a bordered table whose cells sit closer than a word space apart, printed by
+    Chromium: the drawn borders part the cells. Its one page also lists references from 2011 to
+    2019: the document's year is not one of theirs."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run this test")
+    cells = "".join(f"<tr><td>{d}</td><td>{s}</td><td>{m}</td></tr>" for d, s, m in (
+        ("Allopurinol", "100 mg daily", "900 mg daily"), ("Febuxostat", "80 mg daily", "120 mg daily")))
+    references = "".join(f"<li>Author{i} A, Writer B. A study of gout number {i}. J Rheumatol. "
+                         f"20{10 + i % 10};{i}:1-10.</li>" for i in range(1, 30))
+    page = tmp_path / "gout.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>Management of gout in adults</title><style>"
+        "td, th { border: 1px solid #000; padding: 2px; } table { border-collapse: collapse; }"
+        "</style></head><body><h1>Management of gout in adults</h1>"
+        "<p>Allopurinol is the first-line urate-lowering drug for most patients.</p>"
+        f"<table><tr><th>Drug</th><th>Starting dose</th><th>Maximum dose</th></tr>{cells}</table>"
+        f"<h2>References</h2><ol>{references}</ol></body></html>")
+    target = tmp_path / "gout-guideline.pdf"
+    subprocess.run([CHROMIUM, *CHROMIUM_ARGS, "--no-pdf-header-footer", f"--print-to-pdf={target}",
+                    page.as_uri()], check=True, capture_output=True, timeout=180)
+    [doc] = read_file(target)
+    assert "Drug: Allopurinol | Starting dose: 100 mg daily | Maximum dose: 900 mg daily" in doc.text
+    assert doc.report.tables == 1
+    assert doc.year not in range(2010, 2020)

@@ -209,6 +209,23 @@ def test_a_recommendation_number_hanging_in_the_margin_stays_with_its_text_a_cel
     assert _parts(chars("Influenza", 10.0, 100.0, 40.0), text)  # two table cells
 
 
+def test_a_cell_border_drawn_between_two_words_parts_them_however_narrow_the_gap():
+    # "Drug" ends at x 70 and "Starting" begins at 72.5, closer than a word space; a table's border
+    # is drawn at x 71 across the row's baseline (100) in one case and not in the other
+    starting = chars("Starting", 10.0, 100.0, 72.5)[0]
+    border = [(71.0, 95.0, 112.0)]
+    assert not _parts(chars("Drug", 10.0, 100.0, 50.0), starting)
+    assert _parts(chars("Drug", 10.0, 100.0, 50.0), starting, border)
+    assert not _parts(chars("Drug", 10.0, 100.0, 50.0), starting, [(71.0, 150.0, 170.0)])  # another row
+
+    def piece(text: str, x0: float, x1: float) -> Line:
+        return Line(text, 10.0, 100.0, 1, False, x0, x1, HEIGHT)
+
+    pieces = [piece("Starting dose", 91.0, 148.0), piece("Maximum dose", 154.0, 223.0)]
+    assert [ln.text for ln in _merge_fragments(pieces)[0]] == ["Starting dose Maximum dose"]
+    assert [ln.text for ln in _merge_fragments(pieces, [(151.9, 95.0, 112.0)])[0]] == [
+        "Starting dose", "Maximum dose"]
+
 def test_references_under_their_heading_are_one_entry_each_and_not_quotable():
     lines = [line("Discussion", 760, 1, size=14), line("CD is common.", 740, 1),
              line("References", 700, 1, size=14),

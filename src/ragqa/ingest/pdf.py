@@ -74,6 +74,7 @@ _BULLET_CATEGORIES = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Co"}
 _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a full stop, is a heading
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
 _CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
+_RULE_WIDTH = 2.0  # a drawn path at most this wide (points), and taller than it, is a vertical rule
 # a paragraph's last line this share of its column's width short of the column's edge ends it
 _SHORT_LAST_LINE = 0.25
 _PROSE_CELL = 45  # "cells" this long (the median) are lines of prose side by side, not a table
@@ -239,6 +240,7 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
 
     page = pdf[number]
     height, width = float(page.get_height()), float(page.get_width())
+    rules = _vertical_rules(page)
     textpage = page.get_textpage()
     try:
         box = raw.FS_RECTF()
@@ -286,7 +288,7 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
             if not any(c.size > 0 for c in chars) and _is_symbol_bullet(textpage, index, char):
                 char = "•"
             here = _Char(char, round(size, 2), oy.value, box.left, box.right)
-            if _parts(chars, here):
+            if _parts(chars, here, rules):
                 end_line()
                 chars, first_last = [], []
             chars.append(here)
@@ -295,22 +297,44 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
                 first_last.append(index)
         if chars:
             end_line()
-        lines, marks = _merge_fragments(pieces)
+        lines, marks = _merge_fragments(pieces, rules)
         return lines, dropped + marks
     finally:
         textpage.close()
         page.close()
 
 
-def _parts(chars: list[_Char], here: _Char) -> bool:
+def _vertical_rules(page: Any) -> list[tuple[float, float, float]]:
+    """The vertical lines drawn on a page (a table's cell borders), as (x, bottom, top)."""
+    from pypdfium2 import raw
+
+    rules = []
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    for index in range(raw.FPDFPage_CountObjects(page.raw)):  # raw calls: a page may draw thousands
+        obj = raw.FPDFPage_GetObject(page.raw, index)
+        if raw.FPDFPageObj_GetType(obj) != raw.FPDF_PAGEOBJ_PATH or not raw.FPDFPageObj_GetBounds(
+                obj, left, bottom, right, top):
+            continue
+        if right.value - left.value <= _RULE_WIDTH < top.value - bottom.value:
+            rules.append(((left.value + right.value) / 2, bottom.value, top.value))
+    return rules
+
+
+def _parts(chars: list[_Char], here: _Char, rules: list[tuple[float, float, float]] = ()) -> bool:
     """Whether `here` starts another line than the characters before it on pdfium's line: pdfium
     ran two printed lines together (at a line-end hyphen), or two table cells (a gap wider than any
-    word space), unless what stands before the gap is a label ("4.", "•", "1.1.1" hanging in the
-    margin beside its recommendation)."""
+    word space, or a cell border drawn between them), unless what stands before the gap is a label
+    ("4.", "•", "1.1.1" hanging in the margin beside its recommendation)."""
     last = next((c for c in reversed(chars) if c.size > 0), None)
-    return last is not None and (here.base < last.base - 0.6 * last.size and here.x0 < last.x0
-                                 or here.x0 - last.x1 > _CELL_GAP * here.size
-                                 and not _LABEL_ONLY.fullmatch(_text_of(chars)))
+    if last is None:
+        return False
+    if here.base < last.base - 0.6 * last.size and here.x0 < last.x0:
+        return True
+    # between the two characters' middles: a character's loose box may reach over a tight border
+    after, before = (last.x0 + last.x1) / 2, (here.x0 + here.x1) / 2
+    bordered = any(after < x < before and bottom <= here.base <= top for x, bottom, top in rules)
+    return ((bordered or here.x0 - last.x1 > _CELL_GAP * here.size)
+            and not _LABEL_ONLY.fullmatch(_text_of(chars)))
 
 
 def _text_of(chars: list[_Char]) -> str:
@@ -367,9 +391,10 @@ def _superscript(char: _Char, size: float, base: float) -> bool:
             and char.base > base + size * _SUPERSCRIPT_RISE)
 
 
-def _merge_fragments(lines: list[Line]) -> tuple[list[Line], int]:
+def _merge_fragments(lines: list[Line], rules: list[tuple[float, float, float]] = ()) -> tuple[list[Line], int]:
     """Join consecutive pieces that sit on one baseline a word space apart (pdfium starts a new
-    line where a superscript raised the baseline); pieces further apart stay apart (table cells).
+    line where a superscript raised the baseline); pieces further apart, or with a cell border
+    drawn between them, stay apart (table cells).
     A citation mark that pdfium set apart as a piece of its own, raised and smaller, just after the
     piece before it ("... policy." then "12") is dropped; how many were is returned too."""
     merged: list[Line] = []
@@ -384,8 +409,10 @@ def _merge_fragments(lines: list[Line]) -> tuple[list[Line], int]:
                     and line.y < last.y + last.size and -1.0 <= gap < 0.8 * last.size):
                 marks += 1
                 continue
+            bordered = any(last.x1 - 1.0 <= x <= line.x0 + 1.0 and bottom <= line.y <= top
+                           for x, bottom, top in rules)
             if (abs(line.y - last.y) < 0.3 * max(line.size, last.size) and -1.0 <= gap
-                    < 0.8 * max(line.size, last.size)):
+                    < 0.8 * max(line.size, last.size) and not bordered):
                 joiner = "" if (gap < 0.12 * line.size and not _NEXT_SENTENCE.match(last.text[-1:] + line.text)
                                 or last.text.endswith(SOFT_HYPHEN)) else " "
                 merged[-1] = replace(last, text=last.text + joiner + line.text, x1=line.x1,
@@ -1139,8 +1166,12 @@ def _metadata(info: dict[str, str], paras: list[_Para]) -> tuple[dict[str, Any],
         found["authors"] = "first page"
     elif recorded:
         metadata["authors"] = recorded
-    years = Counter(int(y) for p in first_page for y in _YEAR.findall(_REVIEW_DATE.sub("", p.text)))
     created = _YEAR.search(info.get("CreationDate", "")[2:6] or "")
+    # the first page's own years: not those of the works it cites (its reference entries and
+    # footnotes), nor one after the file was made
+    years = Counter(int(y) for p in first_page if p.role not in (Role.REFERENCE, Role.NOTE)
+                    for y in _YEAR.findall(_REVIEW_DATE.sub("", p.text))
+                    if not created or int(y) <= int(created.group()))
     if years:
         metadata["year"] = max(years, key=lambda y: (years[y], y))
         found["year"] = "first page"
