@@ -165,6 +165,24 @@ def test_a_page_without_sidecar_or_citation_tags_indexes_from_its_title(tmp_path
     assert "title 'Light therapy for depression' from the page's <title>" in doc.report.assumed
 
 
+def test_a_page_without_citation_tags_takes_its_authors_and_year_from_its_plain_meta_tags(tmp_path):
+    (tmp_path / "light-therapy.html").write_text(
+        '<html><head><title>Light therapy for depression</title>'
+        '<meta name="author" content="Jane Smith; Peter Jones">'
+        '<meta property="article:published_time" content="2021-03-04T10:00:00Z"></head><body><main>'
+        "<h1>Light therapy for depression</h1><p>Light therapy uses 10,000 lux for 30 min.</p>"
+        "</main></body></html>")
+    [doc] = read_corpus(tmp_path)
+    assert (doc.authors, doc.year) == (("Jane Smith", "Peter Jones"), 2021)
+    assert "authors 'Jane Smith, Peter Jones' from the page's <meta name=\"author\">" in doc.report.assumed
+    # a name written surname first is one person, and a login name is no one's name
+    for content, authors in (("Smith, Jane", ("Smith, Jane",)), ("jsmith", ())):
+        (tmp_path / "light-therapy.html").write_text(
+            f'<html><head><title>Light</title><meta name="author" content="{content}"></head>'
+            "<body><main><p>Light therapy uses 10,000 lux for 30 min.</p></main></body></html>")
+        [doc] = read_corpus(tmp_path)
+        assert tuple(doc.authors) == authors
+
 def test_without_a_sidecar_id_the_file_name_is_the_id(tmp_path):
     write_page(tmp_path, sidecar=None, name="Light Guide.htm",
                page=PAGE.replace("<title>", '<meta name="dc.type" content="x"><title>'))

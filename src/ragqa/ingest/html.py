@@ -205,6 +205,17 @@ def _citation_metadata(root: Any) -> dict[str, Any]:
             if text:
                 data["title"], found_in["title"] = text, f"page's {where}"
                 break
+    if "authors" not in data:  # <meta name="author" content="Jane Smith; Peter Jones">
+        # people's names ("Smith, Jane" is one name, not two)
+        named = [a.strip() for value in _meta(root, "author") for a in re.split(r";|, (?=[A-Z]\w* )", value)]
+        if named and all(" " in a for a in named):
+            data["authors"], found_in["authors"] = named, 'page\'s <meta name="author">'
+    if "year" not in data:  # the page's publication date, as a news or blog page states it
+        for date in _meta(root, "article:published_time", "dcterms.date", "dcterms.issued", "date"):
+            year = re.search(r"\b(19|20)\d\d\b", date)
+            if year:
+                data["year"], found_in["year"] = int(year.group(0)), "page's date meta tag"
+                break
     data["_found_in"] = found_in
     return data
 
