@@ -173,12 +173,10 @@ def _citation_metadata(root: Any) -> dict[str, Any]:
                     "DC.publisher")
     if journal:
         data["publisher"] = journal[0]
-    for date in _meta(root, "citation_publication_date", "citation_date", "citation_year",
-                      "dc.date", "DC.date"):
-        year = re.search(r"\b(19|20)\d\d\b", date)
-        if year:
-            data["year"] = int(year.group(0))
-            break
+    year = _first_year(_meta(root, "citation_publication_date", "citation_date", "citation_year",
+                             "dc.date", "DC.date"))
+    if year is not None:
+        data["year"] = year
     doi = _meta(root, "citation_doi", "dc.identifier", "DC.identifier")
     for value in doi:
         match = re.search(r"10\.\d{4,9}/\S+", value)
@@ -211,13 +209,16 @@ def _citation_metadata(root: Any) -> dict[str, Any]:
         if named and all(" " in a for a in named):
             data["authors"], found_in["authors"] = named, 'page\'s <meta name="author">'
     if "year" not in data:  # the page's publication date, as a news or blog page states it
-        for date in _meta(root, "article:published_time", "dcterms.date", "dcterms.issued", "date"):
-            year = re.search(r"\b(19|20)\d\d\b", date)
-            if year:
-                data["year"], found_in["year"] = int(year.group(0)), "page's date meta tag"
-                break
+        year = _first_year(_meta(root, "article:published_time", "dcterms.date", "dcterms.issued", "date"))
+        if year is not None:
+            data["year"], found_in["year"] = year, "page's date meta tag"
     data["_found_in"] = found_in
     return data
+
+
+def _first_year(dates: list[str]) -> int | None:
+    """The year of the first of `dates` that names one."""
+    return next((int(m.group(0)) for date in dates if (m := re.search(r"\b(19|20)\d\d\b", date))), None)
 
 
 @dataclass

@@ -45,6 +45,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
@@ -75,6 +76,7 @@ _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a ful
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
 _CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
 _RULE_WIDTH = 2.0  # a drawn path at most this wide (points), and taller than it, is a vertical rule
+_Rule = tuple[float, float, float]  # a vertical rule drawn on a page: (x, bottom, top)
 # a paragraph's last line this share of its column's width short of the column's edge ends it
 _SHORT_LAST_LINE = 0.25
 _PROSE_CELL = 45  # "cells" this long (the median) are lines of prose side by side, not a table
@@ -304,8 +306,8 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
         page.close()
 
 
-def _vertical_rules(page: Any) -> list[tuple[float, float, float]]:
-    """The vertical lines drawn on a page (a table's cell borders), as (x, bottom, top)."""
+def _vertical_rules(page: Any) -> list[_Rule]:
+    """The vertical lines drawn on a page (a table's cell borders)."""
     from pypdfium2 import raw
 
     rules = []
@@ -320,7 +322,12 @@ def _vertical_rules(page: Any) -> list[tuple[float, float, float]]:
     return rules
 
 
-def _parts(chars: list[_Char], here: _Char, rules: list[tuple[float, float, float]] = ()) -> bool:
+def _ruled_between(rules: Sequence[_Rule], left: float, right: float, base: float) -> bool:
+    """Whether a rule is drawn strictly between x `left` and `right` across baseline `base`."""
+    return any(left < x < right and bottom <= base <= top for x, bottom, top in rules)
+
+
+def _parts(chars: list[_Char], here: _Char, rules: Sequence[_Rule] = ()) -> bool:
     """Whether `here` starts another line than the characters before it on pdfium's line: pdfium
     ran two printed lines together (at a line-end hyphen), or two table cells (a gap wider than any
     word space, or a cell border drawn between them), unless what stands before the gap is a label
@@ -331,8 +338,7 @@ def _parts(chars: list[_Char], here: _Char, rules: list[tuple[float, float, floa
     if here.base < last.base - 0.6 * last.size and here.x0 < last.x0:
         return True
     # between the two characters' middles: a character's loose box may reach over a tight border
-    after, before = (last.x0 + last.x1) / 2, (here.x0 + here.x1) / 2
-    bordered = any(after < x < before and bottom <= here.base <= top for x, bottom, top in rules)
+    bordered = _ruled_between(rules, (last.x0 + last.x1) / 2, (here.x0 + here.x1) / 2, here.base)
     return ((bordered or here.x0 - last.x1 > _CELL_GAP * here.size)
             and not _LABEL_ONLY.fullmatch(_text_of(chars)))
 
@@ -391,7 +397,7 @@ def _superscript(char: _Char, size: float, base: float) -> bool:
             and char.base > base + size * _SUPERSCRIPT_RISE)
 
 
-def _merge_fragments(lines: list[Line], rules: list[tuple[float, float, float]] = ()) -> tuple[list[Line], int]:
+def _merge_fragments(lines: list[Line], rules: Sequence[_Rule] = ()) -> tuple[list[Line], int]:
     """Join consecutive pieces that sit on one baseline a word space apart (pdfium starts a new
     line where a superscript raised the baseline); pieces further apart, or with a cell border
     drawn between them, stay apart (table cells).
@@ -409,10 +415,9 @@ def _merge_fragments(lines: list[Line], rules: list[tuple[float, float, float]] 
                     and line.y < last.y + last.size and -1.0 <= gap < 0.8 * last.size):
                 marks += 1
                 continue
-            bordered = any(last.x1 - 1.0 <= x <= line.x0 + 1.0 and bottom <= line.y <= top
-                           for x, bottom, top in rules)
             if (abs(line.y - last.y) < 0.3 * max(line.size, last.size) and -1.0 <= gap
-                    < 0.8 * max(line.size, last.size) and not bordered):
+                    < 0.8 * max(line.size, last.size)
+                    and not _ruled_between(rules, last.x1 - 1.0, line.x0 + 1.0, line.y)):
                 joiner = "" if (gap < 0.12 * line.size and not _NEXT_SENTENCE.match(last.text[-1:] + line.text)
                                 or last.text.endswith(SOFT_HYPHEN)) else " "
                 merged[-1] = replace(last, text=last.text + joiner + line.text, x1=line.x1,
