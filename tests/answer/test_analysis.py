@@ -211,6 +211,16 @@ def test_a_dose_named_as_a_time_or_another_stop_asks_nothing_about_it(analyzer, 
     assert absent not in [a.id for a in analyse(analyzer, question).aspects]
 
 
+@pytest.mark.parametrize("question, kept", [
+    ("I take Cozaar for my blood pressure. What is the next step if it has not come down?", ()),
+    ("I've just been put on a new tablet for my blood pressure. What side effects are common?", ("harms",)),
+    ("Does ketamine raise my blood pressure?", ("blood-pressure",)),
+])
+def test_what_a_drug_is_taken_for_is_not_an_aspect_asked_of_it(analyzer, question, kept):
+    # "for my blood pressure" names the condition treated; what is asked of the drug is elsewhere
+    assert tuple(a.id for a in analyse(analyzer, question).aspects) == kept
+
+
 def test_a_form_whose_cue_lies_inside_a_longer_one_is_not_asked(analyzer):
     forms = [f.id for f in analyse(analyzer, "At what point after ketamine was the difference largest?").forms]
     assert forms == ["peak"]
