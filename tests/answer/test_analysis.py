@@ -221,6 +221,15 @@ def test_what_a_drug_is_taken_for_is_not_an_aspect_asked_of_it(analyzer, questio
     assert tuple(a.id for a in analyse(analyzer, question).aspects) == kept
 
 
+@pytest.mark.parametrize("question, harms", [
+    ("Would ketamine in amounts too low to get high help my depression?", True),
+    ("Which drugs are recommended to begin therapy in an adult with high blood pressure?", False),
+    ("Should I take a statin if my LDL cholesterol is high?", False),
+])
+def test_high_asks_about_harms_only_as_getting_high(analyzer, question, harms):
+    assert ("harms" in [a.id for a in analyse(analyzer, question).aspects]) is harms
+
+
 def test_a_form_whose_cue_lies_inside_a_longer_one_is_not_asked(analyzer):
     forms = [f.id for f in analyse(analyzer, "At what point after ketamine was the difference largest?").forms]
     assert forms == ["peak"]
