@@ -53,6 +53,23 @@ def test_lines_become_headings_paragraphs_and_pages():
     assert parsed.report.pages == 2
 
 
+def test_ligatures_and_dashes_of_a_font_without_unicode_are_written_out():
+    """pdflatex's bitmap fonts give "fi", "ff", "fl" and the dashes as T1's own codes
+    (tests/fixtures/pdf/README.md); a quote must read as the page does."""
+    [doc] = read_file(Path(__file__).parents[1] / "fixtures" / "pdf" / "t1-bitmap-fonts.pdf")
+    sentences = [
+        ("Colchicine, a non-steroidal anti-inflammatory drug or a short course of oral "
+         "corticosteroids should be offered as first-line treatment of an acute flare."),
+        ("Low-dose colchicine is as effective as high-dose colchicine and causes fewer "
+         "gastrointestinal adverse effects."),
+        ("The target is reached within 4\u20136 months in most patients, and it is difficult to sustain "
+         "a diet low in purines \u2014 its effect is modest."),
+    ]
+    for sentence in sentences:
+        assert sentence in doc.text
+    assert not re.search(r"[\x00-\x08\x0e-\x1f\ufb00-\ufb06]", doc.text)
+
+
 def test_running_heads_repeated_on_most_pages_are_dropped():
     lines = []
     for page in range(1, 5):

@@ -76,6 +76,13 @@ _MAX_BOLD_HEADING_CHARS = 120  # a bold body-size line this short, without a ful
 _MAX_CAPS_HEADING_CHARS = 80  # so is a line this short in capitals
 _CELL_GAP = 1.5  # a gap this many times the type size between two characters parts table cells
 _RULE_WIDTH = 2.0  # a drawn path at most this wide (points), and taller than it, is a vertical rule
+# what a character code stands for when a font gives no Unicode for it: TeX's T1 encoding, used
+# by a LaTeX font embedded as a bitmap, gives its ligatures and dashes as their own codes
+# ("in\x1dammatory", "101\x15111"); a Unicode ligature ("\ufb01rst") is written out, so that the
+# quoted text is searched and matched as it reads
+_GLYPH_TEXT = {0x1B: "ff", 0x1C: "fi", 0x1D: "fl", 0x1E: "ffi", 0x1F: "ffl", 0x15: "\u2013", 0x16: "\u2014",
+               0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl", 0xFB05: "st",
+               0xFB06: "st"}
 _Rule = tuple[float, float, float]  # a vertical rule drawn on a page: (x, bottom, top)
 # a paragraph's last line this share of its column's width short of the column's edge ends it
 _SHORT_LAST_LINE = 0.25
@@ -266,7 +273,7 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
 
         for index in range(textpage.count_chars()):
             code = raw.FPDFText_GetUnicode(textpage.raw, index)
-            char = chr(code)
+            char = _GLYPH_TEXT.get(code) or chr(code)
             if char in "\r\n":
                 if chars:
                     end_line()
