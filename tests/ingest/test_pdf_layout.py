@@ -38,7 +38,26 @@ def test_furniture_is_what_repeats_at_the_same_place_on_many_pages():
     assert {placed[i].text for i in furniture} == {"Gut 2014;0:1-20. doi:10.1136/gut"} | {
         str(p) for p in range(1, 7)}
     assert len(furniture) == 12  # not the mid-page copy, not the box label
-    assert find_furniture(placed[:12], pages=2) == set()  # two pages repeat nothing
+    # two pages repeat nothing; only each page's own number at its foot goes
+    assert {placed[i].text for i in find_furniture(placed[:12], pages=2)} == {"1", "2"}
+
+
+def test_a_running_head_that_repeats_a_heading_beside_the_page_number_is_furniture():
+    """LaTeX's heads (and many books'): the page number beside the current section's heading,
+    different on every page, so nothing repeats; a page's own number alone at its top or foot."""
+    placed = [Placed(1, 618, "Management of gout in adults", HEIGHT),
+              Placed(1, 400, "1 Background", HEIGHT),
+              Placed(1, 300, "Gout is an inflammatory arthritis.", HEIGHT),
+              Placed(1, 83, "1", HEIGHT),
+              Placed(2, 704, "2 4 URATE-LOWERING THERAPY", HEIGHT),
+              Placed(2, 600, "Dual-energy computed tomography can support the diagnosis.", HEIGHT),
+              Placed(2, 357, "4 Urate-lowering therapy", HEIGHT),
+              Placed(2, 113, "12 patients were treated in 2019.", HEIGHT),
+              Placed(3, 704, "3", HEIGHT),
+              Placed(3, 600, "Allopurinol is the first-line urate-lowering drug.", HEIGHT),
+              Placed(3, 113, "5 Monitoring", HEIGHT)]
+    assert {placed[i].text for i in find_furniture(placed, pages=3)} == {
+        "1", "2 4 URATE-LOWERING THERAPY", "3"}
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ download stamps, found by position and repetition across pages (as GROBID and py
 A line is furniture when it sits at a page's edge (one of the two topmost or two bottommost lines,
 or in the outer margin band when the page size is known) and the same text, digits ignored, sits at
 about the same height on many pages; when the same text recurs on two pages or more (a chapter's running
-head) exactly where the document's other furniture sits; or when it is set sideways in the left or
+head) exactly where the document's other furniture sits; when a page's topmost or bottommost line is
+its own page number, or that number beside a heading the document sets elsewhere; or when it is set sideways in the left or
 right margin (a chapter tab, a vertical download stamp). Nothing here knows any document's words.
 """
 
@@ -64,11 +65,45 @@ def edge_indexes(lines: Sequence[Placed]) -> set[int]:
     return edges
 
 
+# a page's number as a line of its own: "7", "- 7 -", "Page 7", "7 of 12"
+_PAGE_NUMBER = re.compile(r"(?:page\s+)?[-\u2013\u2014\s]*(\d{1,4})[-\u2013\u2014\s]*(?:of\s+\d{1,4})?",
+                          re.IGNORECASE)
+# a line opening or closing with a number, the rest a running head ("2   4 URATE-LOWERING THERAPY")
+_NUMBERED_HEAD = re.compile(r"^(?P<n>\d{1,4})\s+(?P<a>.*[^\d\s].*)$|^(?P<b>.*[^\d\s].*?)\s+(?P<m>\d{1,4})$")
+
+
+def own_page_lines(lines: Sequence[Placed]) -> set[int]:
+    """Indexes of the lines that are furniture on their page alone, however few the pages: the
+    page's topmost or bottommost line when it is the page's own number, or that number beside the
+    text of a line the document sets elsewhere (a running head that repeats a section heading or
+    the title, as LaTeX's and many books' heads do, different on every page)."""
+    by_page: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        by_page.setdefault(line.page, []).append(i)
+    written: set[str] = {_SPACE.sub(" ", line.text).strip().casefold() for line in lines}
+    found: set[int] = set()
+    for page, indexes in by_page.items():
+        ordered = sorted(indexes, key=lambda i: -lines[i].y)
+        for i in {ordered[0], ordered[-1]}:
+            text = _SPACE.sub(" ", lines[i].text).strip()
+            number = _PAGE_NUMBER.fullmatch(text)
+            if number and int(number.group(1)) == page:
+                found.add(i)
+                continue
+            head = _NUMBERED_HEAD.match(text)
+            if head is None or int(head.group("n") or head.group("m")) != page:
+                continue
+            rest = (head.group("a") or head.group("b")).strip().casefold()
+            if len(rest) > 3 and rest in written:
+                found.add(i)
+    return found
+
+
 def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
     """Indexes of the furniture lines: edge lines whose text (digits ignored) recurs at about the
-    same height on at least 30% of 3 or more pages."""
+    same height on at least 30% of 3 or more pages, and the lines `own_page_lines` finds."""
     if pages < 3:
-        return {i for i, line in enumerate(lines) if line.sideways_in_margin}
+        return {i for i, line in enumerate(lines) if line.sideways_in_margin} | own_page_lines(lines)
     needed = max(MIN_PAGES, MIN_SHARE * pages)
     places: dict[str, list[int]] = {}
     for i in edge_indexes(lines):
@@ -89,4 +124,4 @@ def find_furniture(lines: Sequence[Placed], pages: int) -> set[int]:
             abs(lines[i].y - y) <= Y_TOLERANCE / 2 for y in slots)]
         if len({lines[i].page for i in placed}) >= MIN_HEAD_PAGES:
             furniture.update(placed)
-    return furniture
+    return furniture | own_page_lines(lines)
