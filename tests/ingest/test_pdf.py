@@ -70,6 +70,15 @@ def test_ligatures_and_dashes_of_a_font_without_unicode_are_written_out():
     assert not re.search(r"[\x00-\x08\x0e-\x1f\ufb00-\ufb06]", doc.text)
 
 
+def test_a_justified_line_whose_spaces_are_stretched_past_a_cell_gap_stays_one_line():
+    """A narrow justified column (tests/fixtures/pdf/README.md) stretches "Colchicine, a
+    non-steroidal anti-" across its width: its spaces are word spaces, not a table's cell gaps."""
+    [doc] = read_file(Path(__file__).parents[1] / "fixtures" / "pdf" / "narrow-justified-column.pdf")
+    assert ("Colchicine, a non-steroidal anti-inflammatory drug or a short course of oral "
+            "corticosteroids should be offered as first-line treatment of an acute flare.") in doc.text
+    assert doc.report.tables == 0
+
+
 def test_running_heads_repeated_on_most_pages_are_dropped():
     lines = []
     for page in range(1, 5):

@@ -99,6 +99,7 @@ _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a 
 # them ("low.", mark "11", "Recommendations ..."), and the mark's place is the word space
 _NEXT_SENTENCE = re.compile(r"[.;:!?][A-Z]")
 _WORD_GAP = 0.2  # a gap this share of the type size between two characters reads as a space
+_JUSTIFIED = 1.5  # a gap at most this many times a line's word spaces is a word space
 # citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
 _SUPERSCRIPT_MARK = re.compile(r"[\d,.;\u2013\u2014\-–*†‡§¶\s]+|[a-h]")
 # numbered headings: "3", "3.2", "3.2.1.", "3a." (a letter after the number is one level deeper)
@@ -155,6 +156,7 @@ class Line:
     x1: float = 0.0
     page_height: float | None = None
     sideways_in_margin: bool = False  # set sideways in the left or right margin (a chapter tab)
+    word_gap: float = 0.0  # the median space between its words as printed (0: one word)
 
 
 @dataclass(frozen=True)
@@ -396,7 +398,27 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
     # the line's extent counts its dropped marks: a piece pdfium began at a superscript still
     # touches the piece before it
     return Line(text, size, base, page, False, min(c.x0 for c in visible),
-                max(c.x1 for c in visible), height), marks
+                max(c.x1 for c in visible), height, word_gap=_word_gap(chars)), marks
+
+
+def _prose(text: str) -> bool:
+    """Whether a piece reads as words rather than a table's figures or signs."""
+    printed = [ch for ch in text if not ch.isspace()]
+    return bool(printed) and sum(ch.isalpha() for ch in printed) >= 0.6 * len(printed)
+
+
+def _word_gap(chars: list[_Char]) -> float:
+    """The median gap between words (characters a space apart) as printed."""
+    gaps = []
+    previous, spaced = None, False
+    for c in chars:
+        if c.size == 0:
+            spaced = previous is not None
+            continue
+        if previous is not None and spaced:
+            gaps.append(c.x0 - previous.x1)
+        previous, spaced = c, False
+    return sorted(gaps)[len(gaps) // 2] if gaps else 0.0
 
 
 def _superscript(char: _Char, size: float, base: float) -> bool:
@@ -422,14 +444,18 @@ def _merge_fragments(lines: list[Line], rules: Sequence[_Rule] = ()) -> tuple[li
                     and line.y < last.y + last.size and -1.0 <= gap < 0.8 * last.size):
                 marks += 1
                 continue
+            # a justified line in a narrow column stretches its spaces past a cell's gap: a gap
+            # no wider than its pieces' own word spaces stretched is one of them
+            spaces = max(last.word_gap, line.word_gap) if _prose(last.text) and _prose(line.text) else 0.0
             if (abs(line.y - last.y) < 0.3 * max(line.size, last.size) and -1.0 <= gap
-                    < 0.8 * max(line.size, last.size)
+                    and (gap < 0.8 * max(line.size, last.size) or gap < _JUSTIFIED * spaces)
                     and not _ruled_between(rules, last.x1 - 1.0, line.x0 + 1.0, line.y)):
                 joiner = "" if (gap < 0.12 * line.size and not _NEXT_SENTENCE.match(last.text[-1:] + line.text)
                                 or last.text.endswith(SOFT_HYPHEN)) else " "
                 merged[-1] = replace(last, text=last.text + joiner + line.text, x1=line.x1,
                                      size=max(last.size, line.size) if len(line.text) > len(
-                                         last.text) else last.size, bold=last.bold and line.bold)
+                                         last.text) else last.size, bold=last.bold and line.bold,
+                                     word_gap=max(spaces, gap) if joiner else spaces)
                 continue
         merged.append(line)
     return merged, marks
