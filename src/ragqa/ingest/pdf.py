@@ -8,9 +8,11 @@ layout analysis below needs, and it works offline under a permissive licence (Ap
 (AGPL) and docling (layout models downloaded at run time) were ruled out (issue 22).
 
 The reading, in the order it is done:
-1. lines (`_page_lines`): pdfium's lines in its reading order, parted where pdfium ran two printed
+1. lines (`_page_lines`): pdfium's lines in its reading order, a ligature or dash that a font gives
+   no Unicode for written out (LaTeX's T1 codes, Unicode's U+FB00-FB06), parted where pdfium ran two printed
    lines together or where a gap wider than any word space parts two table cells (not a label:
-   a recommendation's number hanging in the margin stays with its text); the type size
+   a recommendation's number hanging in the margin stays with its text, and a justified line's
+   stretched spaces, no wider than its own word spaces, stay word spaces); the type size
    as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
    exponent after a unit kept, a mark pdfium set apart as a piece of its own dropped too, and a
    word space put where a dropped mark stood between a sentence's end and the next; pieces on one
