@@ -3,10 +3,11 @@ download stamps, found by position and repetition across pages (as GROBID and py
 
 A line is furniture when it sits at a page's edge (one of the two topmost or two bottommost lines,
 or in the outer margin band when the page size is known) and the same text, digits ignored, sits at
-about the same height on many pages; when the same text recurs on two pages or more (a chapter's running
-head) exactly where the document's other furniture sits; when a page's topmost or bottommost line is
-its own page number, or that number beside a heading the document sets elsewhere; or when it is set sideways in the left or
-right margin (a chapter tab, a vertical download stamp). Nothing here knows any document's words.
+about the same height on many pages; when the same text recurs on two pages or more (a chapter's
+running head) exactly where the document's other furniture sits; when a page's topmost or
+bottommost line is its own page number, or that number beside a heading the document sets
+elsewhere; or when it is set sideways in the left or right margin (a chapter tab, a vertical
+download stamp). Nothing here knows any document's words.
 """
 
 from __future__ import annotations
@@ -48,17 +49,21 @@ def furniture_key(text: str) -> str:
     return _SPACE.sub(" ", _ROMAN.sub("#", _DIGITS.sub("#", text))).strip().casefold()
 
 
-def edge_indexes(lines: Sequence[Placed]) -> set[int]:
-    """Indexes of the lines at a page's edges: two from the top, two from the bottom, and any in
-    the outer margin band."""
+def _top_to_bottom(lines: Sequence[Placed]) -> dict[int, list[int]]:
+    """Each page's line indexes, topmost first."""
     by_page: dict[int, list[int]] = {}
     for i, line in enumerate(lines):
         by_page.setdefault(line.page, []).append(i)
+    return {page: sorted(indexes, key=lambda i: -lines[i].y) for page, indexes in by_page.items()}
+
+
+def edge_indexes(lines: Sequence[Placed]) -> set[int]:
+    """Indexes of the lines at a page's edges: two from the top, two from the bottom, and any in
+    the outer margin band."""
     edges: set[int] = set()
-    for indexes in by_page.values():
-        ordered = sorted(indexes, key=lambda i: -lines[i].y)
+    for ordered in _top_to_bottom(lines).values():
         edges.update(ordered[:EDGE_LINES] + ordered[-EDGE_LINES:])
-        for i in indexes:
+        for i in ordered:
             height = lines[i].page_height
             if height and not MARGIN_BAND * height < lines[i].y < (1 - MARGIN_BAND) * height:
                 edges.add(i)
@@ -77,13 +82,9 @@ def own_page_lines(lines: Sequence[Placed]) -> set[int]:
     page's topmost or bottommost line when it is the page's own number, or that number beside the
     text of a line the document sets elsewhere (a running head that repeats a section heading or
     the title, as LaTeX's and many books' heads do, different on every page)."""
-    by_page: dict[int, list[int]] = {}
-    for i, line in enumerate(lines):
-        by_page.setdefault(line.page, []).append(i)
     written: set[str] = {_SPACE.sub(" ", line.text).strip().casefold() for line in lines}
     found: set[int] = set()
-    for page, indexes in by_page.items():
-        ordered = sorted(indexes, key=lambda i: -lines[i].y)
+    for page, ordered in _top_to_bottom(lines).items():
         for i in {ordered[0], ordered[-1]}:
             text = _SPACE.sub(" ", lines[i].text).strip()
             number = _PAGE_NUMBER.fullmatch(text)

@@ -9,8 +9,8 @@ layout analysis below needs, and it works offline under a permissive licence (Ap
 
 The reading, in the order it is done:
 1. lines (`_page_lines`): pdfium's lines in its reading order, a ligature or dash that a font gives
-   no Unicode for written out (LaTeX's T1 codes, Unicode's U+FB00-FB06), parted where pdfium ran two printed
-   lines together or where a gap wider than any word space parts two table cells (not a label:
+   no Unicode for written out (LaTeX's T1 codes, Unicode's U+FB00-FB06), parted where pdfium ran
+   two printed lines together or where a gap wider than any word space parts two table cells (not a label:
    a recommendation's number hanging in the margin stays with its text, and a justified line's
    stretched spaces, no wider than its own word spaces, stay word spaces); the type size
    as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
@@ -446,11 +446,12 @@ def _merge_fragments(lines: list[Line], rules: Sequence[_Rule] = ()) -> tuple[li
                     and line.y < last.y + last.size and -1.0 <= gap < 0.8 * last.size):
                 marks += 1
                 continue
-            # a justified line in a narrow column stretches its spaces past a cell's gap: a gap
-            # no wider than its pieces' own word spaces stretched is one of them
-            spaces = max(last.word_gap, line.word_gap) if _prose(last.text) and _prose(line.text) else 0.0
+            # a justified line in a narrow column stretches its spaces past a cell's gap: between
+            # two pieces of prose, a gap no wider than their own word spaces stretched is one
+            spaces = max(last.word_gap, line.word_gap)
             if (abs(line.y - last.y) < 0.3 * max(line.size, last.size) and -1.0 <= gap
-                    and (gap < 0.8 * max(line.size, last.size) or gap < _JUSTIFIED * spaces)
+                    and (gap < 0.8 * max(line.size, last.size)
+                         or gap < _JUSTIFIED * spaces and _prose(last.text) and _prose(line.text))
                     and not _ruled_between(rules, last.x1 - 1.0, line.x0 + 1.0, line.y)):
                 joiner = "" if (gap < 0.12 * line.size and not _NEXT_SENTENCE.match(last.text[-1:] + line.text)
                                 or last.text.endswith(SOFT_HYPHEN)) else " "
