@@ -50,6 +50,7 @@ eval-suites: index
 	nice -n 10 $(BIN)/ragqa eval --suites 'eval/suites/*.jsonl' --results eval/RESULTS.md
 	nice -n 10 $(BIN)/ragqa eval --suite eval/guidelines.jsonl --held-out --out eval/out/guidelines-held-out --results eval/RESULTS.md
 	nice -n 10 $(BIN)/ragqa eval --suites 'eval/lay/*.jsonl' --name 'lay questions' --out eval/out/lay --variants 'engine (held out),engine (in sample),similarity only,naive top-2' --results eval/RESULTS.md
+	nice -n 10 $(BIN)/ragqa eval --suites 'eval/scope/*.jsonl' --name 'scope questions' --out eval/out/scope --variants 'engine (held out),engine (in sample),similarity only,naive top-2' --results eval/RESULTS.md
 
 # SciFact (../shared/datasets/scifact): converted into eval/out/scifact-data, indexed into
 # indexes/scifact when missing or stale (embedding ~60,000 chunks and sentences takes tens of

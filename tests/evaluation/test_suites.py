@@ -249,8 +249,9 @@ def quotable_sentences(doc_id: str, entries) -> list[str]:
     return [s.text for s in sentences if s.quotable]
 
 
-# the fit set's suites, and the fresh patient-language cases over the same guidelines
-SUITE_FILES = sorted(SUITES.glob("*.jsonl")) + sorted((PROJECT_ROOT / "eval" / "lay").glob("*.jsonl"))
+# the fit set's suites, and the fresh patient-language and scope cases over the same guidelines
+SUITE_FILES = sorted(SUITES.glob("*.jsonl")) + [
+    path for blind in ("lay", "scope") for path in sorted((PROJECT_ROOT / "eval" / blind).glob("*.jsonl"))]
 
 
 @pytest.mark.slow

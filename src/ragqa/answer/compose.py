@@ -104,7 +104,9 @@ class Composer:
         relevance score), unless the question is not near the corpus."""
         qv = analysis.vector
         closest = []
-        mentioned = [sid for m in coverage.uncovered for sid in m.sentence_ids]
+        # the scope statement that leaves the question out, then where the corpus names the subject
+        scope = list(coverage.outside.sentence_ids) if coverage.outside else []
+        mentioned = [*scope, *(sid for m in coverage.uncovered for sid in m.sentence_ids)]
         for sid in mentioned:  # where the corpus mentions the subject in passing comes first
             sentence = self.index.sentences[sid]
             closest.append(RejectedPassage(
@@ -143,22 +145,22 @@ class Composer:
                 reason=coverage.reason, searched=searched, query_terms=evidence.chunks.query_tokens,
                 threshold=threshold, best_score=round(evidence.best_chunk_similarity, 4),
                 closest=closest, found_in=found_in, corpus_covers=covers, english=english,
-                nearest=self._nearest(mentioned, ranked, qv) if near else [],
+                nearest=self._nearest(mentioned[len(scope):], ranked, qv, scope) if near else [],
             ),
             retrieved_doc_ids=_doc_order(evidence), index_version=self.index.version,
             index_built_at=self.index.manifest.get("built_at"), timings_ms={},
         )
 
     def _nearest(self, mentioned: Sequence[int], ranked: Sequence[Candidate],
-                 qv: np.ndarray) -> list[NearestSentence]:
-        """Up to NEAREST distinct quotable sentences, quoted with where they stand: first where
-        the corpus names a subject of the question in passing (nearest first), then the
-        candidates `ranked` (best first)."""
+                 qv: np.ndarray, scope: Sequence[int] = ()) -> list[NearestSentence]:
+        """Up to NEAREST distinct quotable sentences, quoted with where they stand: first the
+        `scope` statements that leave the question out, then where the corpus names a subject of
+        the question in passing (nearest first), then the candidates `ranked` (best first)."""
         vectors = self.index.sentence_vectors
         passing = sorted((sid for sid in dict.fromkeys(mentioned) if self.selector.quotable_alone(sid)),
                          key=lambda sid: -float(vectors[sid] @ qv))
         out: list[NearestSentence] = []
-        for sid in [*passing, *(c.sentence_id for c in ranked)]:
+        for sid in [*scope, *passing, *(c.sentence_id for c in ranked)]:
             sentence = self.index.sentences[sid]
             if any(n.text == sentence.text for n in out):
                 continue
@@ -175,6 +177,10 @@ class Composer:
         """Where the corpus names the words of the question its evidence leaves out, by title:
         " It names sertraline only in passing (in ...)." or " It never mentions sertraline." """
         parts = []
+        if coverage.outside is not None:
+            titles = "; ".join(_short_title(self.index.documents[d].title or d)
+                               for d in coverage.outside.doc_ids[:2])
+            parts.append(f"The scope of {titles} leaves out {coverage.outside.what}.")
         for m in coverage.uncovered[:3]:
             written = as_written(m.term, question)
             term = f"{written} ({', '.join(m.clinical)})" if m.clinical else written

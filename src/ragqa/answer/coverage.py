@@ -24,6 +24,7 @@ from ragqa.answer.analysis import (
     is_everyday,
 )
 from ragqa.answer.evidence import Candidate, Evidence, FactBook
+from ragqa.answer.scope import OutOfScope
 from ragqa.answer.scoring import content_terms
 from ragqa.index.embed import Embedder
 from ragqa.index.store import HybridIndex
@@ -72,6 +73,8 @@ class Coverage:
     # dose regimen of a drug the regimen table knows (studied or not, it says which), and a
     # question naming a source is answered from it
     settled: bool = False
+    # the question falls outside the stated scope of the documents its evidence comes from
+    outside: OutOfScope | None = None
 
 
 def relevant(evidence: Evidence, analysis: QuestionAnalysis, facts: FactBook,
@@ -167,6 +170,14 @@ class CoverageCheck:
         return Coverage(False, f"the closest evidence does not answer the question (answerability "
                                f"{probability:.2f})", coverage.coverage, coverage.uncovered,
                         coverage.on_aspect)
+
+    def out_of_scope(self, coverage: Coverage, outside: OutOfScope) -> Coverage:
+        """The verdict when the question falls outside the stated scope of its evidence's documents."""
+        titles = "; ".join(self.index.documents[d].title or d for d in outside.doc_ids[:2])
+        quoted = self.index.sentences[outside.sentence_ids[0]].text
+        return Coverage(False, f"the question asks about {outside.what}, which the scope of {titles} "
+                               f"leaves out (\"{quoted}\")", coverage.coverage, (),
+                        coverage.on_aspect, outside=outside)
 
     def _speaks_of(self, term: SubjectTerm, candidate: Candidate, analysis: QuestionAnalysis) -> bool:
         """Whether a sentence names the term and, when an aspect is asked, speaks to it near the

@@ -5,6 +5,7 @@
              -> scores                (learned.py: each candidate's fitted relevance score)
              -> Coverage              (coverage.py: what of the question the evidence speaks of)
              -> Answerability         (learned.py: the fitted verdict: answer, or abstain)
+             -> scope                 (scope.py: outside what its documents say they cover?)
              -> RegimenVerdict        (verdict.py: was the asked dose regimen studied?)
              -> Selection             (selection.py: what to quote, by the fitted scores)
              -> Answer                (compose.py: statements, regimen check, references)
@@ -24,6 +25,7 @@ from ragqa.answer.coverage import CoverageCheck, CoverageParams
 from ragqa.answer.evidence import EvidenceGatherer, FactBook, GatherParams
 from ragqa.answer.learned import CandidateFeatures, Ranker, Weights
 from ragqa.answer.regimen import RegimenTable
+from ragqa.answer.scope import ScopeCheck
 from ragqa.answer.scoring import Topic, default_topics
 from ragqa.answer.selection import SelectionParams, Selector
 from ragqa.answer.verdict import RegimenJudge
@@ -79,6 +81,7 @@ class AnswerEngine:
         self.gatherer = EvidenceGatherer(index, self.retriever, facts, topics, embedder,
                                          self.params.gather)
         self.coverage = CoverageCheck(index, self.analyzer, facts, self.params.coverage, embedder)
+        self.scope = ScopeCheck(index, self.analyzer, facts)
         self.judge = RegimenJudge(index, table, facts, self.params.selection.min_similarity)
         self.ranker = Ranker(CandidateFeatures(index, self.analyzer, facts), weights)
         self.selector = Selector(index, self.analyzer, facts, topics, self.ranker,
@@ -119,11 +122,15 @@ class AnswerEngine:
         judged = self.ranker.answerability(analysis, evidence, coverage, rows, scores, quotable)
         if judged.answerable != coverage.answerable and not coverage.settled:
             coverage = self.coverage.overruled(coverage, judged.answerable, judged.probability)
+        ranked = [evidence.candidates[i] for i in sorted(range(len(scores)), key=lambda i: -scores[i])
+                  if quotable[i]]
+        if coverage.answerable and analysis.regimen is None:
+            outside = self.scope.check(analysis, ranked, evidence.candidates)
+            if outside is not None:
+                coverage = self.coverage.out_of_scope(coverage, outside)
         if not coverage.answerable:
             searched = (f"{self.mode.value} retrieval of the top {len(evidence.chunks.hits)} chunks and "
                         f"{len(evidence.candidates)} sentences of index {self.index.version}")
-            ranked = [evidence.candidates[i] for i in sorted(range(len(scores)), key=lambda i: -scores[i])
-                      if quotable[i]]
             answer = self.composer.abstain(analysis, evidence, coverage, searched,
                                            self.params.coverage.min_relevance, ranked)
         else:
