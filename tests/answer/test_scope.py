@@ -31,6 +31,7 @@ GOUT = [  # (heading, text)
 PAEDIATRIC = [  # the same scope, and a section on children that speaks of the drug
     ("Scope", "The recommendations target adults with gout."),
     ("Gout in children", "In children, allopurinol is started at 5 mg/kg daily."),
+    ("Gout in children", "One trial enrolled children over 12 years old."),
 ]
 PLAIN = [("Treatment", "Allopurinol lowers uric acid in gout.")]  # no scope statement at all
 
@@ -77,6 +78,9 @@ def test_a_section_on_the_population_that_speaks_of_the_subject_keeps_the_questi
     assert outside(documents, "What dose of allopurinol for a child with gout?", [1]) is None
     # a question about children that the section does not speak to stays outside
     found = outside(documents, "How often should a child with gout see a dietitian?", [1])
+    assert found is not None and found.what == "children"
+    # the words that name the population are not the subject a sentence on it must speak of
+    found = outside(documents, "How often should my 10-year-old with gout see a dietitian?", [1, 2])
     assert found is not None and found.what == "children"
 
 

@@ -149,7 +149,10 @@ class ScopeCheck:
         under a heading that does) and names a word of the question's subject that the document's
         title does not hold."""
         title = self._title_terms(doc_id)
-        families = [self.analyzer.subject_family(t) - title for t in analysis.subject]
+        # the words that name the population ("10-year-old") are what the group check reads
+        naming = {t for p in group.asks for m in p.finditer(analysis.text) for t in content_terms(m.group())}
+        families = [self.analyzer.subject_family(t) - title for t in analysis.subject
+                    if t.term not in naming]
         families = [f for f in families if f]
         for c in candidates:
             sentence = self.index.sentences[c.sentence_id]
