@@ -118,11 +118,13 @@ class ScopeCheck:
         docs = list(dict.fromkeys(c.doc_id for c in ranked[:LEADING]))
         if not docs:
             return None
-        verdicts = [self._outside(analysis, doc, candidates) for doc in docs]
-        if any(v is None for v in verdicts):
-            return None
-        found = [v for v in verdicts if v is not None]
-        return OutOfScope(found[0][0], tuple(docs), tuple(dict.fromkeys(v[1] for v in found)))
+        found = []
+        for doc in docs:
+            verdict = self._outside(analysis, doc, candidates)
+            if verdict is None:  # one document that covers the question is enough
+                return None
+            found.append(verdict)
+        return OutOfScope(found[0][0], tuple(docs), tuple(dict.fromkeys(sid for _, sid in found)))
 
     def _outside(self, analysis: QuestionAnalysis, doc_id: str,
                  candidates: Sequence[Candidate]) -> tuple[str, int] | None:
@@ -191,8 +193,8 @@ class ScopeCheck:
                     rules.near_start.search(s.text) or any(p.search(s.text) for p in rules.not_addressed)):
                 statements.append(sid)
         leaves_out = []
+        texts = [(sid, self.index.sentences[sid].text) for sid in statements]
         for group in rules.groups:
-            texts = [(sid, self.index.sentences[sid].text) for sid in statements]
             if any(group.spoken_by(t) for _, t in texts):
                 continue
             sid = next((sid for sid, t in texts if any(p.search(t) for p in group.outside)), None)
