@@ -1,8 +1,9 @@
 """Follow-up questions: what else the corpus answers on the subject of an answer, each checked.
 
-Answer -> list[str]. Candidates pair the question's subject (from the index: a drug the regimen
-table names, else the question's rarest word the index holds) with the generic clinical aspects
-(`data/followups.json`) the answer did not cover. Each candidate is run through the public
+Answer -> list[str]. Candidates pair the question's subject (a drug the regimen table names, else
+the question's weightiest subject word that the index uses as a noun, or the two-word phrase it
+heads: "coeliac disease") with the generic clinical aspects (`data/followups.json`) the answer did
+not cover, in a wording that fits the subject: "How quickly does X work?" only of a drug. Each candidate is run through the public
 `AnswerEngine.ask` and kept only when it does not abstain, so every follow-up offered answers.
 For an abstention the same candidates, on the subject of the nearest passages, are the questions
 the corpus can answer nearby.
@@ -18,18 +19,29 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from ragqa.answer.analysis import is_everyday
 from ragqa.answer.aspects import AspectBook
 from ragqa.answer.contract import Answer
 from ragqa.answer.engine import AnswerEngine
 from ragqa.answer.regimen import RegimenTable
+from ragqa.answer.scoring import content_terms
 from ragqa.index.tokenize import tokenize
 
 _WORD = re.compile(r"[A-Za-z][\w-]{2,}")
+# what follows a noun (punctuation, a verb, a preposition or a conjunction) rather than an
+# adjective ("coeliac disease") or a verb ("need to")
+_AFTER_NOUN = r"(?:\s*[,.;:)]|\s+(?:is|are|was|were|has|have|had|should|may|can|might|could|will|in|of|" \
+              r"and|or|with|for|on|that|which|who|than|versus|vs)\b)"
 
 
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
     return json.loads(resources.files("ragqa.answer").joinpath("data/followups.json").read_text())
+
+
+# the words after which a question's word is its verb ("who needs it", "to keep")
+_BEFORE_VERB = frozenset(("i", "you", "he", "she", "it", "we", "they", "who", "that", "to", "will", "would",
+                          "can", "could", "should", "may", "might", "must", "do", "does", "did", "not"))
 
 
 @dataclass(frozen=True)
@@ -63,14 +75,20 @@ class FollowUps:
             raise ValueError(f"offered must be between 0 and 4, got {self.offered}")
         self.nearby = min(int(data["nearby"]), self.offered or int(data["nearby"]))
         self.covered_at = int(data["covered_at"])
-        self.templates = [(t["aspect"], t["question"], bool(t.get("drug_only")))
-                          for t in data["questions"]]
+        self.templates = [(t["aspect"], t["question"], t["subjects"]) for t in data["questions"]]
+        unknown = {kind for _, _, kind in self.templates} - {"drug", "other", "any"}
+        if unknown:
+            raise ValueError(f"followups.json: unknown 'subjects' {sorted(unknown)}: use drug, other or any")
+        self.noun_share = float(data["noun_share"])
         self.frame_words = frozenset(data["frame_words"])
         self.aspects = {a.id: a for a in (aspects or AspectBook.default()).aspects}
         self.table = table or RegimenTable.default()
         self.not_subjects = frozenset(data["not_subjects"])
         self._answers: dict[str, bool] = {}  # candidate -> answered without abstaining
         self._pairs: dict[str, bool] = {}  # two-word phrase -> some sentence of the index holds it
+        self._nouns: dict[str, bool] = {}  # word -> the index uses it as a noun
+        self._text: str | None = None  # the index's sentences, lower-cased, one per line
+        self._topic_words: frozenset[str] | None = None
 
     def attach(self, answer: Answer) -> Answer:
         """The answer with its follow-ups filled in."""
@@ -92,10 +110,12 @@ class FollowUps:
         chosen: list[str] = []
         for subject, is_drug in subjects:
             tried = 0
-            for aspect_id, wording, drug_only in self.templates:
+            for aspect_id, wording, fits in self.templates:
                 if len(chosen) == limit or tried == self.tried:
                     break
-                if drug_only and not is_drug:
+                if fits != "any" and (fits == "drug") != is_drug:
+                    continue
+                if aspect_id == "overview" and AspectBook.default().is_broad(answer.question):
                     continue
                 aspect = self.aspects.get(aspect_id)
                 if aspect is not None and not answer.abstained:
@@ -141,28 +161,86 @@ class FollowUps:
         return found[:3]
 
     def _phrase(self, question: str) -> str | None:
-        """The question's first word that names a subject the index holds (with the next word
-        when the index holds the pair: "light therapy")."""
+        """The question's weightiest subject word (the rarest in the index) that the index uses as
+        a noun, or the phrase it makes with the next word when the index holds the pair and uses
+        the next word as a noun ("light therapy", "coeliac disease"). A word of everyday English
+        must also be a word of the index's headings or titles ("exercise", not "needs"). None
+        when no word qualifies: "How effective is Once?" is worse than no follow-up."""
         df = self.engine.index.sentence_df
         cues = AspectBook.default().cue_words(question)
+        # a source the question names ("the CANMAT guideline") is where to look, not a subject
+        cues |= {w.lower() for name, _ in self.engine.analyzer.named_sources(question)
+                 for w in _WORD.findall(name)}
         words = _WORD.findall(question)
-        for i, word in enumerate(words):
+
+        def usable(word: str) -> int:
+            """The word's sentence count in the index, 0 when it cannot be a subject."""
             low = word.lower()
             tokens = tokenize(word)
-            if low in self.frame_words or low in cues or not tokens or df.get(tokens[0], 0) < 3:
+            if low in self.frame_words or low in cues or not tokens or not content_terms(word):
+                return 0
+            count = df.get(tokens[0], 0)
+            return count if count >= 3 else 0
+
+        counts = [usable(w) for w in words]
+        for i in sorted((i for i, c in enumerate(counts) if c), key=lambda i: (counts[i], i)):
+            # a verb is not a subject: a word after a pronoun, "to" or an auxiliary ("who needs
+            # it") or a past participle ("reviewed")
+            if i and words[i - 1].lower() in _BEFORE_VERB or words[i].lower().endswith("ed"):
                 continue
-            if i + 1 < len(words) and self._pair_known(low, words[i + 1].lower()):
-                return f"{word} {words[i + 1]}"
-            return word
+            # with the word before or after, when the index holds the phrase ("light therapy",
+            # "blood pressure"); the other word may frame a question alone and still complete it
+            for pair in (words[i:i + 2], words[i - 1:i + 1] if i else []):
+                if len(pair) == 2 and content_terms(pair[0]) and content_terms(pair[1]) \
+                        and self._pair_known(pair[0].lower(), pair[1].lower()) and self._topical(pair):
+                    return " ".join(pair)
+            if self._topical([words[i]]):
+                return words[i]
         return None
+
+    def _topical(self, phrase: list[str]) -> bool:
+        """Whether a phrase names a topic: its last word is a noun (by the index's use) and either
+        one of its words is not everyday English or its last word ends a heading or a title of the
+        index ("exercise", "light therapy"; not "needs" or "per day")."""
+        last = phrase[-1]
+        return self._noun(last) and (any(not is_everyday(w.lower()) for w in phrase)
+                                     or tokenize(last)[0] in self._topics())
+
+    def _noun(self, word: str) -> bool:
+        """Whether the index uses the word as a noun: in at least `noun_share` of its uses it is
+        followed by punctuation, a verb, a preposition or a conjunction (remembered per word)."""
+        low = word.lower()
+        known = self._nouns.get(low)
+        if known is None:
+            at, text = re.escape(low), self._corpus_text()
+            uses = len(re.findall(rf"\b{at}\b", text))
+            ends = len(re.findall(rf"\b{at}\b{_AFTER_NOUN}", text))
+            known = self._nouns[low] = uses > 0 and ends >= self.noun_share * uses
+        return known
 
     def _pair_known(self, first: str, second: str) -> bool:
         key = f"{first} {second}"
         known = self._pairs.get(key)
         if known is None:
-            known = any(key in s.text.lower() for s in self.engine.index.sentences)
-            self._pairs[key] = known
+            known = self._pairs[key] = key in self._corpus_text()
         return known
+
+    def _topics(self) -> frozenset[str]:
+        """The last words of the index's section headings and document titles, where English puts
+        the noun a heading is about (made once)."""
+        if self._topic_words is None:
+            index = self.engine.index
+            texts = [part for c in index.chunks for part in c.section]
+            texts += [d.title for d in index.documents.values()]
+            self._topic_words = frozenset(tokens[-1] for text in dict.fromkeys(texts)
+                                          if (tokens := tokenize(text)))
+        return self._topic_words
+
+    def _corpus_text(self) -> str:
+        """The index's sentences, lower-cased, one per line (made once)."""
+        if self._text is None:
+            self._text = "\n".join(s.text.lower() for s in self.engine.index.sentences)
+        return self._text
 
     def _named(self, text: str) -> list[str]:
         """The drugs a text names, spelled as the text spells them, comparators aside."""
