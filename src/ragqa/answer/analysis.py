@@ -133,10 +133,10 @@ class QuestionAnalyzer:
         it uses ("Spravato" -> esketamine) and the clinical terms of its lay wordings ("brain bleed"
         -> intracerebral hemorrhage, `answer/data/lay_terms.json`) added at the end."""
         lowered = question.lower()
-        added = [drug for drug, pattern in self.table.drug_names.items()
-                 if drug not in lowered and pattern.search(question)]
-        pattern, clinical = lay_terms()
-        added += [clinical[m.lastindex - 1] for m in pattern.finditer(question)]
+        added = [drug for drug in dict.fromkeys(d for _, d in self.table.drugs_in(question))
+                 if drug not in lowered]
+        _, clinical = lay_terms()
+        added += [clinical[group] for group, _ in lay_matches(question)]
         short, long, forms = abbreviation_phrases()
         added += [forms[m.group(0)] for m in short.finditer(question)]
         added += [forms[m.group(0).lower()] for m in long.finditer(question)]
@@ -229,15 +229,15 @@ class QuestionAnalyzer:
     def _clinical_words(question: str) -> tuple[dict[str, frozenset[str]], set[str]]:
         """The everyday wordings of the question, each as one word (its last) -> the clinical words
         of the wording, and the wordings' other words (which are not subject words of their own)."""
-        pattern, clinical = lay_terms()
+        _, clinical = lay_terms()
         kept: dict[str, frozenset[str]] = {}
         others: set[str] = set()
-        for m in pattern.finditer(question):
-            content = content_terms(m.group(0))
-            words = [_POSSESSIVE.sub("", w) for w in dict.fromkeys(tokenize(m.group(0))) if w in content]
+        for group, wording in lay_matches(question):
+            content = content_terms(wording)
+            words = [_POSSESSIVE.sub("", w) for w in dict.fromkeys(tokenize(wording)) if w in content]
             if words:
                 kept[words[-1]] = kept.get(words[-1], frozenset()) | frozenset(
-                    content_terms(clinical[m.lastindex - 1]))
+                    content_terms(clinical[group]))
                 others.update(words[:-1])
         return kept, others - set(kept)
 
@@ -353,6 +353,15 @@ def lay_terms() -> tuple[re.Pattern[str], tuple[str, ...]]:
         terms["|".join(re.escape(b) for b in brands)] = generic
     groups = "|".join(f"({lay})" for lay in terms)
     return (re.compile(rf"(?<![\w-])(?:{groups})(?![\w-])", re.IGNORECASE), tuple(terms.values()))
+
+
+@lru_cache(maxsize=256)
+def lay_matches(question: str) -> tuple[tuple[int, str], ...]:
+    """The lay wordings and brand names in a question: (group of `lay_terms`, its words), in
+    order (one pass of the long pattern per question, kept: both the search text and the subject
+    read them)."""
+    pattern, _ = lay_terms()
+    return tuple((m.lastindex - 1, m.group(0)) for m in pattern.finditer(question))
 
 
 @lru_cache(maxsize=4096)
