@@ -27,7 +27,7 @@ from ragqa.answer.regimen import RegimenTable
 from ragqa.answer.scoring import content_terms
 from ragqa.index.tokenize import tokenize
 
-_WORD = re.compile(r"[A-Za-z][\w-]{2,}")
+_WORD = re.compile(r"(?<![\w-])[A-Za-z][\w-]{2,}")  # a word, not the end of "24-hour"
 # what follows a noun (punctuation, a verb, a preposition or a conjunction) rather than an
 # adjective ("coeliac disease") or a verb ("need to")
 _AFTER_NOUN = r"(?:\s*[,.;:)]|\s+(?:is|are|was|were|has|have|had|should|may|can|might|could|will|in|of|" \
@@ -143,10 +143,12 @@ class FollowUps:
 
     def subjects(self, answer: Answer) -> list[tuple[str, bool]]:
         """What the question is about, as it spells it, each with whether it is a drug: the drugs
-        it names, else its first subject phrase the index holds; then the drugs its answer (or,
-        for an abstention, the nearest passages) names most."""
+        it names, else its subject phrase (see `_phrase`); then the drugs its answer (or, for an
+        abstention, the nearest passages) names most. An abstention's own subject phrase is kept:
+        a question on a drug the corpus does not cover ("zuranolone for postpartum depression")
+        is offered what the corpus says on the rest of it, when that answers."""
         found: list[tuple[str, bool]] = [(name, True) for name in self._named(answer.question)]
-        if not found and not answer.abstained:
+        if not found:
             phrase = self._phrase(answer.question)
             if phrase:
                 found.append((phrase, False))
