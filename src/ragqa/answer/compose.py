@@ -106,8 +106,8 @@ class Composer:
         closest = []
         # the scope statement that leaves the question out, then where the corpus names the subject
         scope = list(coverage.outside.sentence_ids) if coverage.outside else []
-        mentioned = [*scope, *(sid for m in coverage.uncovered for sid in m.sentence_ids)]
-        for sid in mentioned:  # where the corpus mentions the subject in passing comes first
+        passing = [sid for m in coverage.uncovered for sid in m.sentence_ids]
+        for sid in [*scope, *passing]:  # before the nearest passages
             sentence = self.index.sentences[sid]
             closest.append(RejectedPassage(
                 chunk_id=self.index.chunks[int(self._owner[sid])].id, doc_id=sentence.doc_id,
@@ -145,7 +145,7 @@ class Composer:
                 reason=coverage.reason, searched=searched, query_terms=evidence.chunks.query_tokens,
                 threshold=threshold, best_score=round(evidence.best_chunk_similarity, 4),
                 closest=closest, found_in=found_in, corpus_covers=covers, english=english,
-                nearest=self._nearest(mentioned[len(scope):], ranked, qv, scope) if near else [],
+                nearest=self._nearest(passing, ranked, qv, scope) if near else [],
             ),
             retrieved_doc_ids=_doc_order(evidence), index_version=self.index.version,
             index_built_at=self.index.manifest.get("built_at"), timings_ms={},
