@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ragqa.answer.followups import FollowUps, same_question
+from ragqa.evaluation.baseline import TopSentences
 from tests.conftest import PROJECT_CORPUS
 
 SUITE = PROJECT_CORPUS.parent / "eval" / "guidelines.jsonl"
@@ -66,3 +67,14 @@ def test_a_follow_up_asks_of_a_noun_phrase_of_the_question_in_a_wording_that_fit
     # verbs, participles and everyday words are no subject
     assert finder._phrase("Who needs it reviewed once a year?") is None
     assert finder._phrase("Is ketamine addictive?") == "ketamine"
+
+
+@pytest.mark.slow
+def test_the_naive_baseline_gets_follow_ups_too(default_engine):
+    # the benchmark offers follow-ups under every variant's answers; the baseline reads no question
+    baseline = TopSentences(default_engine.index, default_engine.embedder)
+    finder = FollowUps(baseline)
+    answer = finder.attach(baseline.ask("What does the CANMAT guideline say about discontinuation symptoms?"))
+    assert all(not baseline.ask(q).abstained for q in answer.followups)
+    assert finder._phrase("Which antidepressants have the highest risk of discontinuation symptoms?") \
+        == "discontinuation symptoms"

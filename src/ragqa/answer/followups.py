@@ -171,8 +171,10 @@ class FollowUps:
         df = self.engine.index.sentence_df
         cues = AspectBook.default().cue_words(question)
         # a source the question names ("the CANMAT guideline") is where to look, not a subject
-        cues |= {w.lower() for name, _ in self.engine.analyzer.named_sources(question)
-                 for w in _WORD.findall(name)}
+        # (an engine without a question analyzer, as the naive baseline, names none)
+        analyzer = getattr(self.engine, "analyzer", None)
+        named = analyzer.named_sources(question) if analyzer is not None else []
+        cues |= {w.lower() for name, _ in named for w in _WORD.findall(name)}
         words = _WORD.findall(question)
 
         def usable(word: str) -> int:
