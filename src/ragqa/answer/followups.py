@@ -216,9 +216,12 @@ class FollowUps:
         low = word.lower()
         known = self._nouns.get(low)
         if known is None:
+            # the word first (a pattern opening with a literal is searched for fast), then that it
+            # starts a word: "\bword\b" read a large corpus (SciFact's) 15 times slower
             at, text = re.escape(low), self._corpus_text()
-            uses = len(re.findall(rf"\b{at}\b", text))
-            ends = len(re.findall(rf"\b{at}\b{_AFTER_NOUN}", text))
+            word = rf"{at}(?<!\w{at})\b"
+            uses = len(re.findall(word, text))
+            ends = len(re.findall(rf"{word}{_AFTER_NOUN}", text))
             known = self._nouns[low] = uses > 0 and ends >= self.noun_share * uses
         return known
 
