@@ -1,10 +1,11 @@
 """Follow-up questions: what else the corpus answers on the subject of an answer, each checked.
 
 Answer -> list[str]. Candidates pair the question's subject (a drug the regimen table names, else
-the question's weightiest subject word that the index uses as a noun, or the two-word phrase it
-heads: "coeliac disease") with the generic clinical aspects (`data/followups.json`) the answer did
-not cover, in a wording that fits the subject: "How quickly does X work?" only of a drug. Each candidate is run through the public
-`AnswerEngine.ask` and kept only when it does not abstain, so every follow-up offered answers.
+the question's rarest subject word that the index uses as a noun, alone or in a two-word phrase:
+"coeliac disease") with the generic clinical aspects (`data/followups.json`) the answer did not
+cover, in a wording that fits the subject ("How quickly does X work?" only of a drug). Each
+candidate is run through the public `AnswerEngine.ask` and kept only when it does not abstain, so
+every follow-up offered answers.
 For an abstention the same candidates, on the subject of the nearest passages, are the questions
 the corpus can answer nearby.
 """
@@ -163,11 +164,10 @@ class FollowUps:
         return found[:3]
 
     def _phrase(self, question: str) -> str | None:
-        """The question's weightiest subject word (the rarest in the index) that the index uses as
-        a noun, or the phrase it makes with the next word when the index holds the pair and uses
-        the next word as a noun ("light therapy", "coeliac disease"). A word of everyday English
-        must also be a word of the index's headings or titles ("exercise", not "needs"). None
-        when no word qualifies: "How effective is Once?" is worse than no follow-up."""
+        """The question's rarest subject word in the index that names a topic (see `_topical`),
+        or the phrase it makes with the word before or after it when the index holds the phrase
+        and the phrase names a topic ("light therapy", "coeliac disease"). None when no word
+        qualifies: "How effective is Once?" is worse than no follow-up."""
         df = self.engine.index.sentence_df
         cues = AspectBook.default().cue_words(question)
         # a source the question names ("the CANMAT guideline") is where to look, not a subject
@@ -219,9 +219,9 @@ class FollowUps:
             # the word first (a pattern opening with a literal is searched for fast), then that it
             # starts a word: "\bword\b" read a large corpus (SciFact's) 15 times slower
             at, text = re.escape(low), self._corpus_text()
-            word = rf"{at}(?<!\w{at})\b"
-            uses = len(re.findall(word, text))
-            ends = len(re.findall(rf"{word}{_AFTER_NOUN}", text))
+            whole = rf"{at}(?<!\w{at})\b"
+            uses = len(re.findall(whole, text))
+            ends = len(re.findall(rf"{whole}{_AFTER_NOUN}", text))
             known = self._nouns[low] = uses > 0 and ends >= self.noun_share * uses
         return known
 
