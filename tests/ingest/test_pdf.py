@@ -93,6 +93,14 @@ def test_running_heads_repeated_on_most_pages_are_dropped():
     assert {b.page for b in parsed.layout} == {1, 2, 3, 4}
 
 
+def test_computer_moderns_bold_labels_a_tables_rows_and_makes_a_heading():
+    """TeX's bold face weighs 570 to pdfium (tests/fixtures/pdf/README.md): its header row labels
+    the rows and a bold third-level heading is a section."""
+    [doc] = read_file(Path(__file__).parents[1] / "fixtures" / "pdf" / "cm-bold-table.pdf")
+    assert "Parameter: Renal function | Threshold: eGFR below 60 | Interval: every 12 months" in doc.text
+    assert any(block.section[-1:] == ("1.0.1 Dose adjustment",) for block in doc.layout)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

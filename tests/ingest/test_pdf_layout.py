@@ -464,3 +464,65 @@ def test_a_captioned_tables_bold_first_row_labels_its_cells_and_is_not_repeated_
         ("Severity: Low | First choice: Amoxicillin 500 mg | Duration: 5 days", BlockKind.TABLE_ROW),
         ("Severity: High | First choice: Co-amoxiclav 1.2 g | Duration: 7 days", BlockKind.TABLE_ROW)]
     assert not BlockKind.TABLE_HEADER.quotable
+
+
+def test_a_line_that_stops_short_then_an_indented_capitalised_line_starts_a_paragraph():
+    # a recommendation that ends in its grade, with no full stop, and the paragraph after it
+    # (read as one sentence, "... (Grade B) Individuals with ...", before)
+    lines = [line("Recommendation 2.2: Adults with suspected disease should be assessed", 700, 1, x1=470),
+             line("within six weeks of referral (Grade B)", 686, 1, x1=260),
+             line("Individuals with organ involvement need a specialist review of the", 672, 1,
+                  x0=65, x1=470),
+             line("dose at every visit.", 658, 1, x1=150),
+             line("A line that runs to the margin and ends without a full stop in the", 630, 1, x1=470),
+             line("Middle of a sentence goes on, capital or not, when it is not indented.", 616, 1, x1=440)]
+    assert [text for text, _ in blocks(parse_lines(lines, pages=1, info={}))] == [
+        ("Recommendation 2.2: Adults with suspected disease should be assessed within six weeks of "
+         "referral (Grade B)"),
+        "Individuals with organ involvement need a specialist review of the dose at every visit.",
+        ("A line that runs to the margin and ends without a full stop in the Middle of a sentence "
+         "goes on, capital or not, when it is not indented.")]
+
+
+def _two_tables(caption_on_page_two: bool) -> list[tuple[str, BlockKind]]:
+    # tables set in the body type (read by their cells side by side, not as a caption's smaller
+    # type)
+    def cell(text: str, y: float, page: int, x0: float, x1: float, bold: bool = False) -> Line:
+        return line(text, y, page, size=11, x0=x0, x1=x1, bold=bold)
+
+    lines = [line(f"Body text line {k} of the page runs on in the body type of the page.", 740 - 14 * k,
+                  1, size=11, x1=470) for k in range(3)] + [
+        line("Table 1. Antibiotic choice by severity of illness", 690, 1, size=11, bold=True),
+        cell("Severity", 670, 1, 73, 108, bold=True), cell("First choice", 670, 1, 186, 236, bold=True),
+        cell("Low", 654, 1, 73, 95), cell("Amoxicillin 500 mg", 654, 1, 186, 280),
+        cell("Moderate", 640, 1, 73, 110), cell("Doxycycline 200 mg", 640, 1, 186, 280)]
+    top = 760
+    if caption_on_page_two:
+        lines.append(line("Table 2. Follow-up by age group", top, 2, size=11))
+        top -= 30
+    lines += [cell("Under 65", top, 2, 73, 110), cell("At 6 weeks", top, 2, 186, 236),
+              cell("65 and over", top - 14, 2, 73, 120), cell("At 2 weeks", top - 14, 2, 186, 236)]
+    return [b for b in blocks(parse_lines(lines, pages=2, info={})) if b[1] == BlockKind.TABLE_ROW]
+
+
+def test_a_table_running_on_to_the_next_page_keeps_its_header_another_captioned_table_does_not():
+    assert _two_tables(caption_on_page_two=False)[-1] == (
+        "Severity: 65 and over | First choice: At 2 weeks", BlockKind.TABLE_ROW)
+    # Table 2's rows are not labelled with Table 1's header
+    assert _two_tables(caption_on_page_two=True)[-2:] == [
+        ("Under 65 | At 6 weeks", BlockKind.TABLE_ROW), ("65 and over | At 2 weeks", BlockKind.TABLE_ROW)]
+
+
+def test_text_set_sideways_beside_the_text_block_is_in_the_margin_wherever_the_block_starts():
+    from ragqa.ingest.pdf import _sideways_in_margin
+
+    width = 595.0
+    pieces = [line("Body text starts well inside a wide left margin.", 700, 1, x0=113, x1=480),
+              line("Downloaded for personal use only.", 400, 1, x0=50, x1=61),   # the stamp, sideways
+              line("Rotated column head", 500, 1, x0=200, x1=212)]               # sideways, in a table
+    marked = _sideways_in_margin(pieces, {1, 2}, width)
+    assert [p.sideways_in_margin for p in marked] == [False, True, False]
+    # a page set wholly sideways: only what lies within a tenth of the width of an edge
+    alone = [line("A landscape table's row", 400, 1, x0=100, x1=112),
+             line("Chapter tab", 400, 1, x0=560, x1=572)]
+    assert [p.sideways_in_margin for p in _sideways_in_margin(alone, {0, 1}, width)] == [False, True]

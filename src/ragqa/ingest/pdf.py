@@ -66,7 +66,8 @@ from ragqa.ingest.layout import Block, BlockKind, ReadReport, TextBuilder
 _SPACE = re.compile(r"\s+")
 _HEADING_RATIO = 1.08  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 200
-_BOLD_WEIGHT = 600  # pdfium's font weight of a bold face (when the font says it)
+_BOLD_WEIGHT = 550  # pdfium's font weight of a bold face (when the font says it): 600 and up, and
+# 570 for TeX's Computer Modern bold (CMBX), between a regular 400 or medium 500 and semibold
 # a bold face by its font's name: "Arial-BoldMT", "Helvetica,Bold", "Minion-Bd", "AdvOT1234.B"
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
 # fonts of bullets: every glyph of a dingbat font is one; of a symbol font, its punctuation and
@@ -260,6 +261,7 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
         matrix = raw.FS_MATRIX()
         ox, oy = ctypes.c_double(), ctypes.c_double()
         pieces: list[Line] = []
+        turned: set[int] = set()  # the pieces set sideways
         dropped = 0
         chars: list[_Char] = []
         first_last: list[int] = []
@@ -271,9 +273,9 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
             if line is not None:
                 bold = all(_is_bold(textpage, i) for i in (first_last[0], first_last[-1]))
                 angle = raw.FPDFText_GetCharAngle(textpage.raw, first_last[0])
-                sideways = min(abs(angle), abs(angle - 2 * math.pi)) > 0.2 and (
-                    line.x1 < _SIDE_MARGIN * width or line.x0 > (1 - _SIDE_MARGIN) * width)
-                pieces.append(replace(line, bold=bold, sideways_in_margin=sideways))
+                if min(abs(angle), abs(angle - 2 * math.pi)) > 0.2:
+                    turned.add(len(pieces))
+                pieces.append(replace(line, bold=bold))
 
         for index in range(textpage.count_chars()):
             code = raw.FPDFText_GetUnicode(textpage.raw, index)
@@ -310,11 +312,23 @@ def _page_lines(pdf: Any, number: int) -> tuple[list[Line], int]:
                 first_last.append(index)
         if chars:
             end_line()
+        pieces = _sideways_in_margin(pieces, turned, width)
         lines, marks = _merge_fragments(pieces, rules)
         return lines, dropped + marks
     finally:
         textpage.close()
         page.close()
+
+
+def _sideways_in_margin(pieces: list[Line], turned: set[int], width: float) -> list[Line]:
+    """The pieces with those set sideways in a margin marked: wholly left or right of the page's
+    horizontal text (a download stamp beside a wide margin), or within `_SIDE_MARGIN` of the edge
+    on a page with no horizontal text."""
+    flat = [p for i, p in enumerate(pieces) if i not in turned]
+    left = max(min((p.x0 for p in flat), default=0.0), _SIDE_MARGIN * width)
+    right = min(max((p.x1 for p in flat), default=width), (1 - _SIDE_MARGIN) * width)
+    return [replace(p, sideways_in_margin=i in turned and (p.x1 <= left or p.x0 >= right))
+            for i, p in enumerate(pieces)]
 
 
 def _vertical_rules(page: Any) -> list[_Rule]:
@@ -775,6 +789,10 @@ def _breaks(para: _Para, previous: Line, line: Line, steps: dict[float, float]) 
     if _terminated(previous.text) and (line.x0 > left + 0.5 * size or _LIST_MARK.match(line.text)
                                        or previous.x1 < right - 3 * size):
         return True
+    if previous.x1 < right - 3 * size and line.x0 > left + 0.5 * size and line.text[:1].isupper():
+        # a line that stops short, then one indented in capitals: a new paragraph even when the
+        # first ends in no full stop ("... within six weeks (Grade B)" / "   Individuals with ...")
+        return True
     return bool(_LIST_MARK.match(line.text)) and previous.x1 < right - 3 * size
 
 
@@ -931,6 +949,7 @@ def _mark_grid_tables(paras: list[_Para]) -> int:
     i = 0
     last_header: list[str] | None = None  # a table running on from the previous page keeps it
     last_page = 0
+    last_end = 0  # where the last table's rows end
     while i < len(paras):
         rows: list[list[Line]] = []
         j = i
@@ -960,15 +979,16 @@ def _mark_grid_tables(paras: list[_Para]) -> int:
             out.append(_Para([replace(rows[0][0], text=" | ".join(header))], Role.HEADER))
             body = rows[1:]
         elif (last_header is not None and len(last_header) == len(rows[0])
-              and rows[0][0].page == last_page + 1):
-            header = last_header
+              and rows[0][0].page == last_page + 1
+              and not any(p.role == Role.CAPTION for p in paras[last_end:i])):
+            header = last_header  # unless another table's caption comes between
         for row in body:
             out.append(_Para([replace(row[0], text=_labelled(header, [c.text for c in row]))],
                              Role.ROW))
         paras[i:j] = out
         i += len(out)
         tables += 1
-        last_header, last_page = header, rows[-1][-1].page
+        last_header, last_page, last_end = header, rows[-1][-1].page, i
     return tables
 
 
