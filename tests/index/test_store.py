@@ -164,3 +164,17 @@ def test_a_sentence_is_embedded_with_its_documents_short_forms_spelled_out(corpu
     # an index built with another reading is stale
     assert staleness(tmp_path / "idx", read_corpus(corpus),
                      IndexParams(embedding_text="as written"), embedder.name) == "index parameters changed"
+
+
+def test_an_index_built_by_another_tokenizer_loads_with_a_warning_naming_both(
+        corpus, tmp_path, fake_embedder, monkeypatch, caplog):
+    import ragqa.index.store as store
+
+    update_index(corpus, tmp_path / "idx", fake_embedder)
+    with caplog.at_level("WARNING", logger="ragqa.index.store"):
+        load_index(tmp_path / "idx", fake_embedder)
+    assert "tokenizer" not in caplog.text
+    monkeypatch.setattr(store, "TOKENIZER_VERSION", "clinical-next")
+    with caplog.at_level("WARNING", logger="ragqa.index.store"):
+        load_index(tmp_path / "idx", fake_embedder)
+    assert f"built with tokenizer {IndexParams().tokenizer}, this code tokenizes as clinical-next" in caplog.text

@@ -682,6 +682,11 @@ def load_index(directory: Path, embedder: Embedder | None = None,
         raise IndexDamagedError(str(exc)) from None
     if manifest.get("format_version") in formats:
         check_files(directory, manifest)
+    built_with = (manifest.get("params") or {}).get("tokenizer")
+    if built_with != TOKENIZER_VERSION:
+        # its BM25 terms were made by another tokenizer: questions' words may not match them
+        log.warning("%s: built with tokenizer %s, this code tokenizes as %s: BM25 may miss words "
+                    "until it is rebuilt with `ragqa index`", directory, built_with, TOKENIZER_VERSION)
     try:
         return _read_index(directory, embedder, formats)
     except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as exc:
