@@ -15,27 +15,19 @@ _TOKEN = re.compile(
 )
 
 # Bump when tokenize() changes: indexes record it, and a different value makes them stale.
-TOKENIZER_VERSION = "clinical-3"
+TOKENIZER_VERSION = "clinical-2"
 
 STOPWORDS = frozenset(
     ["a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "may", "might", "of", "on", "or", "should", "so", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your"]
 )
 
 
-# a plural that adds "es" to a stem ending in a sibilant ("classes", "rashes", "approaches",
-# "reflexes"); not "headaches" or "aches", whose stems end in "e" ("approaches" keeps its "ch")
-_SIBILANT_PLURAL = re.compile(r"(?:ss|sh|x|(?<!(?<![aeiou])a)ch)es$")
-
-
 def s_stem(word: str) -> str:
-    """Harman's S-stemmer: fold plurals ('infusions' -> 'infusion', 'studies' -> 'study'), and a
-    sibilant's plural to its singular ('classes' -> 'class'), as Porter's first step does."""
+    """Harman's S-stemmer: fold plurals ('infusions' -> 'infusion', 'studies' -> 'study')."""
     if len(word) <= 3 or not word.isalpha():
         return word
     if word.endswith("ies") and not word.endswith(("eies", "aies")):
         return word[:-3] + "y"
-    if _SIBILANT_PLURAL.search(word):
-        return word[:-2]
     if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
         return word[:-1]
     if word.endswith("s") and not word.endswith(("us", "ss")):
