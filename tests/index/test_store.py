@@ -168,7 +168,7 @@ def test_a_sentence_is_embedded_with_its_documents_short_forms_spelled_out(corpu
 
 def test_an_index_built_by_another_tokenizer_loads_with_a_warning_naming_both(
         corpus, tmp_path, fake_embedder, monkeypatch, caplog):
-    import ragqa.index.store as store
+    from ragqa.index import store
 
     update_index(corpus, tmp_path / "idx", fake_embedder)
     with caplog.at_level("WARNING", logger="ragqa.index.store"):
