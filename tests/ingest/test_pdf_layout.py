@@ -526,3 +526,22 @@ def test_text_set_sideways_beside_the_text_block_is_in_the_margin_wherever_the_b
     alone = [line("A landscape table's row", 400, 1, x0=100, x1=112),
              line("Chapter tab", 400, 1, x0=560, x1=572)]
     assert [p.sideways_in_margin for p in _sideways_in_margin(alone, {0, 1}, width)] == [False, True]
+
+
+def test_a_word_broken_at_a_page_foot_goes_on_past_a_figures_text_at_the_next_pages_top():
+    # a two-column journal: a figure sits at the top of the next page, its own words ("Treatment
+    # pathway") in the body type; the broken word's second half is in lower case after it
+    lines = []
+    for page in (1, 2, 3):
+        lines.append(line("Journal of Guidelines 2024", 780, page, size=8))
+        lines.append(line(f"Page {page}", 20, page, size=8))
+    lines[2:2] = [line("Treatment", 740, 1, size=14),
+                  line("Specialists should document immunohistochemical con" + SOFT_HYPHEN, 700, 1)]
+    lines[6:6] = [line("Treatment pathway", 740, 2, x0=150, x1=240),
+                  line("firmation of the diagnosis in every patient.", 700, 2),
+                  line("Side effects are mild.", 660, 2)]
+    lines.insert(-2, line("Side effects are mild.", 700, 3))
+    found = blocks(parse_lines(lines, pages=3, info={}))
+    assert ("Specialists should document immunohistochemical confirmation of the diagnosis in every "
+            "patient.", BlockKind.PROSE) in found
+    assert not any("conTreatment" in text or "con-Treatment" in text for text, _ in found)

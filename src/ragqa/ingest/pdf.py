@@ -1155,6 +1155,8 @@ def _continuation(paras: list[_Para], i: int, edges: dict[tuple[int, int], float
         if skipped > _LOOK_AHEAD:
             return None
         if candidate.role == Role.PROSE and abs(candidate.size - para.size) <= 0.6:
+            if para.text.endswith(SOFT_HYPHEN) and candidate.text[:1].isalnum() and not candidate.text[:1].islower():
+                continue  # a word broken at the line's end goes on in lower case: not a figure's text
             if j == i + 1 and not para.cut:
                 return None  # the next paragraph in the same column: a real paragraph break
             return j if _continues(para, candidate, direct=j == i + 1,
