@@ -542,6 +542,6 @@ def test_a_word_broken_at_a_page_foot_goes_on_past_a_figures_text_at_the_next_pa
                   line("Side effects are mild.", 660, 2)]
     lines.insert(-2, line("Side effects are mild.", 700, 3))
     found = blocks(parse_lines(lines, pages=3, info={}))
-    assert ("Specialists should document immunohistochemical confirmation of the diagnosis in every "
-            "patient.", BlockKind.PROSE) in found
+    assert (("Specialists should document immunohistochemical confirmation of the diagnosis in every "
+             "patient."), BlockKind.PROSE) in found
     assert not any("conTreatment" in text or "con-Treatment" in text for text, _ in found)
