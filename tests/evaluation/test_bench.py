@@ -75,6 +75,24 @@ def test_time_queries_names_every_stage(source, fake_embedder):
     assert set(timing["stages"]) == set(STAGES)
     assert timing["slowest_stage"] in STAGES
     assert timing["ask"]["n"] == 2 and set(timing["search"]) == {"hybrid", "bm25", "dense"}
+    assert "st_encode" not in timing
+
+
+def test_an_encoder_given_is_timed_once_beside_each_ask(source, fake_embedder):
+    class Counting:
+        def __init__(self):
+            self.texts = []
+
+        def embed(self, texts):
+            self.texts += list(texts)
+            return fake_embedder.embed(texts)
+
+    encoder = Counting()
+    questions = ["ketamine dose", "esketamine observation", "ketamine onset"]
+    timing = time_queries(source, fake_embedder, questions, warmup=1, encoder=encoder)
+    # the warm-up question and then each question once, in the order asked
+    assert encoder.texts == questions[:1] + questions
+    assert timing["st_encode"]["n"] == 3 == timing["st_encode_cpu"]["n"]
 
 
 def _timing(ask_p50: float, slow: str) -> dict:
