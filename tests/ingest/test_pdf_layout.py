@@ -545,3 +545,20 @@ def test_a_word_broken_at_a_page_foot_goes_on_past_a_figures_text_at_the_next_pa
     assert (("Specialists should document immunohistochemical confirmation of the diagnosis in every "
              "patient."), BlockKind.PROSE) in found
     assert not any("conTreatment" in text or "con-Treatment" in text for text, _ in found)
+
+
+def test_a_footnote_whose_raised_mark_was_dropped_is_still_a_note():
+    # LaTeX sets a footnote's number raised, so the reader drops it as a citation mark first
+    from dataclasses import replace
+
+    body = [line(f"Body text line {k} of the page runs on in the body type of the page.", 700 - 14 * k,
+                 1, size=11, x1=470) for k in range(4)]
+    lines = [*body,
+             replace(line("The grading system is adapted from a framework in the supplement.", 80, 1,
+                          size=9), opens_with_mark=True),
+             replace(line("Adults were included when they met the criteria of the", 68, 1, size=9),
+                     opens_with_mark=False)]
+    found = blocks(parse_lines(lines, pages=1, info={}))
+    assert found[-1] == (
+        ("The grading system is adapted from a framework in the supplement. Adults were included "
+         "when they met the criteria of the"), BlockKind.TABLE_NOTE)

@@ -160,6 +160,7 @@ class Line:
     page_height: float | None = None
     sideways_in_margin: bool = False  # set sideways in the left or right margin (a chapter tab)
     word_gap: float = 0.0  # the median space between its words as printed (0: one word)
+    opens_with_mark: bool = False  # a superscript mark before its first word was dropped (a note's)
 
 
 @dataclass(frozen=True)
@@ -413,8 +414,10 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
         return None, marks
     # the line's extent counts its dropped marks: a piece pdfium began at a superscript still
     # touches the piece before it
+    first = next(n for n, c in enumerate(chars) if c.size > 0)
     return Line(text, size, base, page, False, min(c.x0 for c in visible),
-                max(c.x1 for c in visible), height, word_gap=_word_gap(chars)), marks
+                max(c.x1 for c in visible), height, word_gap=_word_gap(chars),
+                opens_with_mark=not keep[first]), marks
 
 
 def _prose(text: str) -> bool:
@@ -839,18 +842,24 @@ def _mark_footnotes(paras: list[_Para], body: float) -> None:
     out: list[_Para] = []
     for para in paras:
         first = para.lines[0]
-        if not (para.role == Role.PROSE and _smaller(para.size, body) and _FOOTNOTE.match(first.text)
+        if not (para.role == Role.PROSE and _smaller(para.size, body) and _opens_note(first)
                 and len(first.text.split()) >= 4 and not _CITATION_LIKE.match(para.text)
                 and all(line.page == first.page for line in para.lines)
                 and first.y < lowest.get(first.page, math.inf)):
             out.append(para)
             continue
         for line in para.lines:  # one note per mark at the notes' left edge
-            if _FOOTNOTE.match(line.text) and abs(line.x0 - first.x0) < 0.5 * line.size:
+            if _opens_note(line) and abs(line.x0 - first.x0) < 0.5 * line.size:
                 out.append(_Para([replace(line, text=_FOOTNOTE.sub("", line.text))], Role.NOTE))
             else:
                 out[-1].lines.append(line)
     paras[:] = out
+
+
+def _opens_note(line: Line) -> bool:
+    """Whether a line opens a footnote: with its mark and words ("3 The threshold ..."), or with
+    words after a raised mark the reader dropped (LaTeX's footnotes)."""
+    return bool(_FOOTNOTE.match(line.text)) or (line.opens_with_mark and line.text[:1].isupper())
 
 
 def _mark_references(paras: list[_Para], rules: PdfRules, body: float) -> int:
