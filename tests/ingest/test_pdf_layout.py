@@ -123,19 +123,22 @@ def test_a_citation_mark_pdfium_set_apart_is_dropped_and_its_place_is_the_word_s
     assert [ln.text for ln in lines] == ["the doses were"]
 
 
+def furnished(*bodies: list[Line]) -> list[Line]:
+    """Each page's body lines between a running head and a page number (six furniture lines for
+    three pages)."""
+    return [ln for page, body in enumerate(bodies, 1)
+            for ln in (line("Journal of Guidelines 2024", 780, page, size=8), *body,
+                       line(f"Page {page}", 20, page, size=8))]
+
+
 def test_a_sentence_cut_by_a_page_break_footer_and_caption_is_one_sentence():
-    lines = []
-    for page in (1, 2, 3):
-        lines.append(line("Journal of Guidelines 2024", 780, page, size=8))
-        lines.append(line(f"Page {page}", 20, page, size=8))
-    lines[2:2] = [line("Treatment", 740, 1, size=14),
-                  line("Light therapy is effective in seasonal depression and", 700, 1),
-                  line("it is recommended as first-line treatment for", 688, 1)]
-    lines[-2:-2] = []
-    lines.insert(6, line("Figure 1. Response rates by week.", 740, 2, size=8))
-    lines.insert(7, line("patients with a seasonal pattern.", 700, 2))
-    lines.insert(8, line("Side effects are mild.", 660, 2))
-    lines.insert(9, line("Side effects are mild.", 700, 3))
+    lines = furnished([line("Treatment", 740, 1, size=14),
+                       line("Light therapy is effective in seasonal depression and", 700, 1),
+                       line("it is recommended as first-line treatment for", 688, 1)],
+                      [line("Figure 1. Response rates by week.", 740, 2, size=8),
+                       line("patients with a seasonal pattern.", 700, 2),
+                       line("Side effects are mild.", 660, 2)],
+                      [line("Side effects are mild.", 700, 3)])
     parsed = parse_lines(lines, pages=3, info={})
     found = blocks(parsed)
     assert (("Light therapy is effective in seasonal depression and it is recommended as "
@@ -531,16 +534,12 @@ def test_text_set_sideways_beside_the_text_block_is_in_the_margin_wherever_the_b
 def test_a_word_broken_at_a_page_foot_goes_on_past_a_figures_text_at_the_next_pages_top():
     # a two-column journal: a figure sits at the top of the next page, its own words ("Treatment
     # pathway") in the body type; the broken word's second half is in lower case after it
-    lines = []
-    for page in (1, 2, 3):
-        lines.append(line("Journal of Guidelines 2024", 780, page, size=8))
-        lines.append(line(f"Page {page}", 20, page, size=8))
-    lines[2:2] = [line("Treatment", 740, 1, size=14),
-                  line("Specialists should document immunohistochemical con" + SOFT_HYPHEN, 700, 1)]
-    lines[6:6] = [line("Treatment pathway", 740, 2, x0=150, x1=240),
-                  line("firmation of the diagnosis in every patient.", 700, 2),
-                  line("Side effects are mild.", 660, 2)]
-    lines.insert(-2, line("Side effects are mild.", 700, 3))
+    lines = furnished([line("Treatment", 740, 1, size=14),
+                       line("Specialists should document immunohistochemical con" + SOFT_HYPHEN, 700, 1)],
+                      [line("Treatment pathway", 740, 2, x0=150, x1=240),
+                       line("firmation of the diagnosis in every patient.", 700, 2),
+                       line("Side effects are mild.", 660, 2)],
+                      [line("Side effects are mild.", 700, 3)])
     found = blocks(parse_lines(lines, pages=3, info={}))
     assert (("Specialists should document immunohistochemical confirmation of the diagnosis in every "
              "patient."), BlockKind.PROSE) in found
