@@ -79,6 +79,17 @@ def test_a_justified_line_whose_spaces_are_stretched_past_a_cell_gap_stays_one_l
     assert doc.report.tables == 0
 
 
+def test_a_stretched_sentence_space_and_a_word_broken_twice_read_as_printed():
+    """tests/fixtures/pdf/README.md: the line "mains low.   Adults presenting with" is one line
+    of prose, and "pharmacovigi-" + "lance" is the word the document also breaks as "phar-" +
+    "macovigilance"."""
+    [doc] = read_file(Path(__file__).parents[1] / "fixtures" / "pdf" / "sentence-space-marks.pdf")
+    assert ("the certainty of the evidence remains low. Adults presenting with suspected condition X "
+            "consistently emphasise") in doc.text
+    assert "The available pharmacovigilance reports highlighted" in doc.text
+    assert doc.report.tables == 0
+
+
 def test_running_heads_repeated_on_most_pages_are_dropped():
     lines = []
     for page in range(1, 5):

@@ -84,6 +84,16 @@ def test_vocabulary_does_not_count_broken_words():
     assert words["long-term"] == 2 and words["longterm"] == 0
 
 
+def test_a_word_broken_at_two_places_is_one_word():
+    """"lance" is a common word, so one break alone would keep the hyphen; the document breaking the
+    word elsewhere too says it was hyphenated by syllables."""
+    text = f"the phar{SOFT_HYPHEN}macovigilance data and the pharmacovigi{SOFT_HYPHEN}lance reports"
+    assert dehyphenate(text, vocabulary(text)) == "the pharmacovigilance data and the pharmacovigilance reports"
+    # a compound broken twice breaks at its hyphen both times
+    compound = f"same-{SOFT_HYPHEN}day referral and same-{SOFT_HYPHEN}day review on the day"
+    assert dehyphenate(compound, vocabulary(compound)) == "same-day referral and same-day review on the day"
+
+
 def chars(text: str, size: float, base: float, x: float) -> list[_Char]:
     out = []
     for c in text:
@@ -121,6 +131,33 @@ def test_a_citation_mark_pdfium_set_apart_is_dropped_and_its_place_is_the_word_s
     lines, _ = _merge_fragments([piece("the dose", 9.0, 400.0, 50.0, 100.0),
                                  piece("s were", 9.0, 400.0, 100.2, 130.0)])
     assert [ln.text for ln in lines] == ["the doses were"]
+
+
+def test_a_word_a_space_after_a_mark_pdfium_began_a_piece_at_stays_a_word_apart():
+    """pdfium starts a new piece at the raised "1" after "condition X": the dropped mark's box
+    touches the "X", but a space stood between the mark and "highlighted"."""
+    before, _ = _make_line(chars("with condition X", 9.0, 400.0, 50.0), page=1, height=HEIGHT)
+    after, marks = _make_line(chars("1", 6.0, 403.5, 122.0) + chars(" highlighted the need", 9.0, 400.0, 125.0),
+                              page=1, height=HEIGHT)
+    assert before is not None and after is not None and marks == 1
+    assert after.text == "highlighted the need" and after.spaced_after_mark
+    assert _merge_fragments([before, after])[0][0].text == "with condition X highlighted the need"
+
+
+def test_a_sentence_space_stretched_in_a_justified_line_does_not_part_it():
+    """TeX widens the space after a full stop; in a narrow justified column it can outgrow a table
+    cell's gap. The two pieces fill the line above edge to edge: one line of prose."""
+    def piece(text: str, y: float, x0: float, x1: float) -> Line:
+        return Line(text, 12.0, y, 1, False, x0, x1, HEIGHT, word_gap=4.0)
+
+    above = piece("though the certainty of the evidence re", 513.0, 113.0, 320.0)
+    lines, _ = _merge_fragments([above, piece("mains low.", 499.0, 113.0, 177.0),
+                                 piece("Adults presenting with", 499.0, 197.0, 324.0)])
+    assert [ln.text for ln in lines][1:] == ["mains low. Adults presenting with"]
+    # the same gap between cells of a row narrower than the line above stays a cell boundary
+    lines, _ = _merge_fragments([above, piece("Grade B.", 499.0, 113.0, 160.0),
+                                 piece("Offer", 499.0, 180.0, 210.0)])
+    assert [ln.text for ln in lines][1:] == ["Grade B.", "Offer"]
 
 
 def furnished(*bodies: list[Line]) -> list[Line]:

@@ -2,8 +2,10 @@
 
 A word broken at a line end ("long-" + "term", "chron-" + "ic") is written back as the document
 writes it elsewhere: "long-term" when it writes "long-term" more often than "longterm", "chronic"
-when it writes "chronic". A word the document never writes whole falls back to English word
-frequencies (wordfreq): a known whole word is joined, two known words keep their hyphen.
+when it writes "chronic". A word the document breaks at two different places ("phar-" +
+"macovigilance", "pharmacovigi-" + "lance") is one word broken by syllables: a compound breaks at
+its own hyphen. A word the document never writes whole falls back to English word frequencies
+(wordfreq): a known whole word is joined, two known words keep their hyphen.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ _KNOWN_TAIL = 3.0  # ... and above which a broken word's tail is a common word o
 
 def vocabulary(text: str) -> Counter[str]:
     """How often the document writes each word and hyphenated compound (lower case); words
-    broken at a line end are not counted."""
+    broken at a line end are not counted, except once for a word broken at two different places."""
     words: Counter[str] = Counter()
     for match in _WORD.finditer(text):
         end = match.end()
@@ -31,6 +33,11 @@ def vocabulary(text: str) -> Counter[str]:
         words[word] += 1
         if "-" in word:
             words.update(word.split("-"))
+    places: dict[str, set[int]] = {}
+    for match in _BROKEN.finditer(text):
+        head, tail = match.group(1), match.group(2)
+        places.setdefault(f"{head}{tail}".casefold(), set()).add(len(head))
+    words.update(joined for joined, at in places.items() if len(at) > 1)
     return words
 
 

@@ -101,6 +101,9 @@ _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a 
 # a sentence's end and the next one's capital: pdfium began a piece at a citation mark between
 # them ("low.", mark "11", "Recommendations ..."), and the mark's place is the word space
 _NEXT_SENTENCE = re.compile(r"[.;:!?][A-Z]")
+# a sentence's end (its closing quote or bracket after the stop); TeX widens the space after it
+_SENTENCE_END = re.compile(r"[.;:!?][\"'’”)\]]?$")
+_SENTENCE_SPACE = 3.0  # ... to at most this many times the type size in a stretched justified line
 _WORD_GAP = 0.2  # a gap this share of the type size between two characters reads as a space
 _JUSTIFIED = 1.5  # a gap at most this many times a line's word spaces is a word space
 # citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
@@ -161,6 +164,7 @@ class Line:
     sideways_in_margin: bool = False  # set sideways in the left or right margin (a chapter tab)
     word_gap: float = 0.0  # the median space between its words as printed (0: one word)
     opens_with_mark: bool = False  # a superscript mark before its first word was dropped (a note's)
+    spaced_after_mark: bool = False  # ... and a word space stood between the mark and that word
 
 
 @dataclass(frozen=True)
@@ -407,6 +411,7 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
             i += 1
     text = "".join(" " if n in spaced else c.char for n, (c, k) in enumerate(zip(chars, keep, strict=True))
                    if k or n in spaced)
+    spaced_open = text[:1].isspace()
     text = _SPACE.sub(" ", text).strip()
     text = re.sub(rf"\s*{SOFT_HYPHEN}\s*", SOFT_HYPHEN, text)
     text = _GLUED_NUMBER.sub(r"\1 \2", text)  # "7.23Indications": a numbered item's number
@@ -417,7 +422,8 @@ def _make_line(chars: list[_Char], page: int, height: float) -> tuple[Line | Non
     first = next(n for n, c in enumerate(chars) if c.size > 0)
     return Line(text, size, base, page, False, min(c.x0 for c in visible),
                 max(c.x1 for c in visible), height, word_gap=_word_gap(chars),
-                opens_with_mark=not keep[first]), marks
+                opens_with_mark=not keep[first],
+                spaced_after_mark=not keep[first] and spaced_open), marks
 
 
 def _prose(text: str) -> bool:
@@ -468,9 +474,13 @@ def _merge_fragments(lines: list[Line], rules: Sequence[_Rule] = ()) -> tuple[li
             spaces = max(last.word_gap, line.word_gap)
             if (abs(line.y - last.y) < 0.3 * max(line.size, last.size) and -1.0 <= gap
                     and (gap < 0.8 * max(line.size, last.size)
-                         or gap < _JUSTIFIED * spaces and _prose(last.text) and _prose(line.text))
+                         or gap < _JUSTIFIED * spaces and _prose(last.text) and _prose(line.text)
+                         or _sentence_space(merged[-2] if len(merged) > 1 else None, last, line))
                     and not _ruled_between(rules, last.x1 - 1.0, line.x0 + 1.0, line.y)):
-                joiner = "" if (gap < 0.12 * line.size and not _NEXT_SENTENCE.match(last.text[-1:] + line.text)
+                # a piece pdfium began at a dropped mark ("condition X" then "1 highlighted")
+                # touches the piece before it, but its word stood a space after the mark
+                joiner = "" if (gap < 0.12 * line.size and not line.spaced_after_mark
+                                and not _NEXT_SENTENCE.match(last.text[-1:] + line.text)
                                 or last.text.endswith(SOFT_HYPHEN)) else " "
                 merged[-1] = replace(last, text=last.text + joiner + line.text, x1=line.x1,
                                      size=max(last.size, line.size) if len(line.text) > len(
@@ -479,6 +489,19 @@ def _merge_fragments(lines: list[Line], rules: Sequence[_Rule] = ()) -> tuple[li
                 continue
         merged.append(line)
     return merged, marks
+
+
+def _sentence_space(above: Line | None, last: Line, line: Line) -> bool:
+    """Whether the gap between two pieces of prose on one baseline is the space after a sentence
+    in a justified line, stretched past a cell's gap: the first piece ends a sentence, the second
+    opens one, and together they fill the line above them edge to edge ("mains low." then "Adults
+    presenting with" under a line of the column's full width)."""
+    size = max(line.size, last.size)
+    return (above is not None and above.page == line.page and line.x0 - last.x1 < _SENTENCE_SPACE * size
+            and bool(_SENTENCE_END.search(last.text)) and line.text[:1].isupper()
+            and _prose(last.text) and _prose(line.text) and _prose(above.text)
+            and 0.8 * size < above.y - line.y < 2.0 * size
+            and abs(above.x0 - last.x0) < 0.5 * size and abs(above.x1 - line.x1) < 0.5 * size)
 
 
 def _is_symbol_bullet(textpage: Any, index: int, char: str) -> bool:
