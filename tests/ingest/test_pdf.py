@@ -105,7 +105,7 @@ def test_running_heads_repeated_on_most_pages_are_dropped():
 
 
 def test_computer_moderns_bold_labels_a_tables_rows_and_makes_a_heading():
-    """TeX's bold face weighs 570 to pdfium (tests/fixtures/pdf/README.md): its header row labels
+    """TeX's bold face weighs 545 to 570 to pdfium (tests/fixtures/pdf/README.md): its header row labels
     the rows and a bold third-level heading is a section."""
     [doc] = read_file(Path(__file__).parents[1] / "fixtures" / "pdf" / "cm-bold-table.pdf")
     assert "Parameter: Renal function | Threshold: eGFR below 60 | Interval: every 12 months" in doc.text

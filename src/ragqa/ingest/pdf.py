@@ -66,8 +66,9 @@ from ragqa.ingest.layout import Block, BlockKind, ReadReport, TextBuilder
 _SPACE = re.compile(r"\s+")
 _HEADING_RATIO = 1.08  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 200
-_BOLD_WEIGHT = 550  # pdfium's font weight of a bold face (when the font says it): 600 and up, and
-# 570 for TeX's Computer Modern bold (CMBX), between a regular 400 or medium 500 and semibold
+_BOLD_WEIGHT = 540  # pdfium's font weight of a bold face (when the font says it): 600 and up, and
+# 545 (12 pt) to 570 (10 pt) for TeX's Computer Modern bold (CMBX), between a regular 400 or medium
+# 500 and semibold
 # a bold face by its font's name: "Arial-BoldMT", "Helvetica,Bold", "Minion-Bd", "AdvOT1234.B"
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,.+_](?:b|bd|bl)$", re.IGNORECASE)
 # fonts of bullets: every glyph of a dingbat font is one; of a symbol font, its punctuation and
