@@ -15,8 +15,10 @@ The reading, in the order it is done:
    stretched spaces, no wider than its own word spaces, stay word spaces); the type size
    as printed (font size by text matrix); superscript citation marks (small, raised) dropped, an
    exponent after a unit kept, a mark pdfium set apart as a piece of its own dropped too, and a
-   word space put where a dropped mark stood between a sentence's end and the next; pieces on one
-   baseline merged; a word broken at a line end marked `SOFT_HYPHEN`; a line opening with a glyph
+   word space put where a dropped mark stood between a sentence's end and the next, or between
+   the mark and a word pdfium began a new piece at; pieces on one baseline merged (two pieces of
+   prose a sentence's space apart too, however wide a justified line stretched it, when together
+   they fill the line above edge to edge); a word broken at a line end marked `SOFT_HYPHEN`; a line opening with a glyph
    of a dingbat font, or punctuation of a symbol font (a DeltaSymbol "["), opens with a bullet;
 2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
    position and repetition (`furniture.py`);
@@ -37,7 +39,8 @@ The reading, in the order it is done:
    tables and footnotes (a table, however many rows, counts as one block of the look-ahead), unless
    its last line stops well short of its column's edge and the next paragraph opens with a
    capital: it ended there;
-7. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`).
+7. line-end hyphens resolved by the document's own vocabulary (`hyphens.py`; a word it breaks at
+   two different places is one word).
 """
 
 from __future__ import annotations
