@@ -18,8 +18,9 @@ The reading, in the order it is done:
    word space put where a dropped mark stood between a sentence's end and the next, or between
    the mark and a word pdfium began a new piece at; pieces on one baseline merged (two pieces of
    prose a sentence's space apart too, however wide a justified line stretched it, when together
-   they fill the line above edge to edge); a word broken at a line end marked `SOFT_HYPHEN`; a line opening with a glyph
-   of a dingbat font, or punctuation of a symbol font (a DeltaSymbol "["), opens with a bullet;
+   they fill the line above edge to edge); a word broken at a line end marked `SOFT_HYPHEN`; a
+   line opening with a glyph of a dingbat font, or punctuation of a symbol font (a DeltaSymbol
+   "["), opens with a bullet;
 2. page furniture (running heads and feet, page numbers, stamps, sideways chapter tabs) removed by
    position and repetition (`furniture.py`);
 3. each line classed: contents entry (dot leaders), caption ("Table 2 Histological ...", not a
