@@ -106,9 +106,9 @@ _SUPERSCRIPT_RISE = 0.2  # ... and raised by this share of the text's size is a 
 # a sentence's end and the next one's capital: pdfium began a piece at a citation mark between
 # them ("low.", mark "11", "Recommendations ..."), and the mark's place is the word space
 _NEXT_SENTENCE = re.compile(r"[.;:!?][A-Z]")
-# a sentence's end (its closing quote or bracket after the stop); TeX widens the space after it
-_SENTENCE_END = re.compile(r"[.;:!?][\"'’”)\]]?$")
-_SENTENCE_SPACE = 3.0  # ... to at most this many times the type size in a stretched justified line
+# TeX widens the space after a sentence's end to at most this many times the type size in a
+# stretched justified line
+_SENTENCE_SPACE = 3.0
 _WORD_GAP = 0.2  # a gap this share of the type size between two characters reads as a space
 _JUSTIFIED = 1.5  # a gap at most this many times a line's word spaces is a word space
 # citation and footnote marks: "6", "25–27", "1,2", "*", "†", a table's footnote letter "a"
@@ -503,7 +503,7 @@ def _sentence_space(above: Line | None, last: Line, line: Line) -> bool:
     presenting with" under a line of the column's full width)."""
     size = max(line.size, last.size)
     return (above is not None and above.page == line.page and line.x0 - last.x1 < _SENTENCE_SPACE * size
-            and bool(_SENTENCE_END.search(last.text)) and line.text[:1].isupper()
+            and _terminated(last.text) and line.text[:1].isupper()
             and _prose(last.text) and _prose(line.text) and _prose(above.text)
             and 0.8 * size < above.y - line.y < 2.0 * size
             and abs(above.x0 - last.x0) < 0.5 * size and abs(above.x1 - line.x1) < 0.5 * size)
