@@ -147,3 +147,12 @@ def test_a_numbered_recommendation_after_a_run_in_label_starts_its_own():
                             "7.23 Indications: pharmacotherapy should be started early.",
                             "Recommendations:", "2.1 (L) A rapid increase warrants attention.",
                             "The ratio was 3: 1.5 Units were given."]
+
+
+@pytest.mark.parametrize(("text", "quotable"), [
+    ("12", False), ("8.6", False), ("1.", False), ("(3)", False),
+    ("8.6 mg/kg", True), ("Ketamine 0.5 mg/kg IV over 40 minutes.", True)])
+def test_a_sentence_without_a_letter_is_not_quoted(text, quotable):
+    from ragqa.ingest.chunker import Sentence
+
+    assert Sentence("d", 0, len(text), text, ("Dosing",)).quotable is quotable

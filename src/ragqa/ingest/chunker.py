@@ -35,8 +35,10 @@ class Sentence:
     @property
     def quotable(self) -> bool:
         """Whether an answer may quote this sentence (not a reference entry, an image-table
-        marker or a bare table header)."""
-        return self.kind.quotable
+        marker or a bare table header, and not a sentence without a letter: a page number, a
+        chart's value or a list's number that a PDF's layout left on a line of its own states
+        nothing)."""
+        return self.kind.quotable and any(c.isalpha() for c in self.text)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def read_summary(doc: Document) -> str:
     sentences, _ = Chunker().run([doc])
     kinds = Counter(s.kind for s in sentences)
     parts = [f"{report.sections} sections",
-             f"{sum(n for k, n in kinds.items() if k.quotable)} quotable sentences"]
+             f"{sum(s.quotable for s in sentences)} quotable sentences"]
     if report.format == "html":
         parts.append(f"{report.tables} tables ({report.table_rows} rows)")
         parts.append(f"{report.image_tables} tables only as images (recorded by caption)")
