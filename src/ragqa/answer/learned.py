@@ -100,10 +100,8 @@ _ASKS_AMOUNT = re.compile(r"\b(how (many|much|often|long|soon|frequently|low|hig
 _RECOMMENDS = re.compile(r"\b(should|recommend\w*|suggest\w*|advis\w*|must|is indicated|are indicated|"
                          r"consider\w*)\b", re.IGNORECASE)
 # the coverage and heading features match words by their first _PREFIX letters ("monitor",
-# "monitoring"). 6, as analysis.FAMILY_PREFIX; 5 lets unrelated words meet ("sever": severe and
-# several; "gener": general and generic), 6 parts a few related ones ("treat", "treatment").
-# Held out the two are even (docs/answer-stage.md, "Words meet by their first six letters")
-_PREFIX = 6
+# "monitoring"); six letters were tried and not adopted (docs/answer-stage.md)
+_PREFIX = 5
 
 
 def rank_score(rank: int) -> float:
