@@ -321,6 +321,34 @@ def test_contents_lines_with_dot_leaders_are_not_quotable():
     assert not BlockKind.CONTENTS.quotable
 
 
+def test_contents_without_leaders_wrapped_entries_roman_pages_and_a_list_of_figures_are_contents():
+    # the WHO hypertension guideline's front matter: no dot leaders, front matter paged in roman
+    # numerals, a wrapped entry whose page number stands on a line of its own, and a list of
+    # figures after the contents
+    lines = [line("Contents", 740, 1, size=14),
+             line("Acknowledgements", 720, 1), line("v", 720, 1, x0=500),
+             line("1 Introduction", 706, 1), line("1", 706, 1, x0=500),
+             line("3.3 Cardiovascular disease risk assessment as guide to initiation of antihypertensive",
+                  692, 1),
+             line("medications", 680, 1), line("10", 668, 1, x0=500),
+             line("Figures", 640, 1, size=14),
+             line("Fig. 1", 620, 1), line("Analytic framework for antihypertensive treatment", 608, 1),
+             line("3", 596, 1, x0=500),
+             line("Introduction", 700, 2, size=14), line("Hypertension is common.", 680, 2),
+             line("It affects 1 in 3 adults aged 40", 668, 2)]
+    found = blocks(parse_lines(lines, pages=2, info={}))
+    assert [kind for _, kind in found] == [BlockKind.CONTENTS] * 6 + [BlockKind.PROSE], found
+    assert found[2][0].startswith("3.3 Cardiovascular") and found[3][0] == "10"
+
+
+def test_a_list_heading_away_from_the_contents_opens_no_contents():
+    lines = [line("Introduction", 740, 1, size=14), line("Hypertension is common.", 720, 1),
+             line("Tables", 700, 1, size=14), line("Adults aged 40 and over 12", 680, 1),
+             line("3", 668, 1, x0=500)]
+    found = blocks(parse_lines(lines, pages=1, info={}))
+    assert BlockKind.CONTENTS not in [kind for _, kind in found], found
+
+
 def test_numbered_bold_headings_nest_by_their_numbers():
     lines = [line("2 Methods", 740, 1, bold=True), line("We searched the literature.", 740, 1),
              line("2.1 Search strategy", 720, 1, bold=True), line("PubMed was searched.", 700, 1)]

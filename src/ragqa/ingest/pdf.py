@@ -128,7 +128,9 @@ _BULLET_GLYPH = re.compile(rf"^[{_BULLETS}]\s")  # a bullet that no wrapped sent
 # a list's or a citation's label ("(2)", "[12]", "[3, 4]")
 _PARENTHETICAL = re.compile(r"^[(\[](?!\d{1,3}(?:[,–-]\s?\d{1,3})*[)\]])[^()\[\]]{1,60}[)\]][.;]?$")
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
-_PAGE_NUMBER_END = re.compile(r"\s\d{1,4}$")
+# a contents entry's page number: arabic, or the lower-case roman of front matter ("Acronyms ... vi")
+_PAGE_NUMBER_END = re.compile(r"\s(?:\d{1,4}|[ivxlc]{1,7})$")
+_PAGE_NUMBER_ONLY = re.compile(r"\s*(?:\d{1,4}|[ivxlc]{1,7})\s*$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
 _TRAILING_CITATION = re.compile(r"\s*\[[\d,–\-\s]+\]$")
 _REFERENCE_LABEL = re.compile(r"^(?:\[(\d{1,4})\]|\((\d{1,4})\)|(\d{1,4})[.)]?)\s+\S")
@@ -178,6 +180,7 @@ class PdfRules:
 
     reference_headings: frozenset[str]
     contents_headings: frozenset[str]
+    contents_lists: frozenset[str]
     table_labels: tuple[str, ...]
     figure_labels: tuple[str, ...]
     image_placeholders: re.Pattern[str]
@@ -202,6 +205,7 @@ def pdf_rules() -> PdfRules:
                          .read_text(encoding="utf-8"))
     return PdfRules(frozenset(t.casefold() for t in raw["reference_headings"]),
                     frozenset(t.casefold() for t in raw["contents_headings"]),
+                    frozenset(t.casefold() for t in raw["contents_lists"]),
                     tuple(raw["caption_labels"]["table"]), tuple(raw["caption_labels"]["figure"]),
                     re.compile(r"\s*\b(?:" + "|".join(re.escape(t) for t in raw["image_placeholders"])
                                + r")\b", re.IGNORECASE))
@@ -829,21 +833,32 @@ def _breaks(para: _Para, previous: Line, line: Line, steps: dict[float, float]) 
 
 def _mark_contents(paras: list[_Para], rules: PdfRules) -> None:
     """A table of contents' lines (under a contents heading, ending in a page number) are
-    contents entries."""
+    contents entries, and so are those of a list of figures or tables right after it. An entry
+    whose page number stands on a line of its own takes along the lines since the entry before it
+    (a wrapped title, a figure's label: "Fig. 1" / "Analytic framework ..." / "3")."""
     inside: int | None = None
+    pending: list[_Para] = []
     for para in paras:
         if para.role == Role.HEADING:
+            pending = []
             if inside is not None and para.level <= inside and not _PAGE_NUMBER_END.search(
                     para.text):
-                inside = None
+                inside = para.level if _heading_name(para.text) in rules.contents_lists else None
             elif inside is not None:
                 para.role = Role.CONTENTS
                 continue
             if _heading_name(para.text) in rules.contents_headings:
                 inside = para.level
-        elif inside is not None and para.role in (Role.PROSE, Role.ROW) and \
-                _PAGE_NUMBER_END.search(para.text):
-            para.role = Role.CONTENTS
+        elif inside is not None and para.role in (Role.PROSE, Role.ROW, Role.CAPTION):
+            if _PAGE_NUMBER_ONLY.match(para.text):
+                for entry in (*pending, para):
+                    entry.role = Role.CONTENTS
+                pending = []
+            elif _PAGE_NUMBER_END.search(para.text):
+                para.role = Role.CONTENTS
+                pending = []
+            else:
+                pending.append(para)
 
 
 def _heading_name(text: str) -> str:
