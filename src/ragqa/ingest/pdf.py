@@ -35,7 +35,8 @@ The reading, in the order it is done:
    entry per reference; a captioned table's smaller-type lines, and runs of cells side by side,
    read as rows (labelled by a bold header row), a cell's wrapped lines joined to it (a baseline
    with nothing in the first column, or going on in lower case, continues the row above);
-   contents lines marked;
+   contents lines marked (under a contents heading, and a list of figures or tables right after
+   it: an entry ends in a page number, arabic or roman, or leaves it on a line of its own);
 6. a paragraph cut at a column or page break joined to its continuation, past captions, boxes,
    tables and footnotes (a table, however many rows, counts as one block of the look-ahead), unless
    its last line stops well short of its column's edge and the next paragraph opens with a
