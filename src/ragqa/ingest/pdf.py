@@ -129,9 +129,11 @@ _BULLET_GLYPH = re.compile(rf"^[{_BULLETS}]\s")  # a bullet that no wrapped sent
 # a list's or a citation's label ("(2)", "[12]", "[3, 4]")
 _PARENTHETICAL = re.compile(r"^[(\[](?!\d{1,3}(?:[,–-]\s?\d{1,3})*[)\]])[^()\[\]]{1,60}[)\]][.;]?$")
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|(?:·\s?){4,}")
-# a contents entry's page number: arabic, or the lower-case roman of front matter ("Acronyms ... vi")
-_PAGE_NUMBER_END = re.compile(r"\s(?:\d{1,4}|[ivxlc]{1,7})$")
-_PAGE_NUMBER_ONLY = re.compile(r"\s*(?:\d{1,4}|[ivxlc]{1,7})\s*$")
+# a contents entry's page number: arabic, or the lower-case roman of front matter ("Acronyms ... vi"),
+# ending the entry or on a line of its own
+_PAGE_NUMBER = r"(?:\d{1,4}|[ivxlc]{1,7})"
+_PAGE_NUMBER_END = re.compile(rf"\s{_PAGE_NUMBER}$")
+_PAGE_NUMBER_ONLY = re.compile(rf"\s*{_PAGE_NUMBER}\s*$")
 _TERMINAL = re.compile(r"[.?!:](?:[\"'’”)\]]*)$")
 _TRAILING_CITATION = re.compile(r"\s*\[[\d,–\-\s]+\]$")
 _REFERENCE_LABEL = re.compile(r"^(?:\[(\d{1,4})\]|\((\d{1,4})\)|(\d{1,4})[.)]?)\s+\S")
