@@ -4,9 +4,9 @@
 
 Collects every case of the fit set once (as `ragqa fit` does: `eval/guidelines.jsonl` over the
 default index, `eval/suites/*.jsonl` over `indexes/suites`), then for each suite fits the query
-adapter, the relevance model, the leading model and the answerability model without it (each as
-`fit_weights` does, cross-fitted the same way, but without the score's scale and margin grid, which
-asks whole answers) and reads on the held-out suite:
+adapter, the relevance model and the leading model without it (`fit.fit_models`, as `ragqa fit`
+does), and the answerability model on their scores, without the score's scale and margin grid, which
+asks whole answers, and reads on the held-out suite:
 
 - top 1 / top 3: answerable cases with a leading candidate whose best- (top three-) scored
   candidate may lead the answer, of `n` such cases;
@@ -28,31 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ragqa.answer.learned import (
-    ANSWERABLE_FEATURES,
-    Weights,
-    fit_adapter,
-    fit_answerable,
-    fit_leading,
-    fit_relevance,
-    readapted,
-)
+from ragqa.answer.learned import ANSWERABLE_FEATURES, Weights, fit_answerable, readapted
 from ragqa.evaluation import fit as F
 from ragqa.evaluation.commands import load_embedder, suite_name
 
 
 def held_out(collected: dict, model: str, name: str) -> dict[str, int]:
     """The figures of suite `name` read with models fitted on the other suites."""
-    train = [d for g, data in collected.items() if g != name for d in data]
-    adapter = fit_adapter(train, model, l2=F.ADAPTER_L2)
-    crossed = F.cross_adapters(train, model)
-    train = [readapted(d, crossed.get(d.group, adapter)) for d in train]
-    relevance = fit_relevance(train, l2=F.RELEVANCE_L2, prior=F.prior_weights())
-    leading, bias = fit_leading(train, l2=F.LEADING_L2)
-    inner = F.cross_models(train)
-    weights = Weights(tuple(relevance), 1.0, (0.0,) * len(ANSWERABLE_FEATURES), 0.0,
-                      F.ANSWERABLE_THRESHOLD, adapter=adapter, leading=tuple(leading), leading_bias=bias)
-    w, b = fit_answerable([F._rescored(d, F._with_models(weights, inner.get(d.group))) for d in train])
+    fitted = F.fit_models([d for g, data in collected.items() if g != name for d in data], model)
+    adapter = fitted.adapter
+    weights = Weights(tuple(fitted.relevance), 1.0, (0.0,) * len(ANSWERABLE_FEATURES), 0.0,
+                      F.ANSWERABLE_THRESHOLD, adapter=adapter, leading=tuple(fitted.leading),
+                      leading_bias=fitted.leading_bias)
+    w, b = fit_answerable([F._rescored(d, F._with_models(weights, fitted.inner.get(d.group)))
+                           for d in fitted.data])
     weights = replace(weights, answerable=tuple(w), answerable_bias=b)
     found = {key: 0 for key in ("top1", "top3", "n", "no_lead", "answerable", "false_abstention",
                                 "traps", "traps_refused")}

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -131,6 +131,35 @@ def collect_groups(groups: Sequence[Group]) -> dict[str, list[Labelled]]:
     return {g.name: collect(g.engine, g.cases, g.name) for g in groups}
 
 
+class Models(NamedTuple):
+    """The models `fit_weights` fits before its grid over whole answers."""
+
+    adapter: Adapter
+    data: list[Labelled]  # the training cases, each read through the adapter fitted without its suite
+    relevance: np.ndarray
+    leading: np.ndarray
+    leading_bias: float
+    crossed: dict[str, Adapter]  # per suite, the query adapter fitted without it
+    inner: dict[str, CrossModels]  # per suite, the relevance and leading models fitted without it
+
+
+def fit_models(data: Sequence[Labelled], model: str) -> Models:
+    """The query adapter, the relevance and leading models, and their cross-fitted versions, on
+    `data` (cases of the embedding model `model`)."""
+    # the query adapter first: the similarity features the relevance fit weighs are its. It would
+    # place its own training questions' leads first, so the weights fitted after it see each suite
+    # through an adapter fitted without that suite (cross-fitting): as a new guideline will be seen
+    adapter = fit_adapter(data, model, l2=ADAPTER_L2)
+    crossed = cross_adapters(data, model)
+    seen = [readapted(d, crossed.get(d.group, adapter)) for d in data]
+    relevance = fit_relevance(seen, l2=RELEVANCE_L2, prior=prior_weights())
+    leading, leading_bias = fit_leading(seen, l2=LEADING_L2)
+    # the answerability model reads the best relevance score and leading probability; fitted on
+    # the scores of models that saw the same questions, it would trust them more than a new
+    # guideline's: each suite's are computed by models fitted without it (cross-fitting, as above)
+    return Models(adapter, seen, relevance, leading, leading_bias, crossed, cross_models(seen))
+
+
 def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mapping[str, Any] | None = None,
                 collected: Mapping[str, list[Labelled]] | None = None) -> Weights:
     """Weights fitted on every group but `exclude` (and no case asking one of its questions)."""
@@ -140,19 +169,7 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mappi
              for g in groups if g.name != exclude]
     kept = {(g.name, c.id) for g in train for c in g.cases}
     data = [d for g in train for d in collected[g.name] if (g.name, d.case_id) in kept]
-    # the query adapter first: the similarity features the relevance fit weighs are its. It would
-    # place its own training questions' leads first, so the weights fitted after it see each suite
-    # through an adapter fitted without that suite (cross-fitting): as a new guideline will be seen
-    model = model_of(groups)
-    adapter = fit_adapter(data, model, l2=ADAPTER_L2)
-    crossed = cross_adapters(data, model)
-    data = [readapted(d, crossed.get(d.group, adapter)) for d in data]
-    relevance = fit_relevance(data, l2=RELEVANCE_L2, prior=prior_weights())
-    leading, leading_bias = fit_leading(data, l2=LEADING_L2)
-    # the answerability model reads the best relevance score and leading probability; fitted on
-    # the scores of models that saw the same questions, it would trust them more than a new
-    # guideline's: each suite's are computed by models fitted without it (cross-fitting, as above)
-    inner = cross_models(data)
+    adapter, data, relevance, leading, leading_bias, crossed, inner = fit_models(data, model_of(groups))
     # the selection's margins are in the units of the previous hand-set score: the fitted score is
     # scaled to spread as that one did within a question (median over the training questions)
     matched = matched_scale(data, relevance, prior_weights() / PRIOR_SCALE)
