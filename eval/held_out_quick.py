@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ragqa.answer.learned import ANSWERABLE_FEATURES, Weights, fit_answerable, readapted
+from ragqa.answer.learned import ANSWERABLE_FEATURES, Weights, readapted
 from ragqa.evaluation import fit as F
 from ragqa.evaluation.commands import load_embedder, suite_name
 
@@ -40,13 +40,12 @@ def held_out(collected: dict, model: str, name: str) -> dict[str, int]:
     weights = Weights(tuple(fitted.relevance), 1.0, (0.0,) * len(ANSWERABLE_FEATURES), 0.0,
                       F.ANSWERABLE_THRESHOLD, adapter=adapter, leading=tuple(fitted.leading),
                       leading_bias=fitted.leading_bias)
-    w, b = fit_answerable([F._rescored(d, F._with_models(weights, fitted.inner.get(d.group)))
-                           for d in fitted.data])
+    w, b = F.fit_answerability(fitted.data, weights, fitted.inner)
     weights = replace(weights, answerable=tuple(w), answerable_bias=b)
     found = {key: 0 for key in ("top1", "top3", "n", "no_lead", "answerable", "false_abstention",
                                 "traps", "traps_refused")}
     for d in collected[name]:
-        d = F._rescored(readapted(d, adapter), weights)
+        d = F.rescored(readapted(d, adapter), weights)
         refused = weights.answerability(d.answer_row) < weights.threshold
         if not d.answerable:
             found["traps"] += 1

@@ -101,7 +101,7 @@ def collect(engine: Any, cases: Sequence[Case], group: str) -> list[Labelled]:
                         dtype=bool)
         coverage = engine.coverage.check(analysis, evidence)
         scores = engine.ranker.scores(analysis, evidence, rows)
-        # the leading model's best probability is filled in once it is fitted (_rescored)
+        # the leading model's best probability is filled in once it is fitted (rescored)
         answer_row = answerability_features(analysis, evidence, coverage, rows, scores, 0.0)
         keep = kept_rows(usable)
         sentences = engine.index.sentence_vectors[[c.sentence_id for c in evidence.candidates]]
@@ -179,8 +179,7 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mappi
                          adapter=adapter, leading=tuple(float(x) for x in leading),
                          leading_bias=leading_bias)
         # answerability features hold the relevance score: recompute them with the fitted one
-        rows = [_rescored(d, _with_models(scaled, inner.get(d.group))) for d in data]
-        w, b = fit_answerable(rows)
+        w, b = fit_answerability(data, scaled, inner)
         for margin in LEAD_MARGINS:
             weights = replace(scaled, answerable=tuple(float(x) for x in w), answerable_bias=b,
                               threshold=ANSWERABLE_THRESHOLD, lead_margin=margin)
@@ -220,7 +219,15 @@ def matched_scale(data: Sequence[Labelled], fitted: np.ndarray, reference: np.nd
     return float(np.median(ratios)) if ratios else 1.0
 
 
-def _rescored(d: Labelled, weights: Weights) -> Labelled:
+def fit_answerability(data: Sequence[Labelled], weights: Weights,
+                      inner: Mapping[str, CrossModels]) -> tuple[np.ndarray, float]:
+    """The answerability model fitted on `data`, each case's best score and best leading probability
+    computed under `weights` with the relevance and leading models fitted without its own group
+    (`inner`, from cross_models), as they are for a suite the weights never saw."""
+    return fit_answerable([rescored(d, _with_models(weights, inner.get(d.group))) for d in data])
+
+
+def rescored(d: Labelled, weights: Weights) -> Labelled:
     """The case with its answerability row's best score and best leading probability computed
     under `weights`."""
     row = d.answer_row.copy()
