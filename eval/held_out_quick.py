@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ragqa.answer.learned import ANSWERABLE_FEATURES, Weights, readapted
+from ragqa.answer.learned import readapted
 from ragqa.evaluation import fit as F
 from ragqa.evaluation.commands import load_embedder, suite_name
 
@@ -36,16 +36,13 @@ from ragqa.evaluation.commands import load_embedder, suite_name
 def held_out(collected: dict, model: str, name: str) -> dict[str, int]:
     """The figures of suite `name` read with models fitted on the other suites."""
     fitted = F.fit_models([d for g, data in collected.items() if g != name for d in data], model)
-    adapter = fitted.adapter
-    weights = Weights(tuple(fitted.relevance), 1.0, (0.0,) * len(ANSWERABLE_FEATURES), 0.0,
-                      F.ANSWERABLE_THRESHOLD, adapter=adapter, leading=tuple(fitted.leading),
-                      leading_bias=fitted.leading_bias)
+    weights = fitted.weights(1.0)
     w, b = F.fit_answerability(fitted.data, weights, fitted.inner)
     weights = replace(weights, answerable=tuple(w), answerable_bias=b)
     found = {key: 0 for key in ("top1", "top3", "n", "no_lead", "answerable", "false_abstention",
                                 "traps", "traps_refused")}
     for d in collected[name]:
-        d = F.rescored(readapted(d, adapter), weights)
+        d = F.rescored(readapted(d, fitted.adapter), weights)
         refused = weights.answerability(d.answer_row) < weights.threshold
         if not d.answerable:
             found["traps"] += 1

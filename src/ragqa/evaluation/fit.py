@@ -142,6 +142,13 @@ class Models(NamedTuple):
     crossed: dict[str, Adapter]  # per suite, the query adapter fitted without it
     inner: dict[str, CrossModels]  # per suite, the relevance and leading models fitted without it
 
+    def weights(self, scale: float) -> Weights:
+        """These models as weights, the relevance score multiplied by `scale`, with no answerability
+        model yet (`fit_answerability` fits it on the scores these give)."""
+        return Weights(tuple(float(x) for x in self.relevance), scale, (0.0,) * len(ANSWERABLE_FEATURES),
+                       0.0, ANSWERABLE_THRESHOLD, adapter=self.adapter,
+                       leading=tuple(float(x) for x in self.leading), leading_bias=self.leading_bias)
+
 
 def fit_models(data: Sequence[Labelled], model: str) -> Models:
     """The query adapter, the relevance and leading models, and their cross-fitted versions, on
@@ -169,21 +176,19 @@ def fit_weights(groups: Sequence[Group], exclude: str | None = None, note: Mappi
              for g in groups if g.name != exclude]
     kept = {(g.name, c.id) for g in train for c in g.cases}
     data = [d for g in train for d in collected[g.name] if (g.name, d.case_id) in kept]
-    adapter, data, relevance, leading, leading_bias, crossed, inner = fit_models(data, model_of(groups))
+    fitted = fit_models(data, model_of(groups))
     # the selection's margins are in the units of the previous hand-set score: the fitted score is
     # scaled to spread as that one did within a question (median over the training questions)
-    matched = matched_scale(data, relevance, prior_weights() / PRIOR_SCALE)
+    matched = matched_scale(fitted.data, fitted.relevance, prior_weights() / PRIOR_SCALE)
     best: tuple[float, float, Weights, float, float] | None = None
     for scale in (matched * f for f in SCALE_FACTORS):
-        scaled = Weights(tuple(relevance), scale, (0.0,) * len(ANSWERABLE_FEATURES), 0.0, 0.5,
-                         adapter=adapter, leading=tuple(float(x) for x in leading),
-                         leading_bias=leading_bias)
+        scaled = fitted.weights(scale)
         # answerability features hold the relevance score: recompute them with the fitted one
-        w, b = fit_answerability(data, scaled, inner)
+        w, b = fit_answerability(fitted.data, scaled, fitted.inner)
         for margin in LEAD_MARGINS:
             weights = replace(scaled, answerable=tuple(float(x) for x in w), answerable_bias=b,
                               threshold=ANSWERABLE_THRESHOLD, lead_margin=margin)
-            passed, precise = quality(train, weights, crossed)
+            passed, precise = quality(train, weights, fitted.crossed)
             # an answer is judged by both: a longer answer that passes one more case by recall is
             # not better if what it adds is off the question
             rate = (passed + precise) / 2
